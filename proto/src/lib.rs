@@ -1,0 +1,18 @@
+//! The Concordat gRPC API, generated from the `.proto` files in this crate's directory.
+//!
+//! The proto files are the API's documentation; this crate only compiles them (with protox, so no
+//! system `protoc` is needed) and exposes the generated messages, clients and servers, plus the
+//! encoded file descriptor set that the server registers for reflection.
+#![allow(missing_docs, clippy::all)]
+
+/// The encoded `FileDescriptorSet` of every Concordat proto (and its imports), for reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/concordat_descriptor.bin"));
+
+/// `concordat.platform.*`: identity, federation and the audit chain.
+pub mod platform {
+    /// `concordat.platform.v1`.
+    pub mod v1 {
+        tonic::include_proto!("concordat.platform.v1");
+    }
+}

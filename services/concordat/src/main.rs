@@ -1,0 +1,290 @@
+//! `concordat`: the one binary. `serve` runs any set of targets (every service in one process on
+//! SQLite by default, or one target per Kubernetes Deployment on PostgreSQL), `migrate` applies
+//! every service's migrations, `dev token` mints a development token, `version` prints the version.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use concordat_platform::config::{Config, LogFormat};
+use concordat_platform::identity::dev_issuer::{self, DevIssuer, TokenRequest};
+use concordat_platform::migrations::MigrateFn;
+use concordat_platform::server::{self, Platform};
+use serde::Serialize;
+
+mod targets;
+
+/// Concordat: shared EPR governance for the trusts of an Integrated Care System.
+#[derive(Parser)]
+#[command(name = "concordat", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the gRPC API (and gRPC-Web) until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Apply every service's pending database migrations, then exit.
+    Migrate(CommonArgs),
+    /// Development helpers.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// Mint a token from the development issuer (the token alone is the last line of stdout).
+    Token(TokenArgs),
+}
+
+/// Flags every command that touches configuration shares.
+#[derive(Args, Serialize, Default)]
+struct CommonArgs {
+    /// Configuration file (TOML).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite file, development issuer key).
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://FILE?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_url: Option<String>,
+    /// Federation file (ICSs, trusts, OIDC issuers). Without it the development issuer runs.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    federation: Option<PathBuf>,
+}
+
+#[derive(Args, Serialize)]
+struct ServeArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    common: CommonArgs,
+    /// What to serve: `all`, or a comma-separated list of targets.
+    #[arg(long, default_value = "all", value_name = "TARGETS")]
+    #[serde(skip)]
+    target: String,
+    /// gRPC listen address.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
+    /// Metrics and health HTTP listen address.
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<SocketAddr>,
+    /// Do not run migrations at start (run `concordat migrate` separately).
+    #[arg(long)]
+    #[serde(skip)]
+    no_migrate: bool,
+}
+
+#[derive(Args)]
+struct TokenArgs {
+    /// The trust (ODS code) the token acts for, e.g. RGT.
+    #[arg(long)]
+    trust: Option<String>,
+    /// A Concordat role; repeat for several.
+    #[arg(long = "role", required = true)]
+    roles: Vec<String>,
+    /// The ICS (code). Without --trust, the token is for ICS-level staff of this ICS.
+    #[arg(long)]
+    ics: Option<String>,
+    /// The subject (default: a name made of the trust and first role).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Data directory of the server whose development issuer signs.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file (to find the data directory and token lifetime).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Version => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("concordat {}", concordat_platform::VERSION);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Migrate(args) => {
+            let config = match Config::load(args.config.as_deref(), &args) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            init_logging(&config);
+            let all: Vec<MigrateFn> = targets::ALL
+                .iter()
+                .flat_map(|t| t.migrations.iter().copied())
+                .collect();
+            match server::connect_and_migrate(&config, &all).await {
+                Ok(_) => {
+                    tracing::info!(database = %server::redact_url(&config.database_url()), "migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Serve(args) => serve(args).await,
+        Command::Dev {
+            command: DevCommand::Token(args),
+        } => token(args),
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let mut config = match Config::load(args.common.config.as_deref(), &args) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if args.no_migrate {
+        config.migrate_on_start = false;
+    }
+    init_logging(&config);
+    let selected = match targets::select(&args.target) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let names: Vec<String> = selected.iter().map(|t| t.name.to_owned()).collect();
+    let migrations: Vec<MigrateFn> = selected
+        .iter()
+        .flat_map(|t| t.migrations.iter().copied())
+        .collect();
+
+    let grpc = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => return fail(format!("cannot listen on {}: {e}", config.listen)),
+    };
+    let metrics = match tokio::net::TcpListener::bind(config.metrics_listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(format!(
+                "cannot listen on {} (metrics_listen): {e}",
+                config.metrics_listen
+            ));
+        }
+    };
+    let platform = match Platform::start(config, &migrations, names.clone()).await {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut builder = platform.server();
+    for target in &selected {
+        (target.register)(&platform, &mut builder);
+    }
+    let addr = grpc.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let metrics_addr = metrics
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(
+        listen = %addr,
+        metrics = %metrics_addr,
+        targets = %names.join(","),
+        storage = platform.db.backend().as_str(),
+        "concordat serving"
+    );
+    match builder
+        .serve(grpc, Some(metrics), server::shutdown_signal())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("server failed: {e}")),
+    }
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    #[derive(Serialize)]
+    struct Overrides {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        data_dir: Option<PathBuf>,
+    }
+    let config = match Config::load(
+        args.config.as_deref(),
+        Overrides {
+            data_dir: args.data_dir.clone(),
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    for role in &args.roles {
+        if let Err(e) = role.parse::<concordat_platform::identity::Role>() {
+            return fail(e);
+        }
+    }
+    let org = match (&args.trust, &args.ics) {
+        (Some(trust), _) => trust.clone(),
+        (None, Some(ics)) => ics.clone(),
+        (None, None) => return fail("give --trust ODS (or --ics CODE for ICS-level staff)"),
+    };
+    let default_issuer = dev_issuer::issuer_url(config.dev_issuer.listen);
+    let issuer = match DevIssuer::load(&config.data_dir, None, &default_issuer) {
+        Ok(i) => i,
+        Err(e) => return fail(e),
+    };
+    let subject = args
+        .subject
+        .unwrap_or_else(|| format!("{}-{}", org.to_lowercase(), args.roles[0]));
+    let request = TokenRequest {
+        subject,
+        name: args.name,
+        org,
+        ics: args.ics,
+        roles: args.roles,
+        ttl: config.dev_issuer.token_ttl.max(Duration::from_secs(60)),
+    };
+    match issuer.mint(&request) {
+        Ok(token) => {
+            eprintln!(
+                "development token for {} (issuer {}):",
+                request.subject,
+                issuer.issuer()
+            );
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{token}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}

@@ -1,0 +1,294 @@
+//! The one mapping from errors to `tonic::Status`.
+//!
+//! Every layer has its own `thiserror` enum; each converts into [`ApiError`], which says what
+//! the client should learn: the gRPC code, an `ErrorInfo` reason from the service's documented
+//! `ErrorReason` enum (always present), and, where they fit, `BadRequest` field violations,
+//! `PreconditionFailure` violations and `RetryInfo`. Internal errors are logged once, inside the
+//! request's span (so with its request id), and the client sees only a generic message.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt};
+
+/// The `ErrorInfo` domain of platform errors.
+pub const PLATFORM_DOMAIN: &str = "platform.concordat";
+
+/// An error as the client will see it.
+#[derive(Debug)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    code: Code,
+    domain: &'static str,
+    reason: &'static str,
+    message: String,
+    metadata: HashMap<String, String>,
+    field_violations: Vec<FieldViolation>,
+    precondition_violations: Vec<PreconditionViolation>,
+    retry_after: Option<Duration>,
+    internal: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    /// An error with `code`, an `ErrorInfo` of `domain`/`reason`, and a message for people.
+    pub fn new(
+        code: Code,
+        domain: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self(Box::new(Inner {
+            code,
+            domain,
+            reason,
+            message: message.into(),
+            metadata: HashMap::new(),
+            field_violations: Vec::new(),
+            precondition_violations: Vec::new(),
+            retry_after: None,
+            internal: None,
+        }))
+    }
+
+    /// INVALID_ARGUMENT with one field violation.
+    pub fn invalid_field(
+        domain: &'static str,
+        field: &str,
+        description: impl Into<String>,
+    ) -> Self {
+        let description = description.into();
+        Self::new(
+            Code::InvalidArgument,
+            domain,
+            "INVALID_ARGUMENT",
+            format!("{field}: {description}"),
+        )
+        .with_field_violation(field, description)
+    }
+
+    /// INVALID_ARGUMENT with several field violations `(field, description)`.
+    pub fn invalid_fields(domain: &'static str, violations: Vec<(String, String)>) -> Self {
+        let message = violations
+            .iter()
+            .map(|(f, d)| format!("{f}: {d}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut err = Self::new(Code::InvalidArgument, domain, "INVALID_ARGUMENT", message);
+        for (field, description) in violations {
+            err = err.with_field_violation(&field, description);
+        }
+        err
+    }
+
+    /// NOT_FOUND for a resource name.
+    pub fn not_found(domain: &'static str, resource: &str) -> Self {
+        Self::new(
+            Code::NotFound,
+            domain,
+            "NOT_FOUND",
+            format!("{resource} not found"),
+        )
+        .with_metadata("resource", resource)
+    }
+
+    /// PERMISSION_DENIED with a reason.
+    pub fn permission_denied(
+        domain: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::new(Code::PermissionDenied, domain, reason, message)
+    }
+
+    /// FAILED_PRECONDITION with one violation `(type, subject, description)`.
+    pub fn failed_precondition(
+        domain: &'static str,
+        reason: &'static str,
+        subject: &str,
+        description: impl Into<String>,
+    ) -> Self {
+        let description = description.into();
+        Self::new(
+            Code::FailedPrecondition,
+            domain,
+            reason,
+            description.clone(),
+        )
+        .with_precondition_violation(reason, subject, description)
+    }
+
+    /// ABORTED because the sent etag is not the current one (AIP-154).
+    pub fn etag_mismatch(domain: &'static str, resource: &str) -> Self {
+        Self::new(
+            Code::Aborted,
+            domain,
+            "ETAG_MISMATCH",
+            format!("{resource} was changed by someone else: read it again and retry"),
+        )
+        .with_metadata("resource", resource)
+    }
+
+    /// INTERNAL: `source` is logged, never shown.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut err = Self::new(
+            Code::Internal,
+            PLATFORM_DOMAIN,
+            "INTERNAL",
+            "internal error",
+        );
+        err.0.internal = Some(source.into());
+        err
+    }
+
+    /// Adds an `ErrorInfo` metadata entry.
+    pub fn with_metadata(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.0.metadata.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Adds a `BadRequest` field violation.
+    pub fn with_field_violation(mut self, field: &str, description: impl Into<String>) -> Self {
+        self.0
+            .field_violations
+            .push(FieldViolation::new(field, description));
+        self
+    }
+
+    /// Adds a `PreconditionFailure` violation.
+    pub fn with_precondition_violation(
+        mut self,
+        kind: &str,
+        subject: &str,
+        description: impl Into<String>,
+    ) -> Self {
+        self.0
+            .precondition_violations
+            .push(PreconditionViolation::new(kind, subject, description));
+        self
+    }
+
+    /// Adds `RetryInfo`: the client may retry after `delay`.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.0.retry_after = Some(delay);
+        self
+    }
+
+    /// The gRPC code.
+    pub fn code(&self) -> Code {
+        self.0.code
+    }
+
+    /// The `ErrorInfo` reason.
+    pub fn reason(&self) -> &'static str {
+        self.0.reason
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The status sent to the client. Internal causes are logged here, in the request's span.
+    pub fn into_status(self) -> Status {
+        let this = *self.0;
+        if let Some(source) = &this.internal {
+            let mut chain = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
+            }
+            tracing::error!(error = %chain, "internal error");
+        }
+        let mut details = ErrorDetails::with_error_info(this.reason, this.domain, this.metadata);
+        if !this.field_violations.is_empty() {
+            details.set_bad_request(this.field_violations);
+        }
+        if !this.precondition_violations.is_empty() {
+            details.set_precondition_failure(this.precondition_violations);
+        }
+        if let Some(delay) = this.retry_after {
+            details.set_retry_info(Some(delay));
+        }
+        Status::with_error_details(this.code, this.message, details)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} {}: {}", self.0.code, self.0.reason, self.0.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for Status {
+    fn from(err: ApiError) -> Self {
+        err.into_status()
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status =
+            ApiError::internal(std::io::Error::other("SELECT secret FROM t")).into_status();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("SELECT"));
+        let details = status.get_error_details();
+        assert_eq!(details.error_info().unwrap().reason, "INTERNAL");
+    }
+
+    #[test]
+    fn field_violations_and_error_info_reach_the_status() {
+        let status = ApiError::invalid_fields(
+            PLATFORM_DOMAIN,
+            vec![
+                ("title".into(), "must not be empty".into()),
+                ("trust".into(), "unknown".into()),
+            ],
+        )
+        .into_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let fields: Vec<_> = details
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["title", "trust"]);
+        assert_eq!(details.error_info().unwrap().domain, PLATFORM_DOMAIN);
+    }
+
+    #[test]
+    fn retry_info_is_attached_when_asked() {
+        let status = ApiError::new(
+            Code::ResourceExhausted,
+            PLATFORM_DOMAIN,
+            "OVERLOADED",
+            "busy",
+        )
+        .with_retry_after(Duration::from_millis(250))
+        .into_status();
+        let details = status.get_error_details();
+        assert_eq!(
+            details.retry_info().unwrap().retry_delay,
+            Some(Duration::from_millis(250))
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Events: a per-service outbox written in the same transaction as the change it announces, and
+//! the machinery behind server-streaming `Watch…` RPCs.
+//!
+//! Each event gets the next sequence number of its outbox. Sequence numbers are allocated under a
+//! lock held until commit (a transaction-scoped advisory lock on PostgreSQL; the single writer on
+//! SQLite), so events become visible in sequence order and a watcher that has seen `n` never later
+//! finds an event below `n`: with several replicas on PostgreSQL, a watcher on any replica sees
+//! every event exactly once. A watcher first replays everything after its cursor, then waits for
+//! new events: woken at once by commits in this process and polling at `poll_interval` for
+//! other replicas. Events older than the retention are pruned; a cursor from before the pruned
+//! point is refused with OUT_OF_RANGE and reason `CURSOR_EXPIRED`, telling the client to read the
+//! current state again and watch from there.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
+use tokio::sync::{Notify, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Code;
+
+use crate::db::{Backend, Database, WriteTxn};
+use crate::error::{ApiError, PLATFORM_DOMAIN};
+
+/// One event as stored and streamed.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Event {
+    /// Position in the outbox; the cursor a watcher resumes after.
+    pub seq: i64,
+    /// The ICS it belongs to.
+    pub ics: String,
+    /// The resource it is about (AIP name).
+    pub resource: String,
+    /// The kind of change, e.g. `changeRequest.approved`.
+    pub kind: String,
+    /// The encoded resource after the change (the service's proto message).
+    pub payload: Vec<u8>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stream of events for a `Watch…` RPC.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, ApiError>> + Send>>;
+
+/// One service's outbox table.
+#[derive(Clone)]
+pub struct Outbox {
+    table: &'static str,
+    db: Database,
+    wake: Arc<Notify>,
+    poll_interval: Duration,
+    retention: Duration,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+/// Creates an outbox table named `table`; call from the owning service's migration.
+pub async fn create_outbox_table(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    table: &str,
+) -> Result<(), DbErr> {
+    let col = |n: &str| ColumnDef::new(Alias::new(n));
+    manager
+        .create_table(
+            Table::create()
+                .table(Alias::new(table))
+                .col(col("seq").big_integer().not_null().primary_key())
+                .col(col("ics").string().not_null())
+                .col(col("resource").string().not_null())
+                .col(col("kind").string().not_null())
+                .col(col("payload").blob().not_null())
+                .col(col("created_at").timestamp_with_time_zone().not_null())
+                .to_owned(),
+        )
+        .await?;
+    manager
+        .create_index(
+            Index::create()
+                .name(format!("{table}_ics_seq"))
+                .table(Alias::new(table))
+                .col(Alias::new("ics"))
+                .col(Alias::new("seq"))
+                .to_owned(),
+        )
+        .await
+}
+
+#[derive(FromQueryResult)]
+struct Seq {
+    seq: Option<i64>,
+}
+
+impl Outbox {
+    /// The outbox stored in `table` (created by the service's migration).
+    pub fn new(table: &'static str, db: Database, config: &crate::config::EventsConfig) -> Self {
+        Self {
+            table,
+            db,
+            wake: Arc::new(Notify::new()),
+            poll_interval: config.poll_interval,
+            retention: config.retention,
+        }
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.db_backend()
+    }
+
+    async fn scalar<C: ConnectionTrait>(&self, c: &C, stmt: Statement) -> Result<i64, DbErr> {
+        Ok(Seq::find_by_statement(stmt)
+            .one(c)
+            .await?
+            .and_then(|s| s.seq)
+            .unwrap_or(0))
+    }
+
+    async fn watermark<C: ConnectionTrait>(&self, c: &C) -> Result<i64, DbErr> {
+        let stmt = Query::select()
+            .expr_as(Expr::col(Alias::new("pruned_through")), Alias::new("seq"))
+            .from(Alias::new("outbox_watermarks"))
+            .and_where(Expr::col(Alias::new("outbox")).eq(self.table))
+            .to_owned();
+        self.scalar(c, self.backend().build(&stmt)).await
+    }
+
+    /// Appends an event inside `txn`; it becomes visible when the transaction commits. Commit with
+    /// [`Outbox::commit`] so this process's watchers wake at once.
+    pub async fn append(
+        &self,
+        txn: &WriteTxn,
+        ics: &str,
+        resource: &str,
+        kind: &str,
+        payload: Vec<u8>,
+    ) -> Result<i64, DbErr> {
+        if self.db.backend() == Backend::Postgres {
+            // Held until commit: sequence numbers commit in order across replicas.
+            let key = i64::from_be_bytes(sha_prefix(self.table));
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [Value::from(key)],
+            ))
+            .await?;
+        }
+        let max = Query::select()
+            .expr_as(Expr::col(Alias::new("seq")).max(), Alias::new("seq"))
+            .from(Alias::new(self.table))
+            .to_owned();
+        let last = self.scalar(&**txn, self.backend().build(&max)).await?;
+        let seq = std::cmp::max(last, self.watermark(&**txn).await?) + 1;
+        let insert = Query::insert()
+            .into_table(Alias::new(self.table))
+            .columns(["seq", "ics", "resource", "kind", "payload", "created_at"].map(Alias::new))
+            .values_panic([
+                seq.into(),
+                ics.into(),
+                resource.into(),
+                kind.into(),
+                payload.into(),
+                Utc::now().into(),
+            ])
+            .to_owned();
+        txn.execute(&insert).await?;
+        Ok(seq)
+    }
+
+    /// Commits `txn` and wakes this process's watchers.
+    pub async fn commit(&self, txn: WriteTxn) -> Result<(), DbErr> {
+        txn.commit().await?;
+        self.wake.notify_waiters();
+        Ok(())
+    }
+
+    /// Events of `ics` after `cursor`, oldest first, at most `limit`.
+    pub async fn read(&self, ics: &str, cursor: i64, limit: u64) -> Result<Vec<Event>, DbErr> {
+        let select = Query::select()
+            .columns(["seq", "ics", "resource", "kind", "payload", "created_at"].map(Alias::new))
+            .from(Alias::new(self.table))
+            .and_where(Expr::col(Alias::new("ics")).eq(ics))
+            .and_where(Expr::col(Alias::new("seq")).gt(cursor))
+            .order_by(Alias::new("seq"), sea_orm::sea_query::Order::Asc)
+            .limit(limit)
+            .to_owned();
+        Event::find_by_statement(self.backend().build(&select))
+            .all(self.db.conn())
+            .await
+    }
+
+    /// The newest sequence number, for clients that want to watch from "now".
+    pub async fn head(&self) -> Result<i64, DbErr> {
+        let max = Query::select()
+            .expr_as(Expr::col(Alias::new("seq")).max(), Alias::new("seq"))
+            .from(Alias::new(self.table))
+            .to_owned();
+        let last = self
+            .scalar(self.db.conn(), self.backend().build(&max))
+            .await?;
+        Ok(std::cmp::max(last, self.watermark(self.db.conn()).await?))
+    }
+
+    /// Streams events of `ics` after `cursor`: first the backlog, then new events as they commit.
+    /// Fails at once with `CURSOR_EXPIRED` when events after `cursor` were already pruned.
+    pub async fn watch(&self, ics: String, cursor: i64) -> Result<EventStream, ApiError> {
+        let pruned = self.watermark(self.db.conn()).await?;
+        if cursor < pruned {
+            return Err(ApiError::new(
+                Code::OutOfRange,
+                PLATFORM_DOMAIN,
+                "CURSOR_EXPIRED",
+                format!(
+                    "events up to {pruned} were pruned after the retention period: read the \
+                     current state again and watch from its cursor"
+                ),
+            )
+            .with_metadata("pruned_through", pruned.to_string()));
+        }
+        let (tx, rx) = mpsc::channel(64);
+        let outbox = self.clone();
+        tokio::spawn(async move {
+            let mut cursor = cursor;
+            loop {
+                // Register for wake-ups before reading, so a commit between the read and the
+                // wait is not missed.
+                let woken = outbox.wake.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
+                match outbox.read(&ics, cursor, 256).await {
+                    Ok(events) if !events.is_empty() => {
+                        for event in events {
+                            cursor = event.seq;
+                            if tx.send(Ok(event)).await.is_err() {
+                                return;
+                            }
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        let _ = tx.send(Err(ApiError::internal(err))).await;
+                        return;
+                    }
+                }
+                tokio::select! {
+                    _ = &mut woken => {}
+                    _ = tokio::time::sleep(outbox.poll_interval) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// Deletes events older than the retention and records the highest pruned sequence.
+    pub async fn prune(&self) -> Result<u64, DbErr> {
+        let cutoff = Utc::now()
+            - chrono::Duration::from_std(self.retention).unwrap_or(chrono::Duration::days(7));
+        self.prune_before(cutoff).await
+    }
+
+    /// Deletes events written before `cutoff` (see [`Outbox::prune`]).
+    pub async fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+        let txn = self.db.begin_write().await?;
+        let max = Query::select()
+            .expr_as(Expr::col(Alias::new("seq")).max(), Alias::new("seq"))
+            .from(Alias::new(self.table))
+            .and_where(Expr::col(Alias::new("created_at")).lt(cutoff))
+            .to_owned();
+        let through = self.scalar(&*txn, self.backend().build(&max)).await?;
+        if through == 0 {
+            return Ok(0);
+        }
+        let delete = Query::delete()
+            .from_table(Alias::new(self.table))
+            .and_where(Expr::col(Alias::new("seq")).lte(through))
+            .to_owned();
+        let deleted = txn.execute(&delete).await?.rows_affected();
+        let upsert = Query::insert()
+            .into_table(Alias::new("outbox_watermarks"))
+            .columns([Alias::new("outbox"), Alias::new("pruned_through")])
+            .values_panic([self.table.into(), through.into()])
+            .on_conflict(
+                OnConflict::column(Alias::new("outbox"))
+                    .update_column(Alias::new("pruned_through"))
+                    .to_owned(),
+            )
+            .to_owned();
+        txn.execute(&upsert).await?;
+        txn.commit().await?;
+        Ok(deleted)
+    }
+
+    /// Prunes every hour until the process ends.
+    pub fn spawn_pruner(&self) {
+        let outbox = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match outbox.prune().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(outbox = outbox.table, events = n, "events pruned"),
+                    Err(err) => {
+                        tracing::warn!(outbox = outbox.table, error = %err, "pruning failed")
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn sha_prefix(s: &str) -> [u8; 8] {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(s.as_bytes());
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&digest[..8]);
+    out
+}

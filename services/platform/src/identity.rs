@@ -1,0 +1,11 @@
+//! Federated identity: the federation file, token verification against each issuer's published
+//! keys, the principal a verified token stands for, and the embedded development issuer.
+
+pub mod dev_issuer;
+pub mod federation;
+pub mod principal;
+pub mod verifier;
+
+pub use federation::Federation;
+pub use principal::{Principal, PrincipalKind, Role};
+pub use verifier::{AuthError, Verifier};

@@ -1,0 +1,25 @@
+//! What every Concordat service shares.
+//!
+//! A service crate builds on this one for: configuration ([`config`]), storage and migrations
+//! ([`db`]), federated identity ([`identity`]) and role-based authorization ([`authz`]), the one
+//! error-to-status mapping ([`error`]), telemetry ([`telemetry`]), the ICS audit chain
+//! ([`audit`]), the per-service event outbox and `Watch…` streams ([`events`]), and the server
+//! builder ([`server`]) that stacks the layers every RPC passes through. The platform's own API
+//! (`concordat.platform.v1`) lives in [`api`].
+
+pub mod api;
+pub mod audit;
+pub mod authz;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod identity;
+pub mod migrations;
+pub mod server;
+pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+/// The version of this build, reported by `GetServerInfo` and `concordat version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

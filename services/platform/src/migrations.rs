@@ -1,0 +1,132 @@
+//! The platform's own tables: the audit chain, its per-ICS heads, and the outbox watermarks.
+//!
+//! Each service has its own migrator and migrations table, so services deployed apart can be
+//! migrated independently; [`run`] applies any set of them in order.
+
+use sea_orm::DbErr;
+use sea_orm_migration::prelude::*;
+
+use crate::db::Database;
+
+/// The platform's migrator.
+pub struct PlatformMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for PlatformMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001AuditAndOutbox)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        Alias::new("concordat_platform_migrations").into_iden()
+    }
+}
+
+/// A function applying one service's pending migrations.
+pub type MigrateFn = for<'a> fn(
+    &'a Database,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + 'a>,
+>;
+
+/// Applies the platform's pending migrations.
+pub fn migrate_platform(
+    db: &Database,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
+    Box::pin(async move { PlatformMigrator::up(db.conn(), None).await })
+}
+
+/// Applies the platform's migrations and then each of `services`' in order.
+pub async fn run(db: &Database, services: &[MigrateFn]) -> Result<(), DbErr> {
+    migrate_platform(db).await?;
+    for migrate in services {
+        migrate(db).await?;
+    }
+    Ok(())
+}
+
+struct M0001AuditAndOutbox;
+
+impl MigrationName for M0001AuditAndOutbox {
+    fn name(&self) -> &str {
+        "m0001_audit_and_outbox"
+    }
+}
+
+fn col(name: &str) -> ColumnDef {
+    ColumnDef::new(Alias::new(name))
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001AuditAndOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("audit_entries"))
+                    .col(col("ics").string().not_null())
+                    .col(col("sequence").big_integer().not_null())
+                    .col(col("time").timestamp_with_time_zone().not_null())
+                    .col(col("actor_issuer").string().not_null())
+                    .col(col("actor_subject").string().not_null())
+                    .col(col("actor_trust").string().not_null())
+                    .col(col("action").string().not_null())
+                    .col(col("resource").string().not_null())
+                    .col(col("request_id").string().not_null())
+                    .col(col("summary").text().not_null())
+                    .col(col("previous_hash").string().not_null())
+                    .col(col("hash").string().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("ics"))
+                            .col(Alias::new("sequence")),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, column) in [
+            ("audit_entries_resource", "resource"),
+            ("audit_entries_actor", "actor_subject"),
+            ("audit_entries_time", "time"),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(Alias::new("audit_entries"))
+                        .col(Alias::new("ics"))
+                        .col(Alias::new(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("audit_heads"))
+                    .col(col("ics").string().not_null().primary_key())
+                    .col(col("sequence").big_integer().not_null())
+                    .col(col("hash").string().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("outbox_watermarks"))
+                    .col(col("outbox").string().not_null().primary_key())
+                    .col(col("pruned_through").big_integer().not_null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["outbox_watermarks", "audit_heads", "audit_entries"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,389 @@
+//! Starting a Concordat process: storage, identity, and one gRPC server for any set of services.
+//!
+//! [`Runtime::start`] connects to the database, runs migrations, starts the development issuer
+//! when configured, and begins fetching issuers' keys. [`ServerBuilder`] registers each service
+//! behind authentication, together with health, reflection (v1 and v1alpha) and gRPC-Web, and
+//! serves until the shutdown signal, then drains in-flight calls.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::authz::{Gate, Guarded, Permission, request_id_of};
+use crate::config::Config;
+use crate::db::Database;
+use crate::identity::Verifier;
+use crate::identity::dev_issuer::{self, DevIssuer};
+use crate::identity::federation::{Federation, FederationError};
+use crate::migrations::{self, MigrateFn};
+use crate::telemetry::{Metrics, MetricsLayer, ShedLayer};
+
+/// Why the process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("data directory {path} could not be created: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database could not be reached.
+    #[error("database {url} could not be opened: {source}")]
+    Database {
+        /// The URL without password.
+        url: String,
+        /// Why.
+        #[source]
+        source: sea_orm::DbErr,
+    },
+    /// Migrations failed.
+    #[error("migrations failed: {0}")]
+    Migrate(#[source] sea_orm::DbErr),
+    /// The federation file is wrong.
+    #[error(transparent)]
+    Federation(#[from] FederationError),
+    /// The development issuer could not start.
+    #[error("development issuer: {0}")]
+    DevIssuer(String),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The identity verifier could not be built.
+    #[error("identity: {0}")]
+    Identity(String),
+}
+
+/// What every service shares in a running process.
+pub struct Platform {
+    /// The configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Database,
+    /// The federation in force.
+    pub federation: Arc<Federation>,
+    /// Token verification.
+    pub verifier: Arc<Verifier>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// When the process started.
+    pub started: DateTime<Utc>,
+    /// The targets served.
+    pub targets: Vec<String>,
+    /// The development issuer, when it runs.
+    pub dev_issuer: Option<Arc<DevIssuer>>,
+}
+
+/// Hides a URL's password for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects and migrates (platform first, then `services` in order).
+pub async fn connect_and_migrate(
+    config: &Config,
+    services: &[MigrateFn],
+) -> Result<Database, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let url = config.database_url();
+    let db = Database::connect(&url)
+        .await
+        .map_err(|source| StartError::Database {
+            url: redact_url(&url),
+            source,
+        })?;
+    migrations::run(&db, services)
+        .await
+        .map_err(StartError::Migrate)?;
+    Ok(db)
+}
+
+impl Platform {
+    /// Starts storage and identity. Runs migrations when `config.migrate_on_start`.
+    pub async fn start(
+        config: Config,
+        services: &[MigrateFn],
+        targets: Vec<String>,
+    ) -> Result<Arc<Self>, StartError> {
+        let started = Utc::now();
+        let db = if config.migrate_on_start {
+            connect_and_migrate(&config, services).await?
+        } else {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+            let url = config.database_url();
+            Database::connect(&url)
+                .await
+                .map_err(|source| StartError::Database {
+                    url: redact_url(&url),
+                    source,
+                })?
+        };
+
+        let mut federation = match &config.federation {
+            Some(path) => Federation::from_file(path)?,
+            None => Federation::demo(),
+        };
+        let mut dev = None;
+        if config.dev_issuer_enabled() {
+            let addr = config.dev_issuer.listen;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| StartError::Bind { addr, source })?;
+            let issuer = DevIssuer::load(&config.data_dir, Some(dev_issuer::issuer_url(bound)), "")
+                .map_err(|e| StartError::DevIssuer(e.to_string()))?;
+            issuer
+                .record(&config.data_dir)
+                .map_err(|e| StartError::DevIssuer(e.to_string()))?;
+            tracing::warn!(
+                issuer = %issuer.issuer(),
+                "the development issuer is running: anyone with the data directory can mint \
+                 tokens; use a federation file in production"
+            );
+            federation = federation.with_dev_issuer(issuer.issuer());
+            let issuer = Arc::new(issuer);
+            issuer.clone().serve(listener);
+            dev = Some(issuer);
+        }
+        let federation = Arc::new(federation);
+        let verifier = Arc::new(
+            Verifier::new(federation.clone(), config.identity.clone())
+                .map_err(|e| StartError::Identity(e.to_string()))?,
+        );
+        verifier.start().await;
+        Ok(Arc::new(Self {
+            config,
+            db,
+            federation,
+            verifier,
+            metrics: Metrics::new(),
+            started,
+            targets,
+            dev_issuer: dev,
+        }))
+    }
+
+    /// A server builder for this process.
+    pub fn server(self: &Arc<Self>) -> ServerBuilder {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health);
+        ServerBuilder {
+            platform: self.clone(),
+            gate: Gate::new(self.verifier.clone(), self.db.clone()),
+            routes,
+            reporter,
+            names: Vec::new(),
+        }
+    }
+}
+
+/// Registers services and serves them.
+pub struct ServerBuilder {
+    platform: Arc<Platform>,
+    gate: Arc<Gate>,
+    routes: RoutesBuilder,
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+}
+
+/// Applies the platform's gzip and message-size settings to a generated tonic server.
+#[macro_export]
+macro_rules! configure_service {
+    ($server:expr, $config:expr) => {
+        $server
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .max_decoding_message_size($config.server.max_message_bytes)
+            .max_encoding_message_size($config.server.max_message_bytes)
+    };
+}
+
+impl ServerBuilder {
+    /// Adds a service behind authentication and its authorization table.
+    pub fn add_service<S>(&mut self, service: S, permissions: &[Permission]) -> &mut Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes
+            .add_service(Guarded::new(service, self.gate.clone(), permissions));
+        self
+    }
+
+    /// Serves on `listener` (gRPC and gRPC-Web) and `metrics` (HTTP) until `shutdown` completes,
+    /// then stops accepting, reports NOT_SERVING, and waits up to `shutdown_grace` for in-flight
+    /// calls.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        metrics: Option<TcpListener>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), tonic::transport::Error> {
+        let platform = self.platform;
+        let config = &platform.config;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1();
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha();
+        let mut routes = self.routes;
+        match (reflection_v1, reflection_v1alpha) {
+            (Ok(v1), Ok(v1alpha)) => {
+                routes.add_service(v1);
+                routes.add_service(v1alpha);
+            }
+            (Err(err), _) | (_, Err(err)) => {
+                tracing::error!(error = %err, "reflection could not be built; serving without it");
+            }
+        }
+
+        // Readiness: migrations ran in `Platform::start`; the database must answer now.
+        let reporter = self.reporter;
+        let ready = platform.db.ping().await.is_ok();
+        if ready {
+            for name in &self.names {
+                reporter
+                    .set_service_status(*name, ServingStatus::Serving)
+                    .await;
+            }
+            reporter
+                .set_service_status("", ServingStatus::Serving)
+                .await;
+            platform.metrics.set_ready(true);
+        } else {
+            tracing::warn!("database does not answer: health stays NOT_SERVING");
+        }
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let names = self.names.clone();
+        let reporter_on_stop = reporter.clone();
+        let metrics_on_stop = platform.metrics.clone();
+        let grace = config.server.shutdown_grace;
+        let signal = async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining in-flight calls");
+            metrics_on_stop.set_ready(false);
+            for name in &names {
+                reporter_on_stop
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+            reporter_on_stop
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            let _ = stop_tx.send(true);
+        };
+
+        if let Some(metrics_listener) = metrics {
+            let mut rx = stop_rx.clone();
+            crate::telemetry::serve_http(platform.metrics.clone(), metrics_listener, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            });
+        }
+
+        let mut server = tonic::transport::Server::builder()
+            .accept_http1(true)
+            .timeout(config.server.request_timeout)
+            // Outermost: every request gets an id (the client's `x-request-id`, or a new one),
+            // returned in the response, so logs, audit entries and clients can be matched.
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            // A span per call carrying the request id: every log line of the call has it.
+            .layer(TraceLayer::new_for_grpc().make_span_with(|req: &http::Request<_>| {
+                tracing::info_span!("rpc", path = %req.uri().path(), request_id = %request_id_of(req.headers()))
+            }))
+            // Browsers speak gRPC-Web over HTTP/1.1; translate before anything reads trailers.
+            .layer(tonic_web::GrpcWebLayer::new())
+            // Metrics see every call, including the ones shed or refused below.
+            .layer(MetricsLayer::new(platform.metrics.clone()))
+            // Shed load beyond the concurrency limit instead of queueing it.
+            .layer(ShedLayer::new(config.server.max_concurrent_requests, platform.metrics.clone()));
+        // Inside: tonic's timeout (`grpc-timeout`, capped at `request_timeout`), then each service's
+        // authentication and authorization (`Guarded`), then the handler.
+
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let mut stop = stop_rx;
+        let serving = server
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(incoming, signal);
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result,
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
+        match tokio::time::timeout(grace, serving).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!("shutdown grace period over: closing remaining calls");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

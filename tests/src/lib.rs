@@ -1,0 +1,1 @@
+//! Shared helpers live in the test files themselves; this crate has only integration tests.
