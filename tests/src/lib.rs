@@ -1,1 +1,401 @@
-//! Shared helpers live in the test files themselves; this crate has only integration tests.
+//! The end-to-end harness: a whole Concordat server in-process or as a process, real OIDC
+//! providers (`oidc-provider` from npm, started from `tests/oidc/provider.mjs`), and the paths of
+//! the clients we did not write (buf).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::field_reassign_with_default,
+    missing_docs
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use concordat_platform::config::Config;
+use concordat_platform::identity::dev_issuer::TokenRequest;
+use concordat_platform::server::Platform;
+use concordat_platform::testkit::{TestBackend, TestDb};
+use concordat_proto::platform::v1 as pb;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// The test crate's directory.
+pub fn tests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `buf` binary installed by the test command.
+pub fn buf() -> PathBuf {
+    tests_dir().join("tools/node_modules/.bin/buf")
+}
+
+/// The `concordat` binary built next to this test.
+pub fn concordat_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("concordat");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p concordat` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Options of an in-process server.
+pub struct Options {
+    pub backend: TestBackend,
+    /// Federation TOML; `None` for the demo federation with the development issuer.
+    pub federation: Option<String>,
+    /// Also run the development issuer beside the federation file.
+    pub dev_issuer: bool,
+    /// Shortest gap between unknown-kid key fetches.
+    pub jwks_min_refresh: Duration,
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            backend: TestBackend::Sqlite,
+            federation: None,
+            dev_issuer: true,
+            jwks_min_refresh: Duration::from_millis(200),
+            max_concurrent_requests: 512,
+        }
+    }
+}
+
+/// A whole server in this process, on a free port, with its own data directory and database.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    pub platform: Arc<Platform>,
+    pub data_dir: tempfile::TempDir,
+    _db: TestDb,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server; `None` when PostgreSQL is unavailable outside CI.
+    pub async fn start(options: Options) -> Option<Self> {
+        let db = TestDb::new(options.backend).await?;
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.metrics_listen = "127.0.0.1:0".parse().unwrap();
+        config.data_dir = data_dir.path().to_path_buf();
+        config.database_url = Some(db.url.clone());
+        config.dev_issuer.listen = "127.0.0.1:0".parse().unwrap();
+        config.dev_issuer.enabled = options.dev_issuer;
+        config.identity.jwks_min_refresh_interval = options.jwks_min_refresh;
+        config.identity.http_timeout = Duration::from_secs(2);
+        config.server.max_concurrent_requests = options.max_concurrent_requests;
+        config.server.shutdown_grace = Duration::from_secs(2);
+        if let Some(text) = &options.federation {
+            let path = data_dir.path().join("federation.toml");
+            std::fs::write(&path, text).unwrap();
+            config.federation = Some(path);
+        }
+        let platform = Platform::start(config, &[], vec!["platform".into()])
+            .await
+            .unwrap();
+        let mut builder = platform.server();
+        builder.add_service(
+            concordat_platform::api::service(&platform),
+            concordat_platform::api::PERMISSIONS,
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            builder
+                .serve(listener, None, async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let server = Self {
+            addr,
+            channel,
+            platform,
+            data_dir,
+            _db: db,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        server.wait_serving().await;
+        Some(server)
+    }
+
+    /// Polls health until SERVING (bounded).
+    pub async fn wait_serving(&self) {
+        wait_serving(self.channel.clone()).await;
+    }
+
+    /// A development token.
+    pub fn dev_token(&self, trust: Option<&str>, ics: Option<&str>, roles: &[&str]) -> String {
+        let issuer = self
+            .platform
+            .dev_issuer
+            .as_ref()
+            .expect("development issuer running");
+        let org = trust.or(ics).unwrap().to_owned();
+        issuer
+            .mint(&TokenRequest {
+                subject: format!(
+                    "{}-{}",
+                    org.to_lowercase(),
+                    roles.first().copied().unwrap_or("none")
+                ),
+                name: None,
+                org,
+                ics: ics.map(str::to_owned),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                ttl: Duration::from_secs(600),
+            })
+            .unwrap()
+    }
+
+    /// A platform client sending `token`.
+    pub fn platform(
+        &self,
+        token: &str,
+    ) -> pb::platform_service_client::PlatformServiceClient<InterceptedService<Channel, Bearer>>
+    {
+        pb::platform_service_client::PlatformServiceClient::with_interceptor(
+            self.channel.clone(),
+            Bearer::new(token),
+        )
+    }
+
+    /// Stops the server and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Polls the health service until SERVING, for at most 20 s.
+pub async fn wait_serving(channel: Channel) {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    for _ in 0..200 {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if status.ok()
+            == Some(tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server not SERVING within 20s");
+}
+
+/// Adds `authorization: Bearer …` to every call.
+#[derive(Clone)]
+pub struct Bearer(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(format!("Bearer {token}").parse().unwrap())
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        req.metadata_mut().insert("authorization", self.0.clone());
+        Ok(req)
+    }
+}
+
+/// The `ErrorInfo` reason of a status.
+pub fn reason(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_default()
+}
+
+/// A real OIDC provider (`oidc-provider` from npm) standing for a trust's or the ICS's IdP.
+pub struct OidcProvider {
+    pub issuer: String,
+    pub port: u16,
+    pub jwks: PathBuf,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+/// Writes a private JWKS with one key of `alg` (`RS256` or `ES256`) and `kid`.
+pub async fn generate_jwks(path: &Path, alg: &str, kid: &str) {
+    let status = Command::new("node")
+        .arg(tests_dir().join("oidc/genjwks.mjs"))
+        .args(["--alg", alg, "--kid", kid, "--out"])
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success(), "genjwks failed");
+}
+
+/// Concatenates JWKS files (the first key signs).
+pub fn combine_jwks(out: &Path, files: &[&Path]) {
+    let mut keys = Vec::new();
+    for file in files {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        keys.extend(v["keys"].as_array().unwrap().iter().cloned());
+    }
+    std::fs::write(out, serde_json::json!({ "keys": keys }).to_string()).unwrap();
+}
+
+impl OidcProvider {
+    /// Generates a key of `alg` and starts a provider on `port` (0 for any).
+    pub async fn start(alg: &str, kid: &str, port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("jwks.json");
+        generate_jwks(&jwks, alg, kid).await;
+        let port = if port == 0 { free_port() } else { port };
+        let mut provider = Self {
+            issuer: format!("http://127.0.0.1:{port}"),
+            port,
+            jwks,
+            child: None,
+            _dir: dir,
+        };
+        provider.launch().await;
+        provider
+    }
+
+    /// A provider that is not running yet (its issuer URL is known, nothing answers there).
+    pub async fn not_started(alg: &str, kid: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let jwks = dir.path().join("jwks.json");
+        generate_jwks(&jwks, alg, kid).await;
+        let port = free_port();
+        Self {
+            issuer: format!("http://127.0.0.1:{port}"),
+            port,
+            jwks,
+            child: None,
+            _dir: dir,
+        }
+    }
+
+    /// Starts (or restarts) the process with the current JWKS file and waits for READY.
+    pub async fn launch(&mut self) {
+        self.stop().await;
+        let mut child = Command::new("node")
+            .arg(tests_dir().join("oidc/provider.mjs"))
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--issuer",
+                &self.issuer,
+                "--jwks",
+            ])
+            .arg(&self.jwks)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node is installed");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await;
+        match ready {
+            Ok(Ok(Some(line))) if line.starts_with("READY") => {}
+            other => panic!("oidc provider did not start: {other:?}"),
+        }
+        self.child = Some(child);
+    }
+
+    /// Stops the process.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// A client-credentials access token.
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let http = openidconnect::reqwest::Client::new();
+        let response = http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let body = response.bytes().await.unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        json["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {json}"))
+            .to_owned()
+    }
+
+    /// A token signed with this provider's current signing key (`mode` `key`) or forged as HS256
+    /// keyed with its public key (`mode` `hs256-public`).
+    pub async fn sign(&self, claims: serde_json::Value, mode: &str) -> String {
+        let output = Command::new("node")
+            .arg(tests_dir().join("oidc/sign.mjs"))
+            .arg("--jwks")
+            .arg(&self.jwks)
+            .args(["--claims", &claims.to_string(), "--mode", mode])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "sign.mjs: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
