@@ -1,0 +1,71 @@
+//! A client we did not write: `buf curl` lists the services by reflection and calls the API with
+//! a development token, over gRPC and over gRPC-Web (HTTP/1.1).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use concordat_e2e::{Options, TestServer, buf};
+use tokio::process::Command;
+
+async fn buf_curl(args: &[&str]) -> (i32, String) {
+    let output = Command::new(buf())
+        .arg("curl")
+        .args(args)
+        .output()
+        .await
+        .expect("buf is installed by scripts/test");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buf_curl_lists_services_by_reflection_and_calls_who_am_i() {
+    let s = TestServer::start(Options::default()).await.unwrap();
+    let base = format!("http://{}", s.addr);
+
+    let (code, listed) = buf_curl(&[
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "--list-services",
+        &base,
+    ])
+    .await;
+    assert_eq!(code, 0, "{listed}");
+    for service in [
+        "concordat.platform.v1.PlatformService",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1.ServerReflection",
+    ] {
+        assert!(
+            listed.lines().any(|l| l == service),
+            "{service} missing from:\n{listed}"
+        );
+    }
+
+    let token = s.dev_token(Some("RGT"), None, &["da-member"]);
+    let url = format!("{base}/concordat.platform.v1.PlatformService/WhoAmI");
+    let auth = format!("authorization: Bearer {token}");
+    let (code, body) = buf_curl(&[
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "-H",
+        &auth,
+        &url,
+    ])
+    .await;
+    assert_eq!(code, 0, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["principal"]["trust"], "RGT");
+    assert_eq!(json["principal"]["roles"][0], "da-member");
+
+    // gRPC-Web over HTTP/1.1, as a browser would call it.
+    let (code, body) = buf_curl(&["--protocol", "grpcweb", "-H", &auth, &url]).await;
+    assert_eq!(code, 0, "{body}");
+    assert!(body.contains("\"trust\": \"RGT\""), "{body}");
+
+    // No token: UNAUTHENTICATED (buf curl exits with 8 × the gRPC code).
+    let (code, body) = buf_curl(&["--protocol", "grpc", "--http2-prior-knowledge", &url]).await;
+    assert_eq!(code, 8 * 16, "{body}");
+    assert!(body.contains("unauthenticated"), "{body}");
+}

@@ -1,0 +1,178 @@
+//! The whole server as a process: `concordat serve` on free ports with a temporary data
+//! directory, called through gRPC, stopped with SIGTERM; and the binary's refusals of wrong
+//! configuration.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use concordat_e2e::{Bearer, concordat_bin, free_port, wait_serving};
+use concordat_proto::platform::v1 as pb;
+use tokio::process::Command;
+use tonic::transport::Channel;
+
+async fn connect(addr: &str) -> Channel {
+    for _ in 0..200 {
+        if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+        {
+            return channel;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server at {addr} did not accept connections within 20s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_then_drains_and_exits_zero_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let (grpc, metrics) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let mut child = Command::new(concordat_bin())
+        .args([
+            "serve",
+            "--listen",
+            &grpc,
+            "--metrics-listen",
+            &metrics,
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let channel = connect(&grpc).await;
+    wait_serving(channel.clone()).await;
+
+    let token = Command::new(concordat_bin())
+        .args([
+            "dev",
+            "token",
+            "--trust",
+            "RGT",
+            "--role",
+            "da-member",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .output()
+        .await
+        .unwrap();
+    assert!(token.status.success());
+    let stdout = String::from_utf8(token.stdout).unwrap();
+    let token = stdout.lines().last().unwrap();
+    let mut client = pb::platform_service_client::PlatformServiceClient::with_interceptor(
+        channel,
+        Bearer::new(token),
+    );
+    let me = client
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .principal
+        .unwrap();
+    assert_eq!((me.trust.as_str(), me.ics.as_str()), ("RGT", "QUE"));
+    assert_eq!(me.roles, ["da-member"]);
+
+    let http = openidconnect::reqwest::Client::new();
+    let ready = http
+        .get(format!("http://{metrics}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let exposition = http
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        exposition.contains(r#"concordat_grpc_requests_total{code="OK",method="WhoAmI""#),
+        "{exposition}"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30s")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM drains and exits 0");
+    assert!(
+        data.path().join("concordat.db").exists(),
+        "the SQLite file is in the data directory"
+    );
+}
+
+async fn refused(args: &[&str]) -> (i32, String) {
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(concordat_bin())
+        .args(args)
+        .env("CONCORDAT_DATA_DIR", data.path())
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_configuration_exits_non_zero_saying_what_to_fix() {
+    let (code, message) = refused(&["serve", "--database-url", "mysql://x/y"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("postgres://"), "{message}");
+
+    let (code, message) = refused(&["serve", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("allow_non_loopback"), "{message}");
+
+    let (code, message) = refused(&["serve", "--federation", "/nonexistent/federation.toml"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("federation"), "{message}");
+
+    let (code, message) = refused(&["serve", "--target", "billing"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("unknown target `billing`"), "{message}");
+
+    let (code, message) = refused(&["dev", "token", "--role", "da-member"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("--trust"), "{message}");
+
+    let (code, message) = refused(&["dev", "token", "--trust", "RGT", "--role", "root"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("unknown role `root`"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_applies_migrations_and_version_prints_the_version() {
+    let (code, message) = refused(&["migrate"]).await;
+    assert_eq!(code, 0, "{message}");
+    let output = Command::new(concordat_bin())
+        .arg("version")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("concordat {}", env!("CARGO_PKG_VERSION"))
+    );
+}
