@@ -364,15 +364,17 @@ async fn calls_beyond_the_concurrency_limit_are_shed_with_a_retry_delay() {
     }
     assert!(ok, "the slot is released when the stream ends");
     let m = &s.platform.metrics;
-    assert_eq!(
-        m.count(
-            "concordat.platform.v1.PlatformService",
-            "WhoAmI",
-            "RESOURCE_EXHAUSTED"
-        ),
-        1
+    // Retries while the server notices the cancelled stream may be shed too; each is counted.
+    let shed = m.count(
+        "concordat.platform.v1.PlatformService",
+        "WhoAmI",
+        "RESOURCE_EXHAUSTED",
     );
-    assert!(m.render().contains("concordat_grpc_requests_shed_total 1"));
+    assert!(shed >= 1);
+    assert!(
+        m.render()
+            .contains(&format!("concordat_grpc_requests_shed_total {shed}"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

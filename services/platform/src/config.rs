@@ -233,7 +233,10 @@ impl Config {
                 Env::prefixed("CONCORDAT_")
                     .split("__")
                     // Variables of the test harness and the CLI, not of the server.
-                    .filter(|key| !key.as_str().starts_with("test_") && key != "token"),
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        !key.starts_with("test_") && key != "token"
+                    }),
             )
             .merge(Serialized::defaults(overrides))
             .extract()
