@@ -397,3 +397,49 @@ async fn metrics_count_calls_by_method_and_code() {
             .contains("concordat_grpc_request_duration_seconds_bucket")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_grpc_timeout_is_answered_deadline_exceeded_with_details() {
+    use base64::Engine as _;
+    // An issuer that accepts connections and never answers: verifying its tokens hangs.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    let federation = format!(
+        "{FEDERATION}\n[[issuer]]\nurl = \"{issuer}\"\naudiences = [\"concordat\"]\ntrust = {{ fixed = \"RGT\" }}\n"
+    );
+    let s = TestServer::start(Options {
+        federation: Some(federation),
+        dev_issuer: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let token = format!(
+        "{}.{}.c2ln",
+        b64(serde_json::json!({"alg": "ES256", "kid": "k"})),
+        b64(serde_json::json!({"iss": issuer, "sub": "x", "aud": "concordat"}))
+    );
+    let mut request = tonic::Request::new(pb::WhoAmIRequest {});
+    request
+        .metadata_mut()
+        .insert("grpc-timeout", "300m".parse().unwrap());
+    request
+        .metadata_mut()
+        .insert("x-request-id", "slow-1".parse().unwrap());
+    let status = s.platform(&token).who_am_i(request).await.unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::DeadlineExceeded, "DEADLINE_EXCEEDED")
+    );
+    assert_eq!(status.metadata().get("x-request-id").unwrap(), "slow-1");
+    let count = s.platform.metrics.count(
+        "concordat.platform.v1.PlatformService",
+        "WhoAmI",
+        "DEADLINE_EXCEEDED",
+    );
+    assert_eq!(count, 1);
+    drop(silent);
+}

@@ -22,6 +22,7 @@ use crate::audit::{self, Actor, NewEntry};
 use crate::db::Database;
 use crate::error::{ApiError, PLATFORM_DOMAIN};
 use crate::identity::{AuthError, Principal, Role, Verifier};
+use crate::telemetry::Metrics;
 
 /// Who may call an RPC.
 #[derive(Debug, Clone, Copy)]
@@ -45,12 +46,18 @@ pub struct Permission {
 pub struct Gate {
     verifier: Arc<Verifier>,
     db: Database,
+    metrics: Arc<Metrics>,
 }
 
 impl Gate {
-    /// A gate verifying with `verifier` and auditing denials into `db`.
-    pub fn new(verifier: Arc<Verifier>, db: Database) -> Arc<Self> {
-        Arc::new(Self { verifier, db })
+    /// A gate verifying with `verifier`, auditing denials into `db`, and refusing calls while the
+    /// process is not ready (`metrics`' readiness: before start-up completes and while draining).
+    pub fn new(verifier: Arc<Verifier>, db: Database, metrics: Arc<Metrics>) -> Arc<Self> {
+        Arc::new(Self {
+            verifier,
+            db,
+            metrics,
+        })
     }
 }
 
@@ -130,6 +137,17 @@ where
         let gate = self.gate.clone();
         let table = self.table.clone();
         Box::pin(async move {
+            if !gate.metrics.is_ready() {
+                // Not ready yet, or draining for shutdown: another replica can take the call.
+                let err = ApiError::new(
+                    Code::Unavailable,
+                    PLATFORM_DOMAIN,
+                    "NOT_READY",
+                    "the server is starting or shutting down; retry",
+                )
+                .with_retry_after(std::time::Duration::from_secs(1));
+                return Ok(respond(err));
+            }
             let token = req
                 .headers()
                 .get(http::header::AUTHORIZATION)
@@ -177,7 +195,8 @@ where
 }
 
 /// Records a denial in the caller's ICS audit chain (in its own transaction) and returns the
-/// PERMISSION_DENIED error to send. Use it for every trust and ICS scope refusal.
+/// PERMISSION_DENIED error to send. Use it for every trust and ICS scope refusal, before the use
+/// case opens its own write transaction (on SQLite a second writer would wait for the first).
 pub async fn deny(
     db: &Database,
     principal: &Principal,

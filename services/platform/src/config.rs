@@ -322,9 +322,10 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     field: "listen",
                     reason: format!(
-                        "{} is not a loopback address, and without a federation file the \
-                         development issuer would be reachable: give --federation FILE, listen \
-                         on 127.0.0.1, or set dev_issuer.allow_non_loopback = true \
+                        "{} is not a loopback address, and the development issuer (which runs \
+                         without a federation file, or when dev_issuer.enabled is set) would be \
+                         reachable: give --federation FILE without enabling the development \
+                         issuer, listen on 127.0.0.1, or set dev_issuer.allow_non_loopback = true \
                          (CONCORDAT_DEV_ISSUER__ALLOW_NON_LOOPBACK=true) to force it",
                         self.listen
                     ),

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod authz;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod events;
 pub mod identity;

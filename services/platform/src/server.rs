@@ -16,11 +16,13 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
 
 use crate::authz::{Gate, Guarded, Permission, request_id_of};
 use crate::config::Config;
 use crate::db::Database;
+use crate::deadline::DeadlineLayer;
 use crate::identity::Verifier;
 use crate::identity::dev_issuer::{self, DevIssuer};
 use crate::identity::federation::{Federation, FederationError};
@@ -182,7 +184,7 @@ impl Platform {
             Verifier::new(federation.clone(), config.identity.clone())
                 .map_err(|e| StartError::Identity(e.to_string()))?,
         );
-        verifier.start().await;
+        verifier.start();
         Ok(Arc::new(Self {
             config,
             db,
@@ -202,7 +204,7 @@ impl Platform {
         routes.add_service(health);
         ServerBuilder {
             platform: self.clone(),
-            gate: Gate::new(self.verifier.clone(), self.db.clone()),
+            gate: Gate::new(self.verifier.clone(), self.db.clone(), self.metrics.clone()),
             routes,
             reporter,
             names: Vec::new(),
@@ -328,13 +330,13 @@ impl ServerBuilder {
 
         let mut server = tonic::transport::Server::builder()
             .accept_http1(true)
-            .timeout(config.server.request_timeout)
             // Outermost: every request gets an id (the client's `x-request-id`, or a new one),
             // returned in the response, so logs, audit entries and clients can be matched.
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
-            // A span per call carrying the request id: every log line of the call has it.
-            .layer(TraceLayer::new_for_grpc().make_span_with(|req: &http::Request<_>| {
+            // A span per call carrying the request id: every log line of the call has it. Failed
+            // calls are the client's business (their status says why): logged at DEBUG, not ERROR.
+            .layer(TraceLayer::new_for_grpc().on_failure(DefaultOnFailure::new().level(Level::DEBUG)).make_span_with(|req: &http::Request<_>| {
                 tracing::info_span!("rpc", path = %req.uri().path(), request_id = %request_id_of(req.headers()))
             }))
             // Browsers speak gRPC-Web over HTTP/1.1; translate before anything reads trailers.
@@ -342,9 +344,10 @@ impl ServerBuilder {
             // Metrics see every call, including the ones shed or refused below.
             .layer(MetricsLayer::new(platform.metrics.clone()))
             // Shed load beyond the concurrency limit instead of queueing it.
-            .layer(ShedLayer::new(config.server.max_concurrent_requests, platform.metrics.clone()));
-        // Inside: tonic's timeout (`grpc-timeout`, capped at `request_timeout`), then each service's
-        // authentication and authorization (`Guarded`), then the handler.
+            .layer(ShedLayer::new(config.server.max_concurrent_requests, platform.metrics.clone()))
+            // Deadlines: the client's `grpc-timeout`, capped at `request_timeout`.
+            .layer(DeadlineLayer::new(config.server.request_timeout));
+        // Inside: each service's authentication and authorization (`Guarded`), then the handler.
 
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let mut stop = stop_rx;

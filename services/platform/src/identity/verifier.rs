@@ -150,22 +150,19 @@ impl Verifier {
         &self.federation
     }
 
-    /// Fetches every issuer's keys once (failures are logged, not fatal) and keeps refreshing them
-    /// in the background every `jwks_refresh_interval`.
-    pub async fn start(self: &Arc<Self>) {
-        let fetches = self.issuers.values().map(|issuer| self.fetch(issuer, true));
-        futures::future::join_all(fetches).await;
+    /// Fetches every issuer's keys in the background, at once and then every
+    /// `jwks_refresh_interval`. Start-up does not wait: an issuer that is slow or down delays
+    /// nothing, and a token arriving before its issuer's first fetch waits for that fetch.
+    pub fn start(self: &Arc<Self>) {
         let this = Arc::downgrade(self);
         let interval = self.config.jwks_refresh_interval;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
-            tick.tick().await;
             loop {
                 tick.tick().await;
                 let Some(this) = this.upgrade() else { return };
-                for issuer in this.issuers.values() {
-                    this.fetch(issuer, true).await;
-                }
+                let fetches = this.issuers.values().map(|issuer| this.fetch(issuer, true));
+                futures::future::join_all(fetches).await;
             }
         });
     }
