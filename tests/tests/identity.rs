@@ -38,7 +38,7 @@ url = "{ics_idp}"
 audiences = ["concordat"]
 icss = ["QUE"]
 trust = {{ claim = "org" }}
-role_map = {{ "EPR-Engineer" = ["trust-engineer"] }}
+role_map = {{ "EPR-Engineer" = ["trust-engineer", "trust-digital-lead"] }}
 "#
     )
 }
@@ -83,7 +83,7 @@ async fn tokens_from_each_identity_provider_are_accepted_and_mapped() {
         .await
         .unwrap();
     assert_eq!((p.trust.as_str(), p.ics.as_str()), ("RGM", "QUE"));
-    assert_eq!(p.roles, ["trust-engineer"]);
+    assert_eq!(p.roles, ["trust-digital-lead", "trust-engineer"]);
 
     // With a role map, roles the map does not name count for nothing.
     let p = who(&server, &ics.token("svc-rgt", "svc-rgt-secret").await)
@@ -273,4 +273,56 @@ async fn a_provider_down_at_start_up_is_used_once_it_answers() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let token = rgt.token("svc-rgt", "svc-rgt-secret").await;
     assert_eq!(who(&server, &token).await.unwrap().trust, "RGT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_tokens_are_held_to_their_trust_and_ics() {
+    let (_rgt, ics, server) = setup().await;
+    // RGM's digital lead (mapped from the ICS IdP's `EPR-Engineer`) reads RGM's audit entries only.
+    let token = ics.token("svc-rgm", "svc-rgm-secret").await;
+    let list = |parent: &str, trust: &str| pb::ListAuditEntriesRequest {
+        parent: parent.into(),
+        actor_trust: trust.into(),
+        ..Default::default()
+    };
+    assert!(
+        server
+            .platform(&token)
+            .list_audit_entries(list("icss/QUE", "RGM"))
+            .await
+            .is_ok()
+    );
+    let denied = server
+        .platform(&token)
+        .list_audit_entries(list("icss/QUE", "RGT"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (denied.code(), reason(&denied).as_str()),
+        (Code::PermissionDenied, "TRUST_SCOPE")
+    );
+    // Another ICS's data is refused.
+    let denied = server
+        .platform(&token)
+        .list_audit_entries(list("icss/QKK", "RGM"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (denied.code(), reason(&denied).as_str()),
+        (Code::PermissionDenied, "ICS_SCOPE")
+    );
+    // The ICS IdP may speak only for QUE: a token naming a QKK trust is refused outright.
+    let foreign = ics
+        .sign(json!({"iss": ics.issuer, "sub": "x", "aud": "concordat", "exp": now() + 300, "org": "RJ1"}), "key")
+        .await;
+    let status = who(&server, &foreign).await.unwrap_err();
+    assert_eq!(
+        (status.code(), reason(&status).as_str()),
+        (Code::PermissionDenied, "ORGANISATION_UNKNOWN")
+    );
+    assert!(
+        status.message().contains("may not act for ICS QKK"),
+        "{}",
+        status.message()
+    );
 }

@@ -4,7 +4,7 @@
 //! It is read from a TOML file (see `deploy/federation.example.toml` for a commented example) or,
 //! for development, built in: ICS `QUE` with four trusts and the embedded development issuer.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -439,15 +439,6 @@ fn map_roles(issuer: &IssuerEntry, value: Option<&Value>) -> BTreeSet<Role> {
         }
     }
     roles
-}
-
-/// A lookup of trust name by ODS code, for display.
-pub fn trust_names(federation: &Federation) -> HashMap<String, String> {
-    federation
-        .icss
-        .iter()
-        .flat_map(|i| i.trusts.iter().map(|t| (t.ods.clone(), t.name.clone())))
-        .collect()
 }
 
 #[cfg(test)]
