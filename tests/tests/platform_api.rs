@@ -443,3 +443,44 @@ async fn a_call_past_its_grpc_timeout_is_answered_deadline_exceeded_with_details
     assert_eq!(count, 1);
     drop(silent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_is_spoken_both_ways() {
+    let s = server(TestBackend::Sqlite).await.unwrap();
+    let token = s.dev_token(Some("RGT"), None, &["viewer"]);
+    let mut client = s
+        .platform(&token)
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let response = client.who_am_i(pb::WhoAmIRequest {}).await.unwrap();
+    assert_eq!(response.metadata().get("grpc-encoding").unwrap(), "gzip");
+    assert_eq!(response.into_inner().principal.unwrap().trust, "RGT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_answers_v1alpha_clients_too() {
+    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
+    let s = server(TestBackend::Sqlite).await.unwrap();
+    let mut client = ServerReflectionClient::new(s.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected {response:?}")
+    };
+    let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains(&"concordat.platform.v1.PlatformService".to_owned()),
+        "{names:?}"
+    );
+}

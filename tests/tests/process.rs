@@ -163,6 +163,33 @@ async fn wrong_configuration_exits_non_zero_saying_what_to_fix() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stray_environment_variables_are_ignored_but_misspelt_fields_refused() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |var: &'static str| {
+        let data = data.path().to_path_buf();
+        async move {
+            Command::new(concordat_bin())
+                .arg("migrate")
+                .env("CONCORDAT_DATA_DIR", data)
+                .env(var, "5s")
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let stray = run("CONCORDAT_CACHE_DIR").await;
+    assert_eq!(
+        stray.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&stray.stderr)
+    );
+    let typo = run("CONCORDAT_SERVER__REQUEST_TIMOUT").await;
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("request_timout"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_applies_migrations_and_version_prints_the_version() {
     let (code, message) = refused(&["migrate"]).await;
     assert_eq!(code, 0, "{message}");

@@ -176,6 +176,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         config.migrate_on_start = false;
     }
     init_logging(&config);
+    for name in &config.ignored_environment {
+        tracing::warn!(variable = %name, "environment variable names no configuration field; ignored");
+    }
     let selected = match targets::select(&args.target) {
         Ok(t) => t,
         Err(e) => return fail(e),

@@ -38,6 +38,9 @@ pub struct Config {
     pub events: EventsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// `CONCORDAT_…` environment variables that name no configuration field (reported at start).
+    #[serde(skip)]
+    pub ignored_environment: Vec<String>,
 }
 
 /// Limits every RPC is held to.
@@ -141,6 +144,7 @@ impl Default for Config {
             dev_issuer: DevIssuerConfig::default(),
             events: EventsConfig::default(),
             log: LogConfig::default(),
+            ignored_environment: Vec::new(),
         }
     }
 }
@@ -228,21 +232,43 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        let config: Config = figment
-            .merge(
-                Env::prefixed("CONCORDAT_")
-                    .split("__")
-                    // Variables of the test harness and the CLI, not of the server.
-                    .filter(|key| {
-                        let key = key.as_str().to_ascii_lowercase();
-                        !key.starts_with("test_") && key != "token"
-                    }),
-            )
+        // Only variables naming a known top-level field are configuration; others with the prefix
+        // (the test harness's, a CI cache's) are left alone and reported, so a typo in a nested
+        // key (`CONCORDAT_SERVER__REQUEST_TIMOUT`) is still refused.
+        let known = Self::top_level_fields();
+        let env = Env::prefixed("CONCORDAT_").split("__");
+        let ignored: Vec<String> = env
+            .iter()
+            .map(|(key, _)| key.as_str().to_owned())
+            .filter(|key| !known.contains(&top_level(key).as_str()))
+            .collect();
+        let mut config: Config = figment
+            .merge(env.filter(move |key| known.contains(&top_level(key.as_str()).as_str())))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;
+        config.ignored_environment = ignored
+            .into_iter()
+            .map(|k| format!("CONCORDAT_{}", k.to_uppercase().replace('.', "__")))
+            .collect();
         config.validate()?;
         Ok(config)
+    }
+
+    fn top_level_fields() -> [&'static str; 11] {
+        [
+            "listen",
+            "metrics_listen",
+            "data_dir",
+            "database_url",
+            "federation",
+            "migrate_on_start",
+            "server",
+            "identity",
+            "dev_issuer",
+            "events",
+            "log",
+        ]
     }
 
     /// The database URL in use: the configured one, or the SQLite file in the data directory.
@@ -337,6 +363,13 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn top_level(key: &str) -> String {
+    key.split('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
