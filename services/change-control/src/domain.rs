@@ -1,0 +1,6 @@
+//! The rules of change control, pure: no tonic, prost, sea-orm or I/O.
+
+pub mod charter;
+pub mod decision;
+pub mod lifecycle;
+pub mod risk;
