@@ -1,5 +1,6 @@
 //! The rules of change control, pure: no tonic, prost, sea-orm or I/O.
 
+pub mod change_request;
 pub mod charter;
 pub mod decision;
 pub mod lifecycle;
