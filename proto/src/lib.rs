@@ -16,3 +16,11 @@ pub mod platform {
         tonic::include_proto!("concordat.platform.v1");
     }
 }
+
+/// `concordat.changecontrol.*`: change requests governed by design authorities and the board.
+pub mod changecontrol {
+    /// `concordat.changecontrol.v1`.
+    pub mod v1 {
+        tonic::include_proto!("concordat.changecontrol.v1");
+    }
+}

@@ -113,13 +113,21 @@ impl TestServer {
             std::fs::write(&path, text).unwrap();
             config.federation = Some(path);
         }
-        let platform = Platform::start(config, &[], vec!["platform".into()])
-            .await
-            .unwrap();
+        let platform = Platform::start(
+            config,
+            &[concordat_change_control::migrate],
+            vec!["platform".into(), "change-control".into()],
+        )
+        .await
+        .unwrap();
         let mut builder = platform.server();
         builder.add_service(
             concordat_platform::api::service(&platform),
             concordat_platform::api::PERMISSIONS,
+        );
+        builder.add_service(
+            concordat_change_control::service(&platform),
+            concordat_change_control::PERMISSIONS,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -273,7 +273,7 @@ async fn audit_entries_page_and_bad_input_is_explained(backend: TestBackend) {
         TestBackend::Postgres => "postgres",
     };
     assert_eq!(info.storage_backend, expected);
-    assert_eq!(info.targets, ["platform"]);
+    assert_eq!(info.targets, ["platform", "change-control"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,3 +6,39 @@
 //! into a release and tracked until every affected trust has deployed it.
 
 pub mod domain;
+pub mod grpc;
+pub mod service;
+pub mod store;
+
+use std::sync::Arc;
+
+use concordat_platform::events::Outbox;
+use concordat_platform::server::Platform;
+
+/// The change-control service over the platform's storage and federation, ready to add to a
+/// server builder, with its authorization table.
+pub fn service(
+    platform: &Arc<Platform>,
+) -> concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer<
+    grpc::Api,
+> {
+    let outbox = Outbox::new(
+        store::migrations::OUTBOX,
+        platform.db.clone(),
+        &platform.config.events,
+    );
+    outbox.spawn_pruner();
+    let cases = service::ChangeControl::new(
+        platform.db.clone(),
+        outbox,
+        platform.federation.clone(),
+        grpc::encode_change_request,
+    );
+    concordat_platform::configure_service!(
+        concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer::new(grpc::Api::new(Arc::new(cases))),
+        platform.config
+    )
+}
+
+pub use grpc::PERMISSIONS;
+pub use store::migrations::migrate;

@@ -17,16 +17,28 @@ pub struct Target {
 }
 
 /// Every target, in start order.
-pub const ALL: &[Target] = &[Target {
-    name: "platform",
-    migrations: &[],
-    register: |platform, builder| {
-        builder.add_service(
-            concordat_platform::api::service(platform),
-            concordat_platform::api::PERMISSIONS,
-        );
+pub const ALL: &[Target] = &[
+    Target {
+        name: "platform",
+        migrations: &[],
+        register: |platform, builder| {
+            builder.add_service(
+                concordat_platform::api::service(platform),
+                concordat_platform::api::PERMISSIONS,
+            );
+        },
     },
-}];
+    Target {
+        name: "change-control",
+        migrations: &[concordat_change_control::migrate],
+        register: |platform, builder| {
+            builder.add_service(
+                concordat_change_control::service(platform),
+                concordat_change_control::PERMISSIONS,
+            );
+        },
+    },
+];
 
 /// Resolves `--target`: `all` or a comma-separated list of names.
 pub fn select(spec: &str) -> Result<Vec<&'static Target>, String> {

@@ -194,6 +194,34 @@ where
     }
 }
 
+/// Records a denial in the caller's ICS audit chain inside `c` (a transaction the caller commits)
+/// and returns the PERMISSION_DENIED error to send. For use cases that find the refusal only
+/// after opening their write transaction: nothing else may have been written in it.
+pub async fn deny_in<C: sea_orm::ConnectionTrait>(
+    c: &C,
+    domain: &'static str,
+    principal: &Principal,
+    request_id: &str,
+    resource: &str,
+    reason: &'static str,
+    message: String,
+) -> Result<ApiError, sea_orm::DbErr> {
+    audit::append(
+        c,
+        NewEntry {
+            ics: &principal.ics,
+            actor: Actor::of(principal),
+            action: "authorization.denied",
+            resource,
+            request_id,
+            summary: format!("{reason}: {message}"),
+        },
+    )
+    .await?;
+    tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
+    Ok(ApiError::permission_denied(domain, reason, message))
+}
+
 /// Records a denial in the caller's ICS audit chain (in its own transaction) and returns the
 /// PERMISSION_DENIED error to send. Use it for every trust and ICS scope refusal, before the use
 /// case opens its own write transaction (on SQLite a second writer would wait for the first).

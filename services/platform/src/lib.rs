@@ -15,6 +15,7 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 pub mod identity;
 pub mod migrations;
 pub mod server;

@@ -14,7 +14,10 @@ pub struct PlatformMigrator;
 #[async_trait::async_trait]
 impl MigratorTrait for PlatformMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001AuditAndOutbox)]
+        vec![
+            Box::new(M0001AuditAndOutbox),
+            Box::new(M0002IdempotencyKeys),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -128,5 +131,48 @@ impl MigrationTrait for M0001AuditAndOutbox {
                 .await?;
         }
         Ok(())
+    }
+}
+
+struct M0002IdempotencyKeys;
+
+impl MigrationName for M0002IdempotencyKeys {
+    fn name(&self) -> &str {
+        "m0002_idempotency_keys"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002IdempotencyKeys {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("idempotency_keys"))
+                    .col(col("service").string().not_null())
+                    .col(col("subject").string().not_null())
+                    .col(col("request_id").string().not_null())
+                    .col(col("method").string().not_null())
+                    .col(col("response").blob().not_null())
+                    .col(col("create_time").timestamp_with_time_zone().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(Alias::new("service"))
+                            .col(Alias::new("subject"))
+                            .col(Alias::new("request_id")),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new("idempotency_keys"))
+                    .to_owned(),
+            )
+            .await
     }
 }

@@ -1,0 +1,872 @@
+#!/usr/bin/env python3
+"""Drives the governance part of Concordat's golden scenario through the gRPC API.
+
+A Medicines design authority is created for the four trusts of an ICS; a pharmacist at CUH (RGT)
+raises "Electronic allergy-related prescribing alerts" as a safety-critical change; the chair
+starts impact assessment; the clinical safety officer logs and signs off the hazard; each trust
+assesses; the design authority votes unanimously; the programme board approves; the change is
+found APPROVED and its history is in the ICS's audit chain, which verifies.
+
+Every response is checked. One line per step goes to stdout; on the first failure the gRPC code,
+message and decoded google.rpc details go to stderr and the exit status is 1.
+
+Tokens come from the server's development issuer (`concordat dev token`), so run this against a
+`concordat serve` started without a federation file, with the same --data-dir.
+
+Needs the stubs and packages that tests/python/setup.sh prepares; run it with
+tests/python/.venv/bin/python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import re
+import secrets
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TRUSTS = ["RGT", "RGM", "RGN", "RT1"]
+
+# subject -> (trust, role); trust None means ICS-level staff (`--ics`).
+PERSONAS = {
+    "ics-admin": (None, "ics-admin"),
+    "chair-rgt": ("RGT", "da-chair"),
+    **{f"voter-{t.lower()}": (t, "da-member") for t in TRUSTS},
+    "pharmacist-rgt": ("RGT", "trust-digital-lead"),
+    **{f"lead-{t.lower()}": (t, "trust-digital-lead") for t in TRUSTS},
+    "cso-rgt": ("RGT", "clinical-safety-officer"),
+    "board-chair": (None, "board-chair"),
+}
+
+PLATFORM_DOMAIN = "platform.concordat"
+CHANGECONTROL_DOMAIN = "changecontrol.concordat"
+
+TITLE = "Electronic allergy-related prescribing alerts"
+DESCRIPTION = (
+    "Turn on interruptive allergy alerts in electronic prescribing across the shared EPR build: "
+    "prescribing a medicine to which the patient has a recorded allergy or sensitivity raises an "
+    "interruptive alert that the prescriber must acknowledge, with a reason, before signing."
+)
+RATIONALE = (
+    "At Cambridge University Hospitals electronic allergy-related prescribing alerts prevent at "
+    "least 850 significant adverse drug reactions a year, saving 2,450 bed days (about £0.98m). "
+    "Every trust of the ICS should have the same protection."
+)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=(
+            "Play the governance part of Concordat's golden scenario (design authority, change "
+            "request, hazard, impact assessments, vote, board decision, audit) against a running "
+            "server, checking every response. Exit status 0 when every step gave what it should, "
+            "1 otherwise."
+        ),
+    )
+    parser.add_argument(
+        "--target", required=True, metavar="HOST:PORT", help="the server's gRPC address"
+    )
+    parser.add_argument(
+        "--concordat",
+        required=True,
+        metavar="BIN",
+        help="the concordat binary, used to mint development tokens (`BIN dev token`)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        required=True,
+        metavar="DIR",
+        help="the server's data directory (holds the development issuer's key)",
+    )
+    parser.add_argument(
+        "--ics", default="QUE", metavar="QUE", help="the ICS code (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="deadline of each call (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for the server to accept a connection (default: %(default)s)",
+    )
+    return parser.parse_args(argv)
+
+
+class StepFailed(Exception):
+    """A step did not give what it should."""
+
+    def __init__(self, message: str, rpc_error: object = None):
+        super().__init__(message)
+        self.rpc_error = rpc_error
+
+
+def rid() -> str:
+    """A fresh idempotency key."""
+    return str(uuid.uuid4())
+
+
+def check(condition: bool, what: str) -> None:
+    if not condition:
+        raise StepFailed(what)
+
+
+def check_eq(actual, expected, what: str) -> None:
+    if actual != expected:
+        raise StepFailed(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+class Api:
+    """The generated modules and the libraries, imported once arguments are parsed."""
+
+    def __init__(self) -> None:
+        sys.path.insert(0, str(HERE / "gen"))
+        import grpc
+        from google.protobuf import text_format
+        from google.rpc import error_details_pb2
+        from grpc_status import rpc_status
+
+        from concordat.changecontrol.v1 import changecontrol_service_pb2 as cc
+        from concordat.changecontrol.v1 import changecontrol_service_pb2_grpc as cc_grpc
+        from concordat.changecontrol.v1 import resources_pb2 as ccr
+        from concordat.platform.v1 import platform_service_pb2 as pf
+        from concordat.platform.v1 import platform_service_pb2_grpc as pf_grpc
+
+        self.grpc = grpc
+        self.text_format = text_format
+        self.ed = error_details_pb2
+        self.rpc_status = rpc_status
+        self.cc, self.cc_grpc, self.ccr = cc, cc_grpc, ccr
+        self.pf, self.pf_grpc = pf, pf_grpc
+
+
+def load_api() -> Api | None:
+    try:
+        return Api()
+    except ImportError as e:
+        print(
+            f"error: {e}\n"
+            "Prepare the client first: tests/python/setup.sh, then run this script with "
+            "tests/python/.venv/bin/python.",
+            file=sys.stderr,
+        )
+        return None
+
+
+def describe_status(api: Api, err) -> list[str]:
+    """The gRPC code, message and decoded google.rpc details of a failed call, one per line."""
+    code = err.code() if hasattr(err, "code") else None
+    lines = [
+        f"gRPC code: {code.name if code is not None else '?'}",
+        f"message: {err.details() if hasattr(err, 'details') else err}",
+    ]
+    details = decode_details(api, err)
+    for detail in details:
+        lines.append(format_detail(api, detail))
+    if code is not None and code.name == "UNIMPLEMENTED" and not details:
+        lines.append("(the server does not serve this method: is its target in `serve --target`?)")
+    elif code is not None and not details:
+        lines.append("(no google.rpc.Status details)")
+    return lines
+
+
+def decode_details(api: Api, err) -> list:
+    """The messages packed in the call's google.rpc.Status (grpc-status-details-bin)."""
+    if not hasattr(err, "trailing_metadata"):
+        return []
+    try:
+        status = api.rpc_status.from_call(err)
+    except ValueError as e:  # the details disagree with the call's own code or message
+        return [f"grpc-status-details-bin is inconsistent with the status: {e}"]
+    if status is None:
+        return []
+    known = (
+        api.ed.ErrorInfo,
+        api.ed.BadRequest,
+        api.ed.PreconditionFailure,
+        api.ed.RetryInfo,
+        api.ed.ResourceInfo,
+        api.ed.QuotaFailure,
+        api.ed.RequestInfo,
+        api.ed.DebugInfo,
+        api.ed.Help,
+        api.ed.LocalizedMessage,
+    )
+    out = []
+    for packed in status.details:
+        for cls in known:
+            if packed.Is(cls.DESCRIPTOR):
+                msg = cls()
+                packed.Unpack(msg)
+                out.append(msg)
+                break
+        else:
+            out.append(packed)
+    return out
+
+
+def format_detail(api: Api, d) -> str:
+    ed = api.ed
+    if isinstance(d, str):
+        return d
+    if isinstance(d, ed.ErrorInfo):
+        meta = f" metadata={dict(d.metadata)}" if d.metadata else ""
+        return f"ErrorInfo: reason={d.reason} domain={d.domain}{meta}"
+    if isinstance(d, ed.BadRequest):
+        return "BadRequest: " + "; ".join(
+            f"{v.field}: {v.description}" for v in d.field_violations
+        )
+    if isinstance(d, ed.PreconditionFailure):
+        return "PreconditionFailure: " + "; ".join(
+            f"[{v.type}] {v.subject}: {v.description}" for v in d.violations
+        )
+    if isinstance(d, ed.RetryInfo):
+        return f"RetryInfo: retry after {d.retry_delay.ToTimedelta()}"
+    name = type(d).__name__
+    return f"{name}: " + api.text_format.MessageToString(d, as_one_line=True)
+
+
+def error_info(api: Api, err):
+    for d in decode_details(api, err):
+        if isinstance(d, api.ed.ErrorInfo):
+            return d
+    return None
+
+
+def mint_token(binary: str, data_dir: str, ics: str, subject: str, trust, role: str) -> str:
+    org = ["--trust", trust] if trust else ["--ics", ics]
+    cmd = [binary, "dev", "token", "--data-dir", data_dir, *org, "--role", role]
+    cmd += ["--subject", subject]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise StepFailed(f"cannot run {' '.join(cmd)}: {e}") from None
+    lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    if done.returncode != 0 or not lines:
+        raise StepFailed(
+            f"{' '.join(cmd)} exited with {done.returncode}: "
+            f"{done.stderr.strip() or done.stdout.strip() or 'no output'}"
+        )
+    token = lines[-1]
+    check(token.count(".") == 2, f"{' '.join(cmd)}: last line of stdout is not a JWT: {token!r}")
+    return token
+
+
+def near_days_from_now(ts, days: int) -> bool:
+    """Whether a Timestamp lies `days` days from now, give or take one day."""
+    when = ts.ToDatetime(tzinfo=dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc)
+    return abs(when - (now + dt.timedelta(days=days))) <= dt.timedelta(days=1)
+
+
+class Driver:
+    def __init__(self, api: Api, args: argparse.Namespace):
+        self.api = api
+        self.args = args
+        self.parent = f"icss/{args.ics}"
+        self.channel = api.grpc.insecure_channel(args.target)
+        self.cc = api.cc_grpc.ChangeControlServiceStub(self.channel)
+        self.platform = api.pf_grpc.PlatformServiceStub(self.channel)
+        self.tokens: dict[str, str] = {}
+        self.step = "setup"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def begin(self, step: str) -> None:
+        self.step = step
+
+    def ok(self, text: str) -> None:
+        print(f"ok   [{self.step}] {text}", flush=True)
+
+    def _invoke(self, stub, method: str, persona: str, request):
+        metadata = [("authorization", "Bearer " + self.tokens[persona])]
+        return getattr(stub, method)(request, metadata=metadata, timeout=self.args.timeout)
+
+    def call(self, method: str, persona: str, request, stub=None):
+        """Calls a change-control (or, with `stub`, another) method as `persona`: must succeed."""
+        try:
+            return self._invoke(stub or self.cc, method, persona, request)
+        except self.api.grpc.RpcError as e:
+            raise StepFailed(f"{method} as {persona} failed", rpc_error=e) from None
+
+    def expect_error(
+        self,
+        method: str,
+        persona: str,
+        request,
+        code: str,
+        reason: str,
+        domain: str,
+        precondition: bool = False,
+    ):
+        """Calls `method`, which must fail with `code` and an ErrorInfo `domain`/`reason`."""
+        api = self.api
+        try:
+            response = self._invoke(self.cc, method, persona, request)
+        except api.grpc.RpcError as e:
+            got = e.code().name if hasattr(e, "code") else "?"
+            want = f"{code} with ErrorInfo reason {reason} (domain {domain})"
+            if got != code:
+                raise StepFailed(
+                    f"{method} as {persona}: expected {want}, got {got}", rpc_error=e
+                ) from None
+            info = error_info(api, e)
+            if info is None or info.reason != reason or info.domain != domain:
+                seen = f"{info.reason} (domain {info.domain})" if info else "no ErrorInfo"
+                raise StepFailed(
+                    f"{method} as {persona}: expected {want}, got {got} with {seen}", rpc_error=e
+                ) from None
+            if precondition and not any(
+                isinstance(d, api.ed.PreconditionFailure) and d.violations
+                for d in decode_details(api, e)
+            ):
+                raise StepFailed(
+                    f"{method} as {persona}: {reason} should carry a PreconditionFailure naming "
+                    "the state and the allowed moves",
+                    rpc_error=e,
+                ) from None
+            return e
+        shown = api.text_format.MessageToString(response, as_one_line=True)[:300]
+        raise StepFailed(
+            f"{method} as {persona}: expected {code} {reason}, but it succeeded: {shown}"
+        )
+
+    def state_name(self, value: int) -> str:
+        return self.api.ccr.State.Name(value)
+
+    def check_state(self, cr, expected: str, what: str) -> None:
+        check_eq(self.state_name(cr.state), "STATE_" + expected, f"{what}: state")
+
+    # -- the scenario -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.connect()
+        self.mint_tokens()
+        da = self.create_design_authority()
+        cr = self.create_change_request(da)
+        cr = self.submit_and_start_assessment(cr)
+        self.vote_before_voting_opens(cr)
+        self.log_hazard(cr)
+        self.assess(cr)
+        cr = self.open_voting(cr)
+        cr = self.vote(cr)
+        cr = self.board_decision(cr)
+        self.check_outcome_and_audit(cr)
+
+    def connect(self) -> None:
+        self.begin("connect")
+        grpc = self.api.grpc
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=self.args.connect_timeout)
+        except grpc.FutureTimeoutError:
+            raise StepFailed(
+                f"cannot connect to {self.args.target} within {self.args.connect_timeout:g}s "
+                "(is `concordat serve` listening there?)"
+            ) from None
+        self.ok(f"connected to {self.args.target}")
+
+    def mint_tokens(self) -> None:
+        self.begin("tokens")
+        pf = self.api.pf
+        for subject, (trust, role) in PERSONAS.items():
+            self.tokens[subject] = mint_token(
+                self.args.concordat, self.args.data_dir, self.args.ics, subject, trust, role
+            )
+            who = self.call("WhoAmI", subject, pf.WhoAmIRequest(), stub=self.platform).principal
+            check_eq(who.subject, subject, f"WhoAmI as {subject}: subject")
+            check_eq(who.ics, self.args.ics, f"WhoAmI as {subject}: ics")
+            check_eq(who.trust, trust or "", f"WhoAmI as {subject}: trust")
+            check(role in who.roles, f"WhoAmI as {subject}: roles {list(who.roles)} lack {role}")
+        self.ok(f"{len(self.tokens)} development tokens minted and accepted (WhoAmI)")
+
+    def create_design_authority(self):
+        self.begin("a")
+        cc, r = self.api.cc, self.api.ccr
+        da_id = f"medicines-{secrets.token_hex(4)}"
+        rules = [
+            (r.CHANGE_CLASS_ROUTINE, r.THRESHOLD_SIMPLE_MAJORITY, False),
+            (r.CHANGE_CLASS_SIGNIFICANT, r.THRESHOLD_SIMPLE_MAJORITY, False),
+            (r.CHANGE_CLASS_SAFETY_CRITICAL, r.THRESHOLD_UNANIMOUS, True),
+        ]
+        charter = r.Charter(
+            quorum_percent=75,
+            rules=[
+                r.ClassRule(change_class=c, threshold=t, cso_sign_off_required=cso)
+                for c, t, cso in rules
+            ],
+            silence=r.SILENCE_POLICY_ABSTAIN,
+            board_risk_threshold=3,
+            board_cost_threshold_pence=5_000_000,
+            max_residual_risk=3,
+            assessment_days=14,
+            voting_days=7,
+            emergency_review_days=10,
+        )
+        members = {t: [f"voter-{t.lower()}"] for t in TRUSTS}
+        request = cc.CreateDesignAuthorityRequest(
+            parent=self.parent,
+            design_authority_id=da_id,
+            design_authority=r.DesignAuthority(
+                display_name="Medicines",
+                domains=["medicines"],
+                members=[r.Membership(trust=t, voting_members=v) for t, v in members.items()],
+                chair="chair-rgt",
+                charter=charter,
+            ),
+            request_id=rid(),
+        )
+        da = self.call("CreateDesignAuthority", "ics-admin", request).design_authority
+        what = "CreateDesignAuthority"
+        check_eq(da.name, f"{self.parent}/designAuthorities/{da_id}", f"{what}: name")
+        check(da.name.endswith(da_id), f"{what}: name {da.name!r} does not end with {da_id!r}")
+        check_eq(da.display_name, "Medicines", f"{what}: display_name")
+        check_eq(list(da.domains), ["medicines"], f"{what}: domains")
+        check_eq(da.chair, "chair-rgt", f"{what}: chair")
+        check_eq(
+            {m.trust: sorted(m.voting_members) for m in da.members}, members, f"{what}: members"
+        )
+        check(bool(da.etag), f"{what}: etag is empty")
+        check(da.HasField("create_time"), f"{what}: create_time is unset")
+        got = da.charter
+        check_eq(got.version, 1, f"{what}: charter.version")
+        check(got.HasField("effective_time"), f"{what}: charter.effective_time is unset")
+        for field in (
+            "quorum_percent",
+            "silence",
+            "board_risk_threshold",
+            "board_cost_threshold_pence",
+            "max_residual_risk",
+            "assessment_days",
+            "voting_days",
+            "emergency_review_days",
+        ):
+            check_eq(getattr(got, field), getattr(charter, field), f"{what}: charter.{field}")
+        check_eq(
+            sorted((x.change_class, x.threshold, x.cso_sign_off_required) for x in got.rules),
+            sorted(rules),
+            f"{what}: charter.rules",
+        )
+        self.ok(f"CreateDesignAuthority as ics-admin: {da.name}, charter v{got.version}")
+        return da
+
+    def create_change_request(self, da):
+        self.begin("b")
+        cc, r = self.api.cc, self.api.ccr
+        request = cc.CreateChangeRequestRequest(
+            parent=self.parent,
+            change_request=r.ChangeRequest(
+                title=TITLE,
+                description=DESCRIPTION,
+                rationale=RATIONALE,
+                domain="medicines",
+                design_authority=da.name,
+                affected_trusts=TRUSTS,
+                change_type=r.CHANGE_TYPE_NORMAL,
+                change_class=r.CHANGE_CLASS_SAFETY_CRITICAL,
+                cost_estimate_pence=6_000_000,
+                effort_days=20,
+                configuration_items=["alert-rule/allergy-interruptive"],
+            ),
+            request_id=rid(),
+        )
+        cr = self.call("CreateChangeRequest", "pharmacist-rgt", request).change_request
+        what = "CreateChangeRequest"
+        check(
+            cr.name.startswith(f"{self.parent}/changeRequests/")
+            and len(cr.name) > len(f"{self.parent}/changeRequests/"),
+            f"{what}: name {cr.name!r} is not {self.parent}/changeRequests/{{id}}",
+        )
+        self.check_state(cr, "DRAFT", what)
+        check_eq(cr.requesting_trust, "RGT", f"{what}: requesting_trust")
+        check_eq(cr.requester, "pharmacist-rgt", f"{what}: requester")
+        check(
+            re.fullmatch(r"CR-[0-9]{4}-[0-9]{4}", cr.number) is not None,
+            f"{what}: number {cr.number!r} does not match ^CR-\\d{{4}}-\\d{{4}}$",
+        )
+        check(bool(cr.etag), f"{what}: etag is empty")
+        check_eq(cr.title, TITLE, f"{what}: title")
+        check_eq(cr.design_authority, da.name, f"{what}: design_authority")
+        check_eq(sorted(cr.affected_trusts), sorted(TRUSTS), f"{what}: affected_trusts")
+        check_eq(cr.change_class, r.CHANGE_CLASS_SAFETY_CRITICAL, f"{what}: change_class")
+        check_eq(cr.change_type, r.CHANGE_TYPE_NORMAL, f"{what}: change_type")
+        check_eq(cr.cost_estimate_pence, 6_000_000, f"{what}: cost_estimate_pence")
+        check_eq(cr.residual_risk, 0, f"{what}: residual_risk (no hazards yet)")
+        self.ok(f"CreateChangeRequest as pharmacist-rgt: {cr.number} {cr.name} DRAFT")
+        return cr
+
+    def submit_and_start_assessment(self, cr):
+        self.begin("c")
+        cc = self.api.cc
+        cr = self.call(
+            "SubmitChangeRequest",
+            "pharmacist-rgt",
+            cc.SubmitChangeRequestRequest(name=cr.name, etag=cr.etag, request_id=rid()),
+        ).change_request
+        self.check_state(cr, "SUBMITTED", "SubmitChangeRequest")
+        self.ok(f"SubmitChangeRequest as pharmacist-rgt: {cr.number} SUBMITTED")
+        cr = self.call(
+            "StartImpactAssessment",
+            "chair-rgt",
+            cc.StartImpactAssessmentRequest(name=cr.name, request_id=rid()),
+        ).change_request
+        what = "StartImpactAssessment"
+        self.check_state(cr, "IMPACT_ASSESSMENT", what)
+        check(cr.HasField("assessment_deadline"), f"{what}: assessment_deadline is unset")
+        check(
+            near_days_from_now(cr.assessment_deadline, 14),
+            f"{what}: assessment_deadline {cr.assessment_deadline.ToJsonString()} is not the "
+            "charter's 14 days from now",
+        )
+        self.ok(
+            f"StartImpactAssessment as chair-rgt: IMPACT_ASSESSMENT, assessments due "
+            f"{cr.assessment_deadline.ToJsonString()}"
+        )
+        return cr
+
+    def vote_before_voting_opens(self, cr):
+        self.begin("d")
+        cc, r = self.api.cc, self.api.ccr
+        self.expect_error(
+            "CastVote",
+            "voter-rgm",
+            cc.CastVoteRequest(parent=cr.name, choice=r.VOTE_CHOICE_APPROVE, request_id=rid()),
+            code="FAILED_PRECONDITION",
+            reason="INVALID_TRANSITION",
+            domain=CHANGECONTROL_DOMAIN,
+            precondition=True,
+        )
+        self.ok(
+            "CastVote as voter-rgm before voting opened: FAILED_PRECONDITION INVALID_TRANSITION"
+        )
+
+    def log_hazard(self, cr):
+        self.begin("e")
+        cc, r = self.api.cc, self.api.ccr
+        hazard = r.Hazard(
+            description="alert fatigue leads to an overridden allergy alert",
+            cause=(
+                "prescribers see many low-value interruptive alerts and override them by habit"
+            ),
+            effect=(
+                "a medicine the patient is allergic to is given: anaphylaxis or a severe reaction"
+            ),
+            existing_controls="pharmacist verification of inpatient prescriptions; allergy banner",
+            initial_likelihood=4,
+            initial_severity=4,
+            further_controls=(
+                "interruptive alerts only for recorded allergies of severity moderate or above; "
+                "override requires a reason; monthly review of override rates by the medicines DA"
+            ),
+            residual_likelihood=2,
+            residual_severity=4,
+        )
+        h = self.call(
+            "CreateHazard",
+            "cso-rgt",
+            cc.CreateHazardRequest(parent=cr.name, hazard=hazard, request_id=rid()),
+        ).hazard
+        what = "CreateHazard"
+        check(
+            h.name.startswith(f"{cr.name}/hazards/") and len(h.name) > len(f"{cr.name}/hazards/"),
+            f"{what}: name {h.name!r} is not {cr.name}/hazards/{{id}}",
+        )
+        check_eq(h.initial_risk, 4, f"{what}: initial_risk (likelihood 4 x severity 4)")
+        check_eq(h.residual_risk, 3, f"{what}: residual_risk (likelihood 2 x severity 4)")
+        check_eq(h.signed_off_by, "", f"{what}: signed_off_by before sign-off")
+        self.ok(f"CreateHazard as cso-rgt: {h.name}, initial risk 4, residual risk 3")
+        h = self.call(
+            "SignOffHazard", "cso-rgt", cc.SignOffHazardRequest(name=h.name, request_id=rid())
+        ).hazard
+        what = "SignOffHazard"
+        check_eq(h.signed_off_by, "cso-rgt", f"{what}: signed_off_by")
+        check_eq(h.signed_off_trust, "RGT", f"{what}: signed_off_trust")
+        check(h.HasField("sign_off_time"), f"{what}: sign_off_time is unset")
+        check_eq(h.residual_risk, 3, f"{what}: residual_risk")
+        self.ok("SignOffHazard as cso-rgt: signed off by cso-rgt (RGT)")
+
+    def assess(self, cr):
+        self.begin("f")
+        cc, r = self.api.cc, self.api.ccr
+
+        def assessment(trust: str):
+            return r.ImpactAssessment(
+                trust=trust,
+                effort_days=3,
+                local_configuration_impact=(
+                    "allergy alert rule enabled in the local prescribing build"
+                ),
+                training_impact="15-minute briefing for prescribers and pharmacists",
+                clinical_risk_notes="alert fatigue monitored through override rates",
+                readiness_date="2027-01-15",
+                recommendation=r.RECOMMENDATION_SUPPORT,
+            )
+
+        self.expect_error(
+            "SubmitImpactAssessment",
+            "lead-rgm",
+            cc.SubmitImpactAssessmentRequest(
+                parent=cr.name, impact_assessment=assessment("RGN"), request_id=rid()
+            ),
+            code="PERMISSION_DENIED",
+            reason="TRUST_SCOPE",
+            domain=PLATFORM_DOMAIN,
+        )
+        self.ok("SubmitImpactAssessment as lead-rgm for RGN: PERMISSION_DENIED TRUST_SCOPE")
+        for trust in TRUSTS:
+            lead = f"lead-{trust.lower()}"
+            ia = self.call(
+                "SubmitImpactAssessment",
+                lead,
+                cc.SubmitImpactAssessmentRequest(
+                    parent=cr.name, impact_assessment=assessment(trust), request_id=rid()
+                ),
+            ).impact_assessment
+            what = f"SubmitImpactAssessment as {lead}"
+            check_eq(ia.name, f"{cr.name}/impactAssessments/{trust}", f"{what}: name")
+            check_eq(ia.trust, trust, f"{what}: trust")
+            check_eq(ia.assessor, lead, f"{what}: assessor")
+            check_eq(ia.recommendation, r.RECOMMENDATION_SUPPORT, f"{what}: recommendation")
+            check_eq(ia.readiness_date, "2027-01-15", f"{what}: readiness_date")
+            self.ok(f"SubmitImpactAssessment as {lead}: {trust} SUPPORT, ready 2027-01-15")
+        listed = self.call(
+            "ListImpactAssessments", "chair-rgt", cc.ListImpactAssessmentsRequest(parent=cr.name)
+        )
+        what = "ListImpactAssessments"
+        check_eq(
+            sorted(a.trust for a in listed.impact_assessments), sorted(TRUSTS), f"{what}: trusts"
+        )
+        check_eq(list(listed.missing_trusts), [], f"{what}: missing_trusts")
+        n = len(listed.impact_assessments)
+        self.ok(f"ListImpactAssessments as chair-rgt: {n} assessments, none missing")
+
+    def open_voting(self, cr):
+        self.begin("g")
+        cc = self.api.cc
+        cr = self.call(
+            "OpenVoting", "chair-rgt", cc.OpenVotingRequest(name=cr.name, request_id=rid())
+        ).change_request
+        what = "OpenVoting"
+        self.check_state(cr, "DA_REVIEW", what)
+        check_eq(cr.charter_version, 1, f"{what}: charter_version")
+        check(cr.HasField("voting_deadline"), f"{what}: voting_deadline is unset")
+        check(
+            near_days_from_now(cr.voting_deadline, 7),
+            f"{what}: voting_deadline {cr.voting_deadline.ToJsonString()} is not the charter's "
+            "7 days from now",
+        )
+        check_eq(cr.residual_risk, 3, f"{what}: residual_risk (highest of the hazard log)")
+        self.ok(
+            f"OpenVoting as chair-rgt: DA_REVIEW under charter v1, votes due "
+            f"{cr.voting_deadline.ToJsonString()}"
+        )
+        return cr
+
+    def vote(self, cr):
+        self.begin("h")
+        cc, r = self.api.cc, self.api.ccr
+
+        def cast(voter: str):
+            return self.call(
+                "CastVote",
+                voter,
+                cc.CastVoteRequest(
+                    parent=cr.name,
+                    choice=r.VOTE_CHOICE_APPROVE,
+                    comment="supported by the trust's medicines safety group",
+                    request_id=rid(),
+                ),
+            )
+
+        for trust in TRUSTS[:3]:
+            voter = f"voter-{trust.lower()}"
+            resp = cast(voter)
+            what = f"CastVote as {voter}"
+            check_eq(resp.vote.name, f"{cr.name}/votes/{trust}", f"{what}: vote.name")
+            check_eq(resp.vote.trust, trust, f"{what}: vote.trust")
+            check_eq(resp.vote.voter, voter, f"{what}: vote.voter")
+            check_eq(resp.vote.choice, r.VOTE_CHOICE_APPROVE, f"{what}: vote.choice")
+            self.check_state(resp.change_request, "DA_REVIEW", what)
+            self.ok(f"CastVote as {voter}: APPROVE for {trust}, still DA_REVIEW")
+        self.expect_error(
+            "CastVote",
+            "voter-rgt",
+            cc.CastVoteRequest(parent=cr.name, choice=r.VOTE_CHOICE_APPROVE, request_id=rid()),
+            code="ALREADY_EXISTS",
+            reason="ALREADY_VOTED",
+            domain=CHANGECONTROL_DOMAIN,
+        )
+        self.ok("CastVote as voter-rgt again: ALREADY_EXISTS ALREADY_VOTED")
+        resp = cast("voter-rt1")
+        what = "CastVote as voter-rt1"
+        check_eq(resp.vote.trust, "RT1", f"{what}: vote.trust")
+        cr = resp.change_request
+        self.check_state(cr, "BOARD_REVIEW", f"{what} (residual risk 3 >= board threshold 3)")
+        check(cr.HasField("decision"), f"{what}: decision is unset")
+        d = cr.decision
+        check_eq(d.approved, True, f"{what}: decision.approved")
+        check("unanimous" in d.rule.lower(), f"{what}: decision.rule {d.rule!r} lacks 'unanimous'")
+        check_eq(
+            (d.approvals, d.rejections, d.abstentions), (4, 0, 0), f"{what}: decision counts"
+        )
+        check_eq(d.charter_version, 1, f"{what}: decision.charter_version")
+        self.ok(f"CastVote as voter-rt1: BOARD_REVIEW, decision approved ({d.rule})")
+        return cr
+
+    def board_decision(self, cr):
+        self.begin("i")
+        cc = self.api.cc
+        minutes = "ICS-PB-2026-11 item 4"
+        cr = self.call(
+            "RecordBoardDecision",
+            "board-chair",
+            cc.RecordBoardDecisionRequest(
+                name=cr.name, approved=True, minutes_reference=minutes, request_id=rid()
+            ),
+        ).change_request
+        what = "RecordBoardDecision"
+        self.check_state(cr, "APPROVED", what)
+        check(cr.HasField("board_decision"), f"{what}: board_decision is unset")
+        b = cr.board_decision
+        check_eq(b.approved, True, f"{what}: board_decision.approved")
+        check_eq(b.minutes_reference, minutes, f"{what}: board_decision.minutes_reference")
+        check_eq(b.recorded_by, "board-chair", f"{what}: board_decision.recorded_by")
+        self.ok(f"RecordBoardDecision as board-chair: APPROVED ({minutes})")
+        return cr
+
+    def check_outcome_and_audit(self, cr):
+        self.begin("j")
+        cc, pf = self.api.cc, self.api.pf
+        got = self.call(
+            "GetChangeRequest", "pharmacist-rgt", cc.GetChangeRequestRequest(name=cr.name)
+        ).change_request
+        self.check_state(got, "APPROVED", "GetChangeRequest")
+        check_eq(got.number, cr.number, "GetChangeRequest: number")
+        self.ok(f"GetChangeRequest: {got.number} APPROVED")
+
+        found, seen, token = False, 0, ""
+        while True:
+            page = self.call(
+                "ListChangeRequests",
+                "pharmacist-rgt",
+                cc.ListChangeRequestsRequest(
+                    parent=self.parent, filter="state = APPROVED", page_size=500, page_token=token
+                ),
+            )
+            for c in page.change_requests:
+                self.check_state(c, "APPROVED", f"ListChangeRequests: {c.name}")
+                found = found or c.name == cr.name
+            seen += len(page.change_requests)
+            token = page.next_page_token
+            if found or not token:
+                break
+        check(found, f"ListChangeRequests(state = APPROVED): {cr.name} not among {seen} listed")
+        self.ok(f"ListChangeRequests(state = APPROVED): contains {cr.number}")
+
+        def audit(resource: str) -> list:
+            entries, token = [], ""
+            while True:
+                page = self.call(
+                    "ListAuditEntries",
+                    "ics-admin",
+                    pf.ListAuditEntriesRequest(
+                        parent=self.parent, resource=resource, page_size=500, page_token=token
+                    ),
+                    stub=self.platform,
+                )
+                entries.extend(page.entries)
+                token = page.next_page_token
+                if not token:
+                    return entries
+
+        # The change request's own entries, then those of its hazards, assessments and votes.
+        own = audit(cr.name)
+        children = audit(cr.name + "/")
+        what = "ListAuditEntries"
+        for e in own:
+            check_eq(e.resource, cr.name, f"{what}(resource={cr.name}): entry {e.sequence}")
+        for e in children:
+            check(
+                e.resource.startswith(cr.name + "/"),
+                f"{what}(resource={cr.name}/): entry {e.sequence} is about {e.resource!r}",
+            )
+        for entries in (own, children):
+            sequences = [e.sequence for e in entries]
+            check(sequences == sorted(sequences, reverse=True), f"{what}: not newest first")
+        entries = own + children
+        check(
+            len(entries) >= 10,
+            f"{what}: {len(own)} entries about {cr.name} and {len(children)} about its parts; "
+            "expected at least 10",
+        )
+        for e in entries:
+            check(
+                re.fullmatch(r"[0-9a-f]{64}", e.hash) is not None,
+                f"{what}: entry {e.sequence} hash {e.hash!r} is not SHA-256 hex",
+            )
+        actors = {e.actor_subject for e in entries}
+        mutators = {"pharmacist-rgt", "chair-rgt", "cso-rgt", "board-chair"}
+        mutators |= {f"lead-{t.lower()}" for t in TRUSTS} | {f"voter-{t.lower()}" for t in TRUSTS}
+        missing = sorted(mutators - actors)
+        check(not missing, f"{what}: no entries by {missing} (who changed {cr.name})")
+        self.ok(
+            f"ListAuditEntries as ics-admin: {len(own)} entries about {cr.name}, "
+            f"{len(children)} about its hazards, assessments and votes"
+        )
+
+        v = self.call(
+            "VerifyAuditChain",
+            "ics-admin",
+            pf.VerifyAuditChainRequest(parent=self.parent),
+            stub=self.platform,
+        )
+        what = "VerifyAuditChain"
+        check(
+            v.valid,
+            f"{what}: chain broken at sequence {v.first_broken_sequence}: {v.problem}",
+        )
+        check(
+            v.entries_checked >= max(e.sequence for e in entries),
+            f"{what}: checked {v.entries_checked} entries, but entry "
+            f"{max(e.sequence for e in entries)} exists",
+        )
+        check(
+            re.fullmatch(r"[0-9a-f]{64}", v.head_hash) is not None,
+            f"{what}: head_hash {v.head_hash!r} is not SHA-256 hex",
+        )
+        self.ok(f"VerifyAuditChain as ics-admin: valid, {v.entries_checked} entries checked")
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    api = load_api()
+    if api is None:
+        return 1
+    driver = Driver(api, args)
+    try:
+        driver.run()
+    except StepFailed as failure:
+        print(f"FAIL [{driver.step}] {failure}", file=sys.stderr)
+        if failure.rpc_error is not None:
+            for line in describe_status(api, failure.rpc_error):
+                print(f"  {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"interrupted at step [{driver.step}]", file=sys.stderr)
+        return 1
+    finally:
+        driver.channel.close()
+    print("PASS: the change request went from DRAFT to APPROVED as the charter says")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

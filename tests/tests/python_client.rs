@@ -1,0 +1,58 @@
+//! A client we did not write: the Python grpcio script (stubs generated from `proto/` by
+//! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, against
+//! the server, on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use concordat_e2e::{Options, TestServer, concordat_bin, tests_dir};
+use concordat_platform::testkit::TestBackend;
+
+async fn drive(backend: TestBackend) {
+    let python = tests_dir().join("python/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "run tests/python/setup.sh first (scripts/test does)"
+    );
+    let Some(server) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let output = tokio::process::Command::new(python)
+        .arg(tests_dir().join("python/drive_change_request.py"))
+        .args(["--target", &server.addr.to_string(), "--concordat"])
+        .arg(concordat_bin())
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the Python client failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("ok   [h] CastVote as voter-rt1: BOARD_REVIEW"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .trim_end()
+            .ends_with("PASS: the change request went from DRAFT to APPROVED as the charter says"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_drives_a_change_request_to_approval_on_sqlite() {
+    drive(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_drives_a_change_request_to_approval_on_postgres() {
+    drive(TestBackend::Postgres).await;
+}
