@@ -855,6 +855,8 @@ impl ChangeControl {
                         )
                     }
                     "OpenVoting" => {
+                        // The state first: a refused move is explained as such.
+                        lifecycle::apply(current.state, Move::OpenVoting)?;
                         let hazards = store::hazards(&*txn, &ics, &id).await?;
                         let blockers = cr_domain::safety_blockers(&current, &da.charter, &hazards);
                         if !blockers.is_empty() {
