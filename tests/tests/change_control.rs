@@ -1028,3 +1028,612 @@ fn token_for_other_query() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("4|icss/QUE|state = DRAFT|number")
 }
+
+fn stamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+impl World {
+    /// A routine change touching `items`, approved by all four members.
+    async fn approved(&self, affected: &[&str], items: &[&str]) -> pb::ChangeRequest {
+        let draft = self.draft(affected).await;
+        let mut edit = draft.clone();
+        edit.configuration_items = items.iter().map(|s| s.to_string()).collect();
+        self.lead("RGT")
+            .update_change_request(pb::UpdateChangeRequestRequest {
+                change_request: Some(edit),
+                update_mask: vec!["configuration_items".into()],
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+        let name = draft.name.clone();
+        self.lead("RGT")
+            .submit_change_request(pb::SubmitChangeRequestRequest {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        self.chair()
+            .start_impact_assessment(pb::StartImpactAssessmentRequest {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for trust in affected {
+            self.lead(trust)
+                .submit_impact_assessment(pb::SubmitImpactAssessmentRequest {
+                    parent: name.clone(),
+                    impact_assessment: Some(pb::ImpactAssessment {
+                        trust: trust.to_string(),
+                        recommendation: pb::Recommendation::Support as i32,
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap();
+        }
+        self.chair()
+            .open_voting(pb::OpenVotingRequest {
+                name: name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut last = None;
+        for t in ["RGT", "RGM", "RGN", "RT1"] {
+            last = self
+                .voter(t)
+                .cast_vote(vote(&name, pb::VoteChoice::Approve))
+                .await
+                .unwrap()
+                .into_inner()
+                .change_request;
+        }
+        let cr = last.unwrap();
+        assert_eq!(state(&cr), pb::State::Approved);
+        cr
+    }
+}
+
+async fn the_charter_in_force_when_voting_opened_decides(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let cr = w.in_review(&["RGT", "RGM", "RGN", "RT1"]).await;
+    let admin = w.as_("QUE", "ics-admin", "ics-admin");
+    let da = admin
+        .clone()
+        .get_design_authority(pb::GetDesignAuthorityRequest { name: w.da.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+    let mut charter = da.charter.clone().unwrap();
+    for rule in &mut charter.rules {
+        rule.threshold = pb::Threshold::Unanimous as i32;
+    }
+    let stale = admin
+        .clone()
+        .update_charter(pb::UpdateCharterRequest {
+            name: w.da.clone(),
+            charter: Some(charter.clone()),
+            etag: "0".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let updated = w
+        .chair()
+        .update_charter(pb::UpdateCharterRequest {
+            name: w.da.clone(),
+            charter: Some(charter),
+            etag: da.etag.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+    assert_eq!(updated.charter.unwrap().version, 2);
+    for t in ["RGT", "RGM", "RGN"] {
+        w.voter(t)
+            .cast_vote(vote(&cr.name, pb::VoteChoice::Approve))
+            .await
+            .unwrap();
+    }
+    w.voter("RT1")
+        .cast_vote(vote(&cr.name, pb::VoteChoice::Reject))
+        .await
+        .unwrap();
+    let decided = w
+        .chair()
+        .dispose_objection(pb::DisposeObjectionRequest {
+            name: format!("{}/votes/RT1", cr.name),
+            disposition: pb::Disposition::NotPersuasive as i32,
+            note: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(
+        state(&decided),
+        pb::State::Approved,
+        "version 1 (simple majority) decides, not version 2 (unanimous)"
+    );
+    assert_eq!(decided.decision.unwrap().charter_version, 1);
+}
+both_backends!(
+    the_charter_in_force_when_voting_opened_decides_on,
+    the_charter_in_force_when_voting_opened_decides
+);
+
+async fn releases_schedule_with_conflicts_then_deploy_and_close(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    let admin = w.as_("QUE", "ics-admin", "ics-admin");
+    let release = admin
+        .clone()
+        .create_release(pb::CreateReleaseRequest {
+            parent: "icss/QUE".into(),
+            release_id: "r2026-12".into(),
+            release: Some(pb::Release {
+                display_name: "2026.12".into(),
+                window_start_time: Some(stamp(now + chrono::Duration::days(10))),
+                window_end_time: Some(stamp(now + chrono::Duration::days(12))),
+                freezes: vec![pb::Freeze {
+                    trust: "RGM".into(),
+                    start_time: Some(stamp(now + chrono::Duration::days(11))),
+                    end_time: Some(stamp(now + chrono::Duration::days(40))),
+                    reason: "winter pressures".into(),
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .release
+        .unwrap();
+    let a = w.approved(&["RGT"], &["alert-rule/allergy"]).await;
+    let b = w.approved(&["RGN"], &["alert-rule/allergy"]).await;
+    let c = w.approved(&["RGM"], &["order-set/x"]).await;
+    let schedule = |name: &str, validate_only| pb::ScheduleChangeRequestRequest {
+        name: name.into(),
+        release: release.name.clone(),
+        validate_only,
+        request_id: String::new(),
+    };
+    let checked = w
+        .lead("RGT")
+        .schedule_change_request(schedule(&a.name, true))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(
+        state(&checked),
+        pb::State::Approved,
+        "validate_only changes nothing"
+    );
+    let scheduled = w
+        .lead("RGT")
+        .schedule_change_request(schedule(&a.name, false))
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&scheduled), pb::State::Scheduled);
+    let conflict = admin
+        .clone()
+        .schedule_change_request(schedule(&b.name, false))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (conflict.code(), reason(&conflict).as_str()),
+        (Code::FailedPrecondition, "RELEASE_CONFLICT")
+    );
+    let v = conflict
+        .get_error_details()
+        .precondition_failure()
+        .unwrap()
+        .violations
+        .clone();
+    assert_eq!(
+        (v[0].r#type.as_str(), v[0].subject.as_str()),
+        ("CONFIGURATION_ITEM", "alert-rule/allergy")
+    );
+    let frozen = admin
+        .clone()
+        .schedule_change_request(schedule(&c.name, false))
+        .await
+        .unwrap_err();
+    let v = frozen
+        .get_error_details()
+        .precondition_failure()
+        .unwrap()
+        .violations
+        .clone();
+    assert_eq!(
+        (v[0].r#type.as_str(), v[0].subject.as_str()),
+        ("TRUST_FREEZE", "RGM")
+    );
+    let got = admin
+        .clone()
+        .get_release(pb::GetReleaseRequest {
+            name: release.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .release
+        .unwrap();
+    assert_eq!(got.change_requests, [a.name.as_str()]);
+
+    // Deployment: only affected trusts report; every affected trust deployed → IMPLEMENTED.
+    let denied = w
+        .as_("RGN", "trust-engineer", "eng-rgn")
+        .report_deployment(pb::ReportDeploymentRequest {
+            name: a.name.clone(),
+            deployed: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&denied), "TRUST_SCOPE");
+    let rolled = w
+        .as_("RGT", "trust-engineer", "eng-rgt")
+        .report_deployment(pb::ReportDeploymentRequest {
+            name: a.name.clone(),
+            deployed: false,
+            note: "rolled back: interface error".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&rolled), pb::State::Scheduled);
+    let done = w
+        .as_("RGT", "automation", "engine-rgt")
+        .report_deployment(pb::ReportDeploymentRequest {
+            name: a.name.clone(),
+            deployed: true,
+            note: "deployed by the integration engine".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&done), pb::State::Implemented);
+    assert_eq!(done.deployments.len(), 1);
+    let closed = w
+        .chair()
+        .close_change_request(pb::CloseChangeRequestRequest {
+            name: a.name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&closed), pb::State::Closed);
+}
+both_backends!(
+    releases_schedule_with_conflicts_then_deploy_and_close_on,
+    releases_schedule_with_conflicts_then_deploy_and_close
+);
+
+async fn an_emergency_needs_a_cso_and_a_retrospective_review(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let mut emergency = routine(&w.da, &["RGT", "RGM"]);
+    emergency.change_type = pb::ChangeType::Emergency as i32;
+    emergency.title = "Withdraw the recalled heparin product from order sets".into();
+    let cr = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(emergency),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    w.lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let approve = pb::ApproveEmergencyChangeRequest {
+        name: cr.name.clone(),
+        justification: "MHRA recall today".into(),
+        request_id: String::new(),
+    };
+    let blocked = w
+        .chair()
+        .approve_emergency_change(approve.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&blocked), "SAFETY_NOT_CLEARED");
+    let hazard = w
+        .as_("RGM", "clinical-safety-officer", "cso-rgm")
+        .create_hazard(pb::CreateHazardRequest {
+            parent: cr.name.clone(),
+            hazard: Some(pb::Hazard {
+                description: "a recalled product is prescribed".into(),
+                initial_likelihood: 3,
+                initial_severity: 4,
+                residual_likelihood: 1,
+                residual_severity: 4,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hazard
+        .unwrap();
+    w.as_("RGM", "clinical-safety-officer", "cso-rgm")
+        .sign_off_hazard(pb::SignOffHazardRequest {
+            name: hazard.name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let approved = w
+        .chair()
+        .approve_emergency_change(approve)
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&approved), pb::State::Approved);
+    assert!(approved.retrospective_review_deadline.is_some());
+    assert!(
+        approved
+            .decision
+            .unwrap()
+            .rule
+            .starts_with("emergency approval")
+    );
+    let actions = w
+        .chair()
+        .list_my_actions(pb::ListMyActionsRequest {
+            parent: "icss/QUE".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .actions;
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.kind == pb::ActionKind::RetrospectiveReview as i32
+                && a.change_request == cr.name),
+        "{actions:?}"
+    );
+    let review = pb::CompleteRetrospectiveReviewRequest {
+        name: cr.name.clone(),
+        summary: "recall handled; no harm".into(),
+        request_id: String::new(),
+    };
+    let reviewed = w
+        .chair()
+        .complete_retrospective_review(review.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert!(reviewed.retrospective_review_time.is_some());
+    let again = w
+        .chair()
+        .complete_retrospective_review(review)
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&again), "NO_REVIEW_DUE");
+}
+both_backends!(
+    an_emergency_needs_a_cso_and_a_retrospective_review_on,
+    an_emergency_needs_a_cso_and_a_retrospective_review
+);
+
+async fn a_standard_change_from_an_approved_template_skips_voting(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let template = w
+        .chair()
+        .create_standard_template(pb::CreateStandardTemplateRequest {
+            parent: "icss/QUE".into(),
+            standard_template_id: "formulary-price-update".into(),
+            standard_template: Some(pb::StandardTemplate {
+                display_name: "Formulary price update".into(),
+                description: "Update drug prices from the monthly dm+d release".into(),
+                design_authority: w.da.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .standard_template
+        .unwrap();
+    let denied = w
+        .as_("RGM", "da-chair", "another-chair")
+        .create_standard_template(pb::CreateStandardTemplateRequest {
+            parent: "icss/QUE".into(),
+            standard_template_id: "other".into(),
+            standard_template: Some(pb::StandardTemplate {
+                display_name: "x".into(),
+                description: "y".into(),
+                design_authority: w.da.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&denied), "NOT_THE_CHAIR");
+    let mut standard = routine(&w.da, &["RGT", "RGM"]);
+    standard.change_type = pb::ChangeType::Standard as i32;
+    standard.standard_template = template.name.clone();
+    let cr = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(standard.clone()),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let submitted = w
+        .lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&submitted), pb::State::Approved);
+    assert!(
+        submitted
+            .decision
+            .unwrap()
+            .rule
+            .contains("formulary-price-update")
+    );
+    standard.standard_template = "icss/QUE/standardTemplates/unknown".into();
+    let refused = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(standard),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&refused), "TEMPLATE_NOT_APPROVED");
+}
+both_backends!(
+    a_standard_change_from_an_approved_template_skips_voting_on,
+    a_standard_change_from_an_approved_template_skips_voting
+);
+
+async fn my_actions_show_what_awaits_each_person(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let cr = w.draft(&["RGT", "RGM"]).await;
+    w.lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let kinds = |actions: Vec<pb::Action>| {
+        actions
+            .into_iter()
+            .map(|a| (pb::ActionKind::try_from(a.kind).unwrap(), a.description))
+            .collect::<Vec<_>>()
+    };
+    let mine = |c: Client| async move {
+        let mut c = c;
+        c.list_my_actions(pb::ListMyActionsRequest {
+            parent: "icss/QUE".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .actions
+    };
+    assert_eq!(
+        kinds(mine(w.chair()).await),
+        [(pb::ActionKind::Chair, "start impact assessment".to_owned())]
+    );
+    w.chair()
+        .start_impact_assessment(pb::StartImpactAssessmentRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds(mine(w.lead("RGM")).await),
+        [(pb::ActionKind::Assess, "assess for RGM".to_owned())]
+    );
+    assert!(mine(w.lead("RGN")).await.is_empty(), "RGN is not affected");
+    for t in ["RGT", "RGM"] {
+        w.lead(t)
+            .submit_impact_assessment(pb::SubmitImpactAssessmentRequest {
+                parent: cr.name.clone(),
+                impact_assessment: Some(pb::ImpactAssessment {
+                    trust: t.into(),
+                    recommendation: pb::Recommendation::Support as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        kinds(mine(w.chair()).await),
+        [(pb::ActionKind::Chair, "open voting".to_owned())]
+    );
+    w.chair()
+        .open_voting(pb::OpenVotingRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let voter = mine(w.voter("RGN")).await;
+    assert_eq!(
+        kinds(voter.clone()),
+        [(pb::ActionKind::Vote, "vote for RGN".to_owned())],
+        "members vote even when unaffected"
+    );
+    assert!(voter[0].due_time.is_some());
+}
+both_backends!(
+    my_actions_show_what_awaits_each_person_on,
+    my_actions_show_what_awaits_each_person
+);

@@ -15,13 +15,15 @@ use pb::change_control_service_server::ChangeControlService;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
+use crate::domain::actions::ActionKind;
 use crate::domain::change_request::{
     ChangeRequest, ChangeType, Decision, DesignAuthority, Disposition, Hazard, ImpactAssessment,
-    Recommendation, Vote,
+    Recommendation, StandardTemplate, Vote,
 };
 use crate::domain::charter::{ChangeClass, Charter, ClassRule, SilencePolicy, Threshold};
 use crate::domain::decision::Choice;
 use crate::domain::lifecycle::State;
+use crate::domain::release::{Freeze, Release};
 use crate::service::{
     ChangeControl, ChangeError, ChangeRequestEdit, NewChangeRequest, Replayable, VoteResult,
 };
@@ -143,6 +145,50 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "WatchChangeRequests",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "UpdateCharter",
+        allowed: Allowed::Roles(&[Role::IcsAdmin, Role::DaChair]),
+    },
+    Permission {
+        method: "CreateStandardTemplate",
+        allowed: Allowed::Roles(&[Role::DaChair]),
+    },
+    Permission {
+        method: "ApproveEmergencyChange",
+        allowed: Allowed::Roles(&[Role::DaChair]),
+    },
+    Permission {
+        method: "CompleteRetrospectiveReview",
+        allowed: Allowed::Roles(&[Role::DaChair]),
+    },
+    Permission {
+        method: "ScheduleChangeRequest",
+        allowed: Allowed::Roles(&[Role::TrustDigitalLead, Role::DaChair, Role::IcsAdmin]),
+    },
+    Permission {
+        method: "ReportDeployment",
+        allowed: Allowed::Roles(&[
+            Role::TrustEngineer,
+            Role::TrustDigitalLead,
+            Role::Automation,
+        ]),
+    },
+    Permission {
+        method: "CloseChangeRequest",
+        allowed: Allowed::Roles(&[Role::DaChair]),
+    },
+    Permission {
+        method: "CreateRelease",
+        allowed: Allowed::Roles(&[Role::IcsAdmin]),
+    },
+    Permission {
+        method: "GetRelease",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListMyActions",
         allowed: Allowed::Authenticated,
     },
 ];
@@ -402,8 +448,17 @@ pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeReq
         domain: cr.domain,
         design_authority: format!("icss/{}/designAuthorities/{}", cr.ics, cr.design_authority),
         affected_trusts: cr.affected_trusts.into_iter().collect(),
-        change_type: pb::ChangeType::Normal as i32,
+        change_type: match cr.change_type {
+            ChangeType::Standard => pb::ChangeType::Standard,
+            ChangeType::Normal => pb::ChangeType::Normal,
+            ChangeType::Emergency => pb::ChangeType::Emergency,
+        } as i32,
         change_class: class_pb(cr.change_class) as i32,
+        standard_template: if cr.standard_template.is_empty() {
+            String::new()
+        } else {
+            format!("icss/{}/standardTemplates/{}", cr.ics, cr.standard_template)
+        },
         cost_estimate_pence: cr.cost_estimate_pence,
         effort_days: cr.effort_days,
         target_release: cr.target_release,
@@ -424,6 +479,19 @@ pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeReq
         }),
         stale_vote_trusts: stale,
         missing_assessment_trusts: cr.missing_assessment_trusts,
+        deployments: cr
+            .deployments
+            .into_iter()
+            .map(|d| pb::Deployment {
+                trust: d.trust,
+                deployed: d.deployed,
+                note: d.note,
+                reported_by: d.reported_by,
+                report_time: Some(ts(d.report_time)),
+            })
+            .collect(),
+        retrospective_review_deadline: cr.retrospective_review_deadline.map(ts),
+        retrospective_review_time: cr.retrospective_review_time.map(ts),
         etag,
         create_time: Some(ts(cr.create_time)),
         update_time: Some(ts(cr.update_time)),
@@ -449,6 +517,7 @@ fn new_change_request(cr: Option<pb::ChangeRequest>) -> Result<NewChangeRequest,
         affected_trusts,
         change_type,
         change_class,
+        standard_template,
         cost_estimate_pence,
         effort_days,
         target_release,
@@ -464,6 +533,9 @@ fn new_change_request(cr: Option<pb::ChangeRequest>) -> Result<NewChangeRequest,
         board_decision: _,
         stale_vote_trusts: _,
         missing_assessment_trusts: _,
+        deployments: _,
+        retrospective_review_deadline: _,
+        retrospective_review_time: _,
         etag: _,
         create_time: _,
         update_time: _,
@@ -474,6 +546,8 @@ fn new_change_request(cr: Option<pb::ChangeRequest>) -> Result<NewChangeRequest,
     let change_type =
         match pb::ChangeType::try_from(change_type).unwrap_or(pb::ChangeType::Unspecified) {
             pb::ChangeType::Normal | pb::ChangeType::Unspecified => ChangeType::Normal,
+            pb::ChangeType::Standard => ChangeType::Standard,
+            pb::ChangeType::Emergency => ChangeType::Emergency,
         };
     Ok(NewChangeRequest {
         title,
@@ -484,7 +558,7 @@ fn new_change_request(cr: Option<pb::ChangeRequest>) -> Result<NewChangeRequest,
         affected_trusts,
         change_type,
         change_class: class(change_class),
-        standard_template: String::new(),
+        standard_template,
         cost_estimate_pence,
         effort_days,
         target_release,
@@ -650,6 +724,53 @@ async fn stale_of(cases: &ChangeControl, ctx: &RequestContext, cr: &ChangeReques
                 .collect()
         })
         .unwrap_or_default()
+}
+
+fn template_pb(t: StandardTemplate) -> pb::StandardTemplate {
+    pb::StandardTemplate {
+        name: t.name(),
+        display_name: t.display_name,
+        description: t.description,
+        design_authority: format!("icss/{}/designAuthorities/{}", t.ics, t.design_authority),
+        creator: t.creator,
+        create_time: Some(ts(t.create_time)),
+    }
+}
+
+fn release_pb(r: Release, change_requests: Vec<String>) -> pb::Release {
+    pb::Release {
+        name: r.name(),
+        display_name: r.display_name,
+        window_start_time: Some(ts(r.window_start)),
+        window_end_time: Some(ts(r.window_end)),
+        freezes: r
+            .freezes
+            .into_iter()
+            .map(|f| pb::Freeze {
+                trust: f.trust,
+                start_time: Some(ts(f.start)),
+                end_time: Some(ts(f.end)),
+                reason: f.reason,
+            })
+            .collect(),
+        change_requests,
+        create_time: Some(ts(r.create_time)),
+    }
+}
+
+/// Renames the field of a BadRequest built for another request shape.
+fn rename_field(status: Status, from: &str, to: &str) -> Status {
+    use tonic_types::StatusExt as _;
+    let details = status.get_error_details();
+    let Some(bad_request) = details.bad_request() else {
+        return status;
+    };
+    let violations: Vec<(String, String)> = bad_request
+        .field_violations
+        .iter()
+        .map(|v| (v.field.replacen(from, to, 1), v.description.clone()))
+        .collect();
+    self::status(ChangeError::Invalid(violations))
 }
 
 type WatchStream =
@@ -1456,6 +1577,327 @@ impl ChangeControlService for Api {
         })
     }
 
+    async fn update_charter(
+        &self,
+        req: Request<pb::UpdateCharterRequest>,
+    ) -> Result<Response<pb::UpdateCharterResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::UpdateCharterRequest {
+            name,
+            charter,
+            etag,
+            request_id,
+        } = req.into_inner();
+        let charter = charter_from(charter)
+            .map_err(|s| rename_field(s, "design_authority.charter", "charter"))?;
+        let outcome = self
+            .cases
+            .update_charter(&ctx, &name, charter, &etag, &request_id, |da| {
+                pb::UpdateCharterResponse {
+                    design_authority: Some(da_pb(da.clone())),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |da| pb::UpdateCharterResponse {
+            design_authority: Some(da_pb(da)),
+        })
+    }
+
+    async fn create_standard_template(
+        &self,
+        req: Request<pb::CreateStandardTemplateRequest>,
+    ) -> Result<Response<pb::CreateStandardTemplateResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::CreateStandardTemplateRequest {
+            parent,
+            standard_template_id,
+            standard_template,
+            request_id,
+        } = req.into_inner();
+        let Some(pb::StandardTemplate {
+            name: _,
+            display_name,
+            description,
+            design_authority,
+            creator: _,
+            create_time: _,
+        }) = standard_template
+        else {
+            return Err(bad("standard_template", "is required"));
+        };
+        let template = StandardTemplate {
+            ics: String::new(),
+            id: standard_template_id,
+            display_name,
+            description,
+            design_authority: String::new(),
+            creator: String::new(),
+            create_time: Utc::now(),
+        };
+        let outcome = self
+            .cases
+            .create_standard_template(
+                &ctx,
+                &parent,
+                template,
+                &design_authority,
+                &request_id,
+                |t| {
+                    pb::CreateStandardTemplateResponse {
+                        standard_template: Some(template_pb(t.clone())),
+                    }
+                    .encode_to_vec()
+                },
+            )
+            .await
+            .map_err(status)?;
+        respond(outcome, |t| pb::CreateStandardTemplateResponse {
+            standard_template: Some(template_pb(t)),
+        })
+    }
+
+    async fn approve_emergency_change(
+        &self,
+        req: Request<pb::ApproveEmergencyChangeRequest>,
+    ) -> Result<Response<pb::ApproveEmergencyChangeResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ApproveEmergencyChangeRequest {
+            name,
+            justification,
+            request_id,
+        } = req.into_inner();
+        let outcome = self
+            .cases
+            .approve_emergency(&ctx, &name, &justification, &request_id, |cr| {
+                pb::ApproveEmergencyChangeResponse {
+                    change_request: Some(change_request_pb(cr.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |cr| pb::ApproveEmergencyChangeResponse {
+            change_request: Some(change_request_pb(cr, vec![])),
+        })
+    }
+
+    async fn complete_retrospective_review(
+        &self,
+        req: Request<pb::CompleteRetrospectiveReviewRequest>,
+    ) -> Result<Response<pb::CompleteRetrospectiveReviewResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::CompleteRetrospectiveReviewRequest {
+            name,
+            summary,
+            request_id,
+        } = req.into_inner();
+        let outcome = self
+            .cases
+            .complete_review(&ctx, &name, &summary, &request_id, |cr| {
+                pb::CompleteRetrospectiveReviewResponse {
+                    change_request: Some(change_request_pb(cr.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |cr| pb::CompleteRetrospectiveReviewResponse {
+            change_request: Some(change_request_pb(cr, vec![])),
+        })
+    }
+
+    async fn schedule_change_request(
+        &self,
+        req: Request<pb::ScheduleChangeRequestRequest>,
+    ) -> Result<Response<pb::ScheduleChangeRequestResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ScheduleChangeRequestRequest {
+            name,
+            release,
+            validate_only,
+            request_id,
+        } = req.into_inner();
+        let outcome = self
+            .cases
+            .schedule(&ctx, &name, &release, validate_only, &request_id, |cr| {
+                pb::ScheduleChangeRequestResponse {
+                    change_request: Some(change_request_pb(cr.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |cr| pb::ScheduleChangeRequestResponse {
+            change_request: Some(change_request_pb(cr, vec![])),
+        })
+    }
+
+    async fn report_deployment(
+        &self,
+        req: Request<pb::ReportDeploymentRequest>,
+    ) -> Result<Response<pb::ReportDeploymentResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ReportDeploymentRequest {
+            name,
+            deployed,
+            note,
+            request_id,
+        } = req.into_inner();
+        let outcome = self
+            .cases
+            .report_deployment(&ctx, &name, deployed, note, &request_id, |cr| {
+                pb::ReportDeploymentResponse {
+                    change_request: Some(change_request_pb(cr.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |cr| pb::ReportDeploymentResponse {
+            change_request: Some(change_request_pb(cr, vec![])),
+        })
+    }
+
+    async fn close_change_request(
+        &self,
+        req: Request<pb::CloseChangeRequestRequest>,
+    ) -> Result<Response<pb::CloseChangeRequestResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::CloseChangeRequestRequest { name, request_id } = req.into_inner();
+        let outcome = self
+            .cases
+            .close(&ctx, &name, &request_id, |cr| {
+                pb::CloseChangeRequestResponse {
+                    change_request: Some(change_request_pb(cr.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |cr| pb::CloseChangeRequestResponse {
+            change_request: Some(change_request_pb(cr, vec![])),
+        })
+    }
+
+    async fn create_release(
+        &self,
+        req: Request<pb::CreateReleaseRequest>,
+    ) -> Result<Response<pb::CreateReleaseResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::CreateReleaseRequest {
+            parent,
+            release_id,
+            release,
+            request_id,
+        } = req.into_inner();
+        let Some(pb::Release {
+            name: _,
+            display_name,
+            window_start_time,
+            window_end_time,
+            freezes,
+            change_requests: _,
+            create_time: _,
+        }) = release
+        else {
+            return Err(bad("release", "is required"));
+        };
+        let window_start = from_ts("release.window_start_time", window_start_time)?
+            .ok_or_else(|| bad("release.window_start_time", "is required"))?;
+        let window_end = from_ts("release.window_end_time", window_end_time)?
+            .ok_or_else(|| bad("release.window_end_time", "is required"))?;
+        let mut domain_freezes = Vec::new();
+        for (
+            i,
+            pb::Freeze {
+                trust,
+                start_time,
+                end_time,
+                reason,
+            },
+        ) in freezes.into_iter().enumerate()
+        {
+            let start = from_ts("release.freezes.start_time", start_time)?
+                .ok_or_else(|| bad(&format!("release.freezes[{i}].start_time"), "is required"))?;
+            let end = from_ts("release.freezes.end_time", end_time)?
+                .ok_or_else(|| bad(&format!("release.freezes[{i}].end_time"), "is required"))?;
+            domain_freezes.push(Freeze {
+                trust,
+                start,
+                end,
+                reason,
+            });
+        }
+        let release = Release {
+            ics: String::new(),
+            id: release_id,
+            display_name,
+            window_start,
+            window_end,
+            freezes: domain_freezes,
+            create_time: Utc::now(),
+        };
+        let outcome = self
+            .cases
+            .create_release(&ctx, &parent, release, &request_id, |r| {
+                pb::CreateReleaseResponse {
+                    release: Some(release_pb(r.clone(), vec![])),
+                }
+                .encode_to_vec()
+            })
+            .await
+            .map_err(status)?;
+        respond(outcome, |r| pb::CreateReleaseResponse {
+            release: Some(release_pb(r, vec![])),
+        })
+    }
+
+    async fn get_release(
+        &self,
+        req: Request<pb::GetReleaseRequest>,
+    ) -> Result<Response<pb::GetReleaseResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::GetReleaseRequest { name } = req.into_inner();
+        let (release, members) = self.cases.get_release(&ctx, &name).await.map_err(status)?;
+        let names = members.iter().map(|c| c.name()).collect();
+        Ok(Response::new(pb::GetReleaseResponse {
+            release: Some(release_pb(release, names)),
+        }))
+    }
+
+    async fn list_my_actions(
+        &self,
+        req: Request<pb::ListMyActionsRequest>,
+    ) -> Result<Response<pb::ListMyActionsResponse>, Status> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ListMyActionsRequest { parent } = req.into_inner();
+        let actions = self.cases.my_actions(&ctx, &parent).await.map_err(status)?;
+        Ok(Response::new(pb::ListMyActionsResponse {
+            actions: actions
+                .into_iter()
+                .map(|(cr, a)| pb::Action {
+                    kind: match a.kind {
+                        ActionKind::Assess => pb::ActionKind::Assess,
+                        ActionKind::Vote => pb::ActionKind::Vote,
+                        ActionKind::SignOffHazard => pb::ActionKind::SignOffHazard,
+                        ActionKind::DisposeObjection => pb::ActionKind::DisposeObjection,
+                        ActionKind::Chair => pb::ActionKind::Chair,
+                        ActionKind::BoardDecision => pb::ActionKind::BoardDecision,
+                        ActionKind::ReportDeployment => pb::ActionKind::ReportDeployment,
+                        ActionKind::RetrospectiveReview => pb::ActionKind::RetrospectiveReview,
+                    } as i32,
+                    change_request: cr.name(),
+                    number: cr.number,
+                    title: cr.title,
+                    due_time: a.due.map(ts),
+                    description: a.description,
+                })
+                .collect(),
+        }))
+    }
+
     type WatchChangeRequestsStream = WatchStream;
 
     async fn watch_change_requests(
@@ -1481,5 +1923,33 @@ impl ChangeControlService for Api {
             })
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    /// Every RPC of the service has a row in the authorization table, and every row names an
+    /// RPC: a new RPC is never silently closed, and a typo never opens nothing.
+    #[test]
+    fn the_authorization_table_covers_every_rpc_exactly() {
+        let set =
+            prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut rpcs: Vec<String> = set
+            .file
+            .iter()
+            .filter(|f| f.package() == "concordat.changecontrol.v1")
+            .flat_map(|f| f.service.iter())
+            .filter(|s| s.name() == "ChangeControlService")
+            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+            .collect();
+        let mut table: Vec<String> = super::PERMISSIONS
+            .iter()
+            .map(|p| p.method.to_owned())
+            .collect();
+        rpcs.sort();
+        table.sort();
+        assert_eq!(rpcs, table);
     }
 }

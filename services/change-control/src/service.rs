@@ -16,12 +16,13 @@ use concordat_platform::identity::{Federation, Role};
 use tonic::Code;
 
 use crate::domain::change_request::{
-    self as cr_domain, BoardDecision, ChangeRequest, ChangeType, Decision, DesignAuthority,
-    Disposition, Hazard, ImpactAssessment, Violation, Vote,
+    self as cr_domain, BoardDecision, ChangeRequest, ChangeType, Decision, Deployment,
+    DesignAuthority, Disposition, Hazard, ImpactAssessment, StandardTemplate, Violation, Vote,
 };
 use crate::domain::charter::Charter;
 use crate::domain::decision::{self, Ballot, Choice, Outcome};
 use crate::domain::lifecycle::{self, InvalidTransition, Move, State};
+use crate::domain::release::Release;
 use crate::store::{self, ListQuery, StoreError};
 
 /// The `ErrorInfo` domain of change-control errors.
@@ -62,6 +63,9 @@ pub enum ChangeError {
     /// Refused (already audited).
     #[error("{0}")]
     Denied(ApiError),
+    /// Scheduling conflicts `(kind, subject, description)`.
+    #[error("release conflicts")]
+    Conflicts(Vec<(String, String, String)>),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -110,6 +114,14 @@ impl From<ChangeError> for ApiError {
                 ApiError::failed_precondition(DOMAIN, reason, &subject, message)
             }
             ChangeError::Denied(api) => api,
+            ChangeError::Conflicts(conflicts) => {
+                let message = conflicts.iter().map(|(_, _, d)| d.as_str()).collect::<Vec<_>>().join("; ");
+                let mut e = ApiError::new(Code::FailedPrecondition, DOMAIN, "RELEASE_CONFLICT", message);
+                for (kind, subject, description) in conflicts {
+                    e = e.with_precondition_violation(&kind, &subject, description);
+                }
+                e
+            }
             ChangeError::Store(StoreError::AlreadyExists(name)) => {
                 ChangeError::AlreadyExists(name).into()
             }
@@ -534,6 +546,9 @@ impl ChangeControl {
             decision: None,
             board_decision: None,
             missing_assessment_trusts: Vec::new(),
+            deployments: Vec::new(),
+            retrospective_review_deadline: None,
+            retrospective_review_time: None,
             version: 1,
             create_time: now,
             update_time: now,
@@ -568,6 +583,29 @@ impl ChangeControl {
                 ));
             }
             Some(_) => {}
+        }
+        if cr.change_type == ChangeType::Standard {
+            let (t_ics, t_id) = parse_name(
+                "change_request.standard_template",
+                &cr.standard_template,
+                "standardTemplates",
+            )?;
+            let template = store::template(self.db.conn(), &t_ics, &t_id).await?;
+            match template {
+                Some(t) if t.ics == ics && t.design_authority == da_id => {
+                    cr.standard_template = t_id
+                }
+                _ => {
+                    return Err(ChangeError::Precondition {
+                        reason: "TEMPLATE_NOT_APPROVED",
+                        subject: cr.standard_template.clone(),
+                        message: format!(
+                            "{} is not a standard template approved by {}",
+                            cr.standard_template, new.design_authority
+                        ),
+                    });
+                }
+            }
         }
         let (txn, replay) = self.begin(ctx, "CreateChangeRequest", request_id).await?;
         if let Some(bytes) = replay {
@@ -779,10 +817,29 @@ impl ChangeControl {
                         .await);
                 }
                 let standard = current.change_type == ChangeType::Standard;
+                if standard {
+                    next.decision = Some(Decision {
+                        approved: true,
+                        rule: format!(
+                            "standard change from the pre-approved template {}",
+                            current.standard_template
+                        ),
+                        approvals: 0,
+                        rejections: 0,
+                        abstentions: 0,
+                        charter_version: da.charter.version,
+                        decide_time: now,
+                    });
+                }
+                let note = if standard {
+                    " (standard change: approved)"
+                } else {
+                    ""
+                };
                 (
                     Move::Submit { standard },
                     "changeRequest.submit",
-                    format!("{} submitted to {}", current.number, da.display_name),
+                    format!("{} submitted to {}{note}", current.number, da.display_name),
                 )
             }
             "WithdrawChangeRequest" => {
@@ -1624,6 +1681,681 @@ impl ChangeControl {
             return Err(invalid("cursor", "must not be negative"));
         }
         Ok(self.outbox.watch(ics, cursor).await?)
+    }
+}
+
+impl ChangeControl {
+    fn is_chair(ctx: &RequestContext, da: &DesignAuthority) -> bool {
+        da.chair == ctx.principal.subject && ctx.principal.has(Role::DaChair)
+    }
+
+    /// Replaces a design authority's charter with a new version.
+    pub async fn update_charter(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        mut charter: Charter,
+        etag: &str,
+        request_id: &str,
+        encode: impl FnOnce(&DesignAuthority) -> Vec<u8>,
+    ) -> Result<Replayable<DesignAuthority>> {
+        let (ics, id) = parse_name("name", name, "designAuthorities")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if etag.is_empty() {
+            return Err(invalid(
+                "etag",
+                "a charter update needs the design authority's etag",
+            ));
+        }
+        charter.validate().map_err(ChangeError::Invalid)?;
+        let (txn, replay) = self.begin(ctx, "UpdateCharter", request_id).await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let current = self.load_da(&*txn, &ics, &id).await?;
+        if !(ctx.principal.has(Role::IcsAdmin) || Self::is_chair(ctx, &current)) {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    name,
+                    "NOT_THE_CHAIR",
+                    format!(
+                        "only an ICS admin or the chair of {} changes its charter",
+                        current.display_name
+                    ),
+                )
+                .await);
+        }
+        if current.version.to_string() != etag {
+            return Err(ChangeError::EtagMismatch(name.to_owned()));
+        }
+        charter.version = current.charter.version + 1;
+        let mut next = current.clone();
+        next.charter = charter;
+        next.version += 1;
+        next.update_time = Utc::now();
+        store::update_charter(&*txn, &next, current.version).await?;
+        let summary = format!(
+            "charter of {} is now version {}",
+            next.display_name, next.charter.version
+        );
+        self.commit(
+            txn,
+            ctx,
+            "UpdateCharter",
+            request_id,
+            encode(&next),
+            "designAuthority.updateCharter",
+            name,
+            summary,
+            None,
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// Creates a pre-approved standard template (the design authority's chair).
+    pub async fn create_standard_template(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+        mut template: StandardTemplate,
+        design_authority: &str,
+        request_id: &str,
+        encode: impl FnOnce(&StandardTemplate) -> Vec<u8>,
+    ) -> Result<Replayable<StandardTemplate>> {
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        let mut v: Vec<Violation> = Vec::new();
+        if !cr_domain::valid_id(&template.id) {
+            v.push((
+                "standard_template_id".into(),
+                "must be 1–63 lowercase letters, digits or hyphens, starting with a letter".into(),
+            ));
+        }
+        if template.display_name.trim().is_empty() {
+            v.push((
+                "standard_template.display_name".into(),
+                "must not be empty".into(),
+            ));
+        }
+        if template.description.trim().is_empty() {
+            v.push((
+                "standard_template.description".into(),
+                "must say what changes it covers".into(),
+            ));
+        }
+        if !v.is_empty() {
+            return Err(ChangeError::Invalid(v));
+        }
+        let da_id = parse_name(
+            "standard_template.design_authority",
+            design_authority,
+            "designAuthorities",
+        )?
+        .1;
+        let (txn, replay) = self
+            .begin(ctx, "CreateStandardTemplate", request_id)
+            .await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let da = self.load_da(&*txn, &ics, &da_id).await?;
+        if !Self::is_chair(ctx, &da) {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    parent,
+                    "NOT_THE_CHAIR",
+                    format!(
+                        "only the chair of {} approves its standard templates",
+                        da.display_name
+                    ),
+                )
+                .await);
+        }
+        template.ics = ics;
+        template.design_authority = da_id;
+        template.creator = ctx.principal.subject.clone();
+        template.create_time = Utc::now();
+        store::insert_template(&*txn, &template).await?;
+        let name = template.name();
+        let summary = format!(
+            "standard template {} approved by the chair of {}",
+            template.display_name, da.display_name
+        );
+        self.commit(
+            txn,
+            ctx,
+            "CreateStandardTemplate",
+            request_id,
+            encode(&template),
+            "standardTemplate.create",
+            &name,
+            summary,
+            None,
+        )
+        .await?;
+        Ok(Replayable::Fresh(template))
+    }
+
+    /// The chair approves an emergency change; every hazard must be signed off by a CSO.
+    pub async fn approve_emergency(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        justification: &str,
+        request_id: &str,
+        encode: impl FnOnce(&ChangeRequest) -> Vec<u8>,
+    ) -> Result<Replayable<ChangeRequest>> {
+        let (ics, id) = parse_name("name", name, "changeRequests")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if justification.trim().is_empty() {
+            return Err(invalid(
+                "justification",
+                "say why the change cannot wait for the design authority",
+            ));
+        }
+        let (txn, replay) = self
+            .begin(ctx, "ApproveEmergencyChange", request_id)
+            .await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let cr = self.load_cr(&*txn, &ics, &id, true).await?;
+        let da = self.load_da(&*txn, &ics, &cr.design_authority).await?;
+        if !Self::is_chair(ctx, &da) {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    name,
+                    "NOT_THE_CHAIR",
+                    format!("only the chair of {} approves emergencies", da.display_name),
+                )
+                .await);
+        }
+        if cr.change_type != ChangeType::Emergency {
+            return Err(ChangeError::Precondition {
+                reason: "INVALID_TRANSITION",
+                subject: name.to_owned(),
+                message: format!("{} is not an emergency change", cr.number),
+            });
+        }
+        let state = lifecycle::apply(cr.state, Move::ApproveEmergency)?;
+        let hazards = store::hazards(&*txn, &ics, &id).await?;
+        let mut blockers: Vec<String> = Vec::new();
+        if hazards.is_empty() {
+            blockers.push(
+                "an emergency change needs a hazard log signed off by a clinical safety officer"
+                    .into(),
+            );
+        }
+        blockers.extend(
+            hazards
+                .iter()
+                .filter(|h| h.signed_off_by.is_empty())
+                .map(|h| format!("hazard {} has no CSO sign-off", h.id)),
+        );
+        if cr.residual_risk > da.charter.max_residual_risk {
+            blockers.push(format!(
+                "residual risk {} is above the charter's limit of {}",
+                cr.residual_risk, da.charter.max_residual_risk
+            ));
+        }
+        if !blockers.is_empty() {
+            return Err(ChangeError::Precondition {
+                reason: "SAFETY_NOT_CLEARED",
+                subject: name.to_owned(),
+                message: blockers.join("; "),
+            });
+        }
+        let now = Utc::now();
+        let mut next = cr.clone();
+        next.state = state;
+        next.decision = Some(Decision {
+            approved: true,
+            rule: format!(
+                "emergency approval by the chair of {}: {justification}",
+                da.display_name
+            ),
+            approvals: 0,
+            rejections: 0,
+            abstentions: 0,
+            charter_version: da.charter.version,
+            decide_time: now,
+        });
+        next.retrospective_review_deadline =
+            Some(now + Duration::days(da.charter.emergency_review_days.into()));
+        next.version += 1;
+        next.update_time = now;
+        store::update_change_request(&*txn, &next, cr.version).await?;
+        let summary = format!(
+            "{} approved as an emergency by {}: {justification}",
+            cr.number, ctx.principal.subject
+        );
+        self.commit(
+            txn,
+            ctx,
+            "ApproveEmergencyChange",
+            request_id,
+            encode(&next),
+            "changeRequest.approveEmergency",
+            name,
+            summary,
+            Some((&next, "changeRequest.approved")),
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// The chair records an emergency change's retrospective review.
+    pub async fn complete_review(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        review: &str,
+        request_id: &str,
+        encode: impl FnOnce(&ChangeRequest) -> Vec<u8>,
+    ) -> Result<Replayable<ChangeRequest>> {
+        let (ics, id) = parse_name("name", name, "changeRequests")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if review.trim().is_empty() {
+            return Err(invalid("summary", "record the review's conclusion"));
+        }
+        let (txn, replay) = self
+            .begin(ctx, "CompleteRetrospectiveReview", request_id)
+            .await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let cr = self.load_cr(&*txn, &ics, &id, true).await?;
+        let da = self.load_da(&*txn, &ics, &cr.design_authority).await?;
+        if !Self::is_chair(ctx, &da) {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    name,
+                    "NOT_THE_CHAIR",
+                    format!("only the chair of {} reviews emergencies", da.display_name),
+                )
+                .await);
+        }
+        if cr.retrospective_review_deadline.is_none() || cr.retrospective_review_time.is_some() {
+            return Err(ChangeError::Precondition {
+                reason: "NO_REVIEW_DUE",
+                subject: name.to_owned(),
+                message: format!("no retrospective review is due for {}", cr.number),
+            });
+        }
+        let now = Utc::now();
+        let late = cr.retrospective_review_deadline.is_some_and(|d| d < now);
+        let mut next = cr.clone();
+        next.retrospective_review_time = Some(now);
+        next.version += 1;
+        next.update_time = now;
+        store::update_change_request(&*txn, &next, cr.version).await?;
+        let summary = format!(
+            "{} retrospective review completed{}: {review}",
+            cr.number,
+            if late { " after its deadline" } else { "" }
+        );
+        self.commit(
+            txn,
+            ctx,
+            "CompleteRetrospectiveReview",
+            request_id,
+            encode(&next),
+            "changeRequest.retrospectiveReview",
+            name,
+            summary,
+            Some((&next, "changeRequest.reviewed")),
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// Creates a release window.
+    pub async fn create_release(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+        mut release: Release,
+        request_id: &str,
+        encode: impl FnOnce(&Release) -> Vec<u8>,
+    ) -> Result<Replayable<Release>> {
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        release.ics = ics.clone();
+        release
+            .validate(self.known_trust(&ics))
+            .map_err(ChangeError::Invalid)?;
+        let (txn, replay) = self.begin(ctx, "CreateRelease", request_id).await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        release.create_time = Utc::now();
+        store::insert_release(&*txn, &release).await?;
+        let name = release.name();
+        let summary = format!(
+            "release {} from {} to {} with {} freeze(s)",
+            release.display_name,
+            release.window_start.format("%Y-%m-%d"),
+            release.window_end.format("%Y-%m-%d"),
+            release.freezes.len()
+        );
+        self.commit(
+            txn,
+            ctx,
+            "CreateRelease",
+            request_id,
+            encode(&release),
+            "release.create",
+            &name,
+            summary,
+            None,
+        )
+        .await?;
+        Ok(Replayable::Fresh(release))
+    }
+
+    /// A release and the change requests in it.
+    pub async fn get_release(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+    ) -> Result<(Release, Vec<ChangeRequest>)> {
+        let (ics, id) = parse_name("name", name, "releases")?;
+        self.require_ics(ctx, &ics, name).await?;
+        let release = store::release(self.db.conn(), &ics, &id)
+            .await?
+            .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
+        let members = store::release_members(self.db.conn(), &ics, &id)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                matches!(
+                    c.state,
+                    State::Scheduled | State::Implemented | State::Closed
+                )
+            })
+            .collect();
+        Ok((release, members))
+    }
+
+    /// Schedules an approved change into a release, refusing with every conflict.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn schedule(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        release_name: &str,
+        validate_only: bool,
+        request_id: &str,
+        encode: impl FnOnce(&ChangeRequest) -> Vec<u8>,
+    ) -> Result<Replayable<ChangeRequest>> {
+        let (ics, id) = parse_name("name", name, "changeRequests")?;
+        let (r_ics, r_id) = parse_name("release", release_name, "releases")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if r_ics != ics {
+            return Err(invalid("release", "must be a release of the same ICS"));
+        }
+        let (txn, replay) = self.begin(ctx, "ScheduleChangeRequest", request_id).await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let cr = self.load_cr(&*txn, &ics, &id, true).await?;
+        let da = self.load_da(&*txn, &ics, &cr.design_authority).await?;
+        let allowed = ctx.principal.has(Role::IcsAdmin)
+            || Self::is_chair(ctx, &da)
+            || (ctx.principal.has(Role::TrustDigitalLead)
+                && ctx.principal.acts_for(&cr.requesting_trust));
+        if !allowed {
+            return Err(self.refuse(txn, ctx, name, "TRUST_SCOPE", format!("the requesting trust's digital lead, the chair or an ICS admin schedules {}", cr.number)).await);
+        }
+        let state = lifecycle::apply(cr.state, Move::Schedule)?;
+        let release = store::release(&*txn, &ics, &r_id)
+            .await?
+            .ok_or_else(|| ChangeError::NotFound(release_name.to_owned()))?;
+        let members = store::release_members(&*txn, &ics, &r_id).await?;
+        let conflicts = crate::domain::release::conflicts(&cr, &release, &members);
+        if !conflicts.is_empty() {
+            return Err(ChangeError::Conflicts(
+                conflicts
+                    .into_iter()
+                    .map(|(k, s, d)| (k.to_owned(), s, d))
+                    .collect(),
+            ));
+        }
+        if validate_only {
+            drop(txn);
+            return Ok(Replayable::Fresh(cr));
+        }
+        let mut next = cr.clone();
+        next.state = state;
+        next.target_release = r_id;
+        next.version += 1;
+        next.update_time = Utc::now();
+        store::update_change_request(&*txn, &next, cr.version).await?;
+        let summary = format!(
+            "{} scheduled into release {}",
+            cr.number, release.display_name
+        );
+        self.commit(
+            txn,
+            ctx,
+            "ScheduleChangeRequest",
+            request_id,
+            encode(&next),
+            "changeRequest.schedule",
+            name,
+            summary,
+            Some((&next, "changeRequest.scheduled")),
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// Records the caller's trust's deployment report; IMPLEMENTED when every trust deployed.
+    pub async fn report_deployment(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        deployed: bool,
+        note: String,
+        request_id: &str,
+        encode: impl FnOnce(&ChangeRequest) -> Vec<u8>,
+    ) -> Result<Replayable<ChangeRequest>> {
+        let (ics, id) = parse_name("name", name, "changeRequests")?;
+        self.require_ics(ctx, &ics, name).await?;
+        let (txn, replay) = self.begin(ctx, "ReportDeployment", request_id).await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let cr = self.load_cr(&*txn, &ics, &id, true).await?;
+        let Some(trust) = ctx
+            .principal
+            .trust
+            .clone()
+            .filter(|t| cr.affected_trusts.contains(t))
+        else {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    name,
+                    "TRUST_SCOPE",
+                    format!(
+                        "only trusts affected by {} report its deployment",
+                        cr.number
+                    ),
+                )
+                .await);
+        };
+        if cr.state != State::Scheduled {
+            return Err(ChangeError::Transition(InvalidTransition {
+                from: cr.state,
+                method: "ReportDeployment",
+                allowed: lifecycle::allowed_methods(cr.state),
+            }));
+        }
+        let now = Utc::now();
+        let mut next = cr.clone();
+        next.report_deployment(Deployment {
+            trust: trust.clone(),
+            deployed,
+            note,
+            reported_by: ctx.principal.subject.clone(),
+            report_time: now,
+        });
+        let mut kind = "changeRequest.deploymentReported".to_owned();
+        if next.deployed_everywhere() {
+            next.state = lifecycle::apply(cr.state, Move::Implement)?;
+            kind = "changeRequest.implemented".into();
+        }
+        next.version += 1;
+        next.update_time = now;
+        store::update_change_request(&*txn, &next, cr.version).await?;
+        let summary = format!(
+            "{} {} at {trust}{}",
+            cr.number,
+            if deployed { "deployed" } else { "rolled back" },
+            if next.state == State::Implemented {
+                "; now deployed at every affected trust"
+            } else {
+                ""
+            }
+        );
+        self.commit(
+            txn,
+            ctx,
+            "ReportDeployment",
+            request_id,
+            encode(&next),
+            "changeRequest.reportDeployment",
+            name,
+            summary,
+            Some((&next, &kind)),
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// IMPLEMENTED → CLOSED by the chair.
+    pub async fn close(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        request_id: &str,
+        encode: impl FnOnce(&ChangeRequest) -> Vec<u8>,
+    ) -> Result<Replayable<ChangeRequest>> {
+        let (ics, id) = parse_name("name", name, "changeRequests")?;
+        self.require_ics(ctx, &ics, name).await?;
+        let (txn, replay) = self.begin(ctx, "CloseChangeRequest", request_id).await?;
+        if let Some(bytes) = replay {
+            return Ok(Replayable::Replay(bytes));
+        }
+        let cr = self.load_cr(&*txn, &ics, &id, true).await?;
+        let da = self.load_da(&*txn, &ics, &cr.design_authority).await?;
+        if !Self::is_chair(ctx, &da) {
+            return Err(self
+                .refuse(
+                    txn,
+                    ctx,
+                    name,
+                    "NOT_THE_CHAIR",
+                    format!(
+                        "only the chair of {} closes its change requests",
+                        da.display_name
+                    ),
+                )
+                .await);
+        }
+        let mut next = cr.clone();
+        next.state = lifecycle::apply(cr.state, Move::Close)?;
+        next.version += 1;
+        next.update_time = Utc::now();
+        store::update_change_request(&*txn, &next, cr.version).await?;
+        let summary = format!("{} closed", cr.number);
+        self.commit(
+            txn,
+            ctx,
+            "CloseChangeRequest",
+            request_id,
+            encode(&next),
+            "changeRequest.close",
+            name,
+            summary,
+            Some((&next, "changeRequest.closed")),
+        )
+        .await?;
+        Ok(Replayable::Fresh(next))
+    }
+
+    /// What awaits the caller in an ICS, soonest due first.
+    pub async fn my_actions(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+    ) -> Result<Vec<(ChangeRequest, crate::domain::actions::Action)>> {
+        use crate::domain::actions::{Actor, actions};
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        let p = &ctx.principal;
+        let actor = Actor {
+            subject: &p.subject,
+            trust: p.trust.as_deref(),
+            assessor: p.has_any(&[
+                Role::TrustDigitalLead,
+                Role::TrustEngineer,
+                Role::ClinicalSafetyOfficer,
+            ]),
+            da_member: p.has(Role::DaMember),
+            da_chair: p.has(Role::DaChair),
+            cso: p.has(Role::ClinicalSafetyOfficer),
+            board: p.has_any(&[Role::BoardChair, Role::BoardMember]),
+            deployer: p.has_any(&[
+                Role::TrustEngineer,
+                Role::TrustDigitalLead,
+                Role::Automation,
+            ]),
+        };
+        let c = self.db.conn();
+        let mut authorities: BTreeMap<String, DesignAuthority> = BTreeMap::new();
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for cr in store::active_change_requests(c, &ics).await? {
+            if !authorities.contains_key(&cr.design_authority) {
+                let da = self.load_da(c, &ics, &cr.design_authority).await?;
+                authorities.insert(cr.design_authority.clone(), da);
+            }
+            let Some(da) = authorities.get(&cr.design_authority) else {
+                continue;
+            };
+            let assessments = if cr.state == State::ImpactAssessment {
+                store::assessments(c, &ics, &cr.id).await?
+            } else {
+                Vec::new()
+            };
+            let votes = if cr.state == State::DaReview {
+                store::votes(c, &ics, &cr.id).await?
+            } else {
+                Vec::new()
+            };
+            let hazards = if actor.cso && cr.state.editable() {
+                store::hazards(c, &ics, &cr.id).await?
+            } else {
+                Vec::new()
+            };
+            for action in actions(&actor, &cr, da, &assessments, &hazards, &votes, now) {
+                out.push((cr.clone(), action));
+            }
+        }
+        out.sort_by_key(|(cr, a)| (a.due.is_none(), a.due, cr.number.clone()));
+        Ok(out)
     }
 }
 

@@ -13,13 +13,16 @@ use sea_orm::{Condition, ConnectionTrait, QueryOrder, QuerySelect, Set};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::change_request::{
-    BoardDecision, ChangeRequest, ChangeType, Decision, DesignAuthority, Disposition, Hazard,
-    ImpactAssessment, Recommendation, Vote,
+    BoardDecision, ChangeRequest, ChangeType, Decision, Deployment, DesignAuthority, Disposition,
+    Hazard, ImpactAssessment, Recommendation, StandardTemplate, Vote,
 };
 use crate::domain::charter::{ChangeClass, Charter, ClassRule, SilencePolicy, Threshold};
 use crate::domain::decision::Choice;
 use crate::domain::lifecycle::State;
-use entities::{assessment, change_request, charter, counter, design_authority, hazard, vote};
+use crate::domain::release::{Freeze, Release};
+use entities::{
+    assessment, change_request, charter, counter, design_authority, hazard, release, template, vote,
+};
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -344,6 +347,23 @@ struct BoardDto {
     decide_time: DateTime<Utc>,
 }
 
+#[derive(Serialize, Deserialize)]
+struct DeploymentDto {
+    trust: String,
+    deployed: bool,
+    note: String,
+    reported_by: String,
+    report_time: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FreezeDto {
+    trust: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reason: String,
+}
+
 fn cr_of(m: change_request::Model) -> Result<ChangeRequest, StoreError> {
     let decision = m
         .decision
@@ -405,6 +425,18 @@ fn cr_of(m: change_request::Model) -> Result<ChangeRequest, StoreError> {
         decision,
         board_decision,
         missing_assessment_trusts: parse("missing assessments", &m.missing_assessment_trusts)?,
+        deployments: parse::<Vec<DeploymentDto>>("deployments", &m.deployments)?
+            .into_iter()
+            .map(|d| Deployment {
+                trust: d.trust,
+                deployed: d.deployed,
+                note: d.note,
+                reported_by: d.reported_by,
+                report_time: d.report_time,
+            })
+            .collect(),
+        retrospective_review_deadline: m.retrospective_review_deadline,
+        retrospective_review_time: m.retrospective_review_time,
         version: m.version,
         create_time: m.create_time,
         update_time: m.update_time,
@@ -458,6 +490,20 @@ fn cr_model(cr: &ChangeRequest) -> change_request::ActiveModel {
             })
         })),
         missing_assessment_trusts: Set(json(&cr.missing_assessment_trusts)),
+        deployments: Set(json(
+            &cr.deployments
+                .iter()
+                .map(|d| DeploymentDto {
+                    trust: d.trust.clone(),
+                    deployed: d.deployed,
+                    note: d.note.clone(),
+                    reported_by: d.reported_by.clone(),
+                    report_time: d.report_time,
+                })
+                .collect::<Vec<_>>(),
+        )),
+        retrospective_review_deadline: Set(cr.retrospective_review_deadline),
+        retrospective_review_time: Set(cr.retrospective_review_time),
         version: Set(cr.version),
         create_time: Set(cr.create_time),
         update_time: Set(cr.update_time),
@@ -911,4 +957,154 @@ pub async fn votes<C: ConnectionTrait>(
 /// Member trusts → voters, as stored (for tests of the JSON form).
 pub fn members_json(members: &BTreeMap<String, BTreeSet<String>>) -> String {
     json(members)
+}
+
+/// Inserts a release.
+pub async fn insert_release<C: ConnectionTrait>(c: &C, r: &Release) -> Result<(), StoreError> {
+    let freezes: Vec<FreezeDto> = r
+        .freezes
+        .iter()
+        .map(|f| FreezeDto {
+            trust: f.trust.clone(),
+            start: f.start,
+            end: f.end,
+            reason: f.reason.clone(),
+        })
+        .collect();
+    release::Entity::insert(release::ActiveModel {
+        ics: Set(r.ics.clone()),
+        id: Set(r.id.clone()),
+        display_name: Set(r.display_name.clone()),
+        window_start: Set(r.window_start),
+        window_end: Set(r.window_end),
+        freezes: Set(json(&freezes)),
+        create_time: Set(r.create_time),
+    })
+    .exec_without_returning(c)
+    .await
+    .map_err(|e| unique(e, r.name()))?;
+    Ok(())
+}
+
+/// A release.
+pub async fn release<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    id: &str,
+) -> Result<Option<Release>, StoreError> {
+    let Some(m) = release::Entity::find_by_id((ics.to_owned(), id.to_owned()))
+        .one(c)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let freezes: Vec<FreezeDto> = parse("freezes", &m.freezes)?;
+    Ok(Some(Release {
+        ics: m.ics,
+        id: m.id,
+        display_name: m.display_name,
+        window_start: m.window_start,
+        window_end: m.window_end,
+        freezes: freezes
+            .into_iter()
+            .map(|f| Freeze {
+                trust: f.trust,
+                start: f.start,
+                end: f.end,
+                reason: f.reason,
+            })
+            .collect(),
+        create_time: m.create_time,
+    }))
+}
+
+/// The change requests targeting a release.
+pub async fn release_members<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    release: &str,
+) -> Result<Vec<ChangeRequest>, StoreError> {
+    change_request::Entity::find()
+        .filter(change_request::Column::Ics.eq(ics))
+        .filter(change_request::Column::TargetRelease.eq(release))
+        .order_by_asc(change_request::Column::Number)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(cr_of)
+        .collect()
+}
+
+/// Inserts a standard template.
+pub async fn insert_template<C: ConnectionTrait>(
+    c: &C,
+    t: &StandardTemplate,
+) -> Result<(), StoreError> {
+    template::Entity::insert(template::ActiveModel {
+        ics: Set(t.ics.clone()),
+        id: Set(t.id.clone()),
+        display_name: Set(t.display_name.clone()),
+        description: Set(t.description.clone()),
+        design_authority: Set(t.design_authority.clone()),
+        creator: Set(t.creator.clone()),
+        create_time: Set(t.create_time),
+    })
+    .exec_without_returning(c)
+    .await
+    .map_err(|e| unique(e, t.name()))?;
+    Ok(())
+}
+
+/// A standard template.
+pub async fn template<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    id: &str,
+) -> Result<Option<StandardTemplate>, StoreError> {
+    Ok(
+        template::Entity::find_by_id((ics.to_owned(), id.to_owned()))
+            .one(c)
+            .await?
+            .map(|m| StandardTemplate {
+                ics: m.ics,
+                id: m.id,
+                display_name: m.display_name,
+                description: m.description,
+                design_authority: m.design_authority,
+                creator: m.creator,
+                create_time: m.create_time,
+            }),
+    )
+}
+
+/// Change requests of `ics` that may still need someone's action.
+pub async fn active_change_requests<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+) -> Result<Vec<ChangeRequest>, StoreError> {
+    let active = [
+        State::Submitted,
+        State::ImpactAssessment,
+        State::DaReview,
+        State::BoardReview,
+        State::Approved,
+        State::Scheduled,
+    ];
+    change_request::Entity::find()
+        .filter(change_request::Column::Ics.eq(ics))
+        .filter(
+            Condition::any()
+                .add(change_request::Column::State.is_in(active.map(|s| s.as_str())))
+                .add(
+                    Condition::all()
+                        .add(change_request::Column::RetrospectiveReviewDeadline.is_not_null())
+                        .add(change_request::Column::RetrospectiveReviewTime.is_null()),
+                ),
+        )
+        .order_by_asc(change_request::Column::Number)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(cr_of)
+        .collect()
 }

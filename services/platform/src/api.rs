@@ -338,3 +338,28 @@ impl PlatformService for PlatformApi {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    #[test]
+    fn the_authorization_table_covers_every_rpc_exactly() {
+        let set =
+            prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let mut rpcs: Vec<String> = set
+            .file
+            .iter()
+            .filter(|f| f.package() == "concordat.platform.v1")
+            .flat_map(|f| f.service.iter())
+            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+            .collect();
+        let mut table: Vec<String> = super::PERMISSIONS
+            .iter()
+            .map(|p| p.method.to_owned())
+            .collect();
+        rpcs.sort();
+        table.sort();
+        assert_eq!(rpcs, table);
+    }
+}

@@ -225,6 +225,12 @@ pub struct ChangeRequest {
     pub board_decision: Option<BoardDecision>,
     /// Trusts that had not assessed at voting open.
     pub missing_assessment_trusts: Vec<String>,
+    /// Deployment reports by trust.
+    pub deployments: Vec<Deployment>,
+    /// Emergency changes: when the retrospective review is due.
+    pub retrospective_review_deadline: Option<DateTime<Utc>>,
+    /// Emergency changes: when it was done.
+    pub retrospective_review_time: Option<DateTime<Utc>>,
     /// Optimistic-concurrency version.
     pub version: i64,
     /// Created.
@@ -290,6 +296,20 @@ impl ChangeRequest {
         if v.is_empty() { Ok(()) } else { Err(v) }
     }
 
+    /// True when every affected trust reports the change deployed.
+    pub fn deployed_everywhere(&self) -> bool {
+        self.affected_trusts
+            .iter()
+            .all(|t| self.deployments.iter().any(|d| &d.trust == t && d.deployed))
+    }
+
+    /// Records a trust's deployment report, replacing its earlier one.
+    pub fn report_deployment(&mut self, report: Deployment) {
+        self.deployments.retain(|d| d.trust != report.trust);
+        self.deployments.push(report);
+        self.deployments.sort_by(|a, b| a.trust.cmp(&b.trust));
+    }
+
     /// True when editing `self` into `next` changes the substance voters judged.
     pub fn substance_changed(&self, next: &ChangeRequest) -> bool {
         self.description != next.description
@@ -297,6 +317,47 @@ impl ChangeRequest {
             || self.configuration_items != next.configuration_items
             || self.change_class != next.change_class
             || self.affected_trusts != next.affected_trusts
+    }
+}
+
+/// A trust's deployment report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    /// Trust.
+    pub trust: String,
+    /// Deployed (false: rolled back).
+    pub deployed: bool,
+    /// Note.
+    pub note: String,
+    /// Reporter.
+    pub reported_by: String,
+    /// When.
+    pub report_time: DateTime<Utc>,
+}
+
+/// A pre-approved kind of change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardTemplate {
+    /// ICS.
+    pub ics: String,
+    /// Id.
+    pub id: String,
+    /// Display name.
+    pub display_name: String,
+    /// What it covers.
+    pub description: String,
+    /// Design authority id.
+    pub design_authority: String,
+    /// The chair who created it.
+    pub creator: String,
+    /// When.
+    pub create_time: DateTime<Utc>,
+}
+
+impl StandardTemplate {
+    /// The resource name.
+    pub fn name(&self) -> String {
+        format!("icss/{}/standardTemplates/{}", self.ics, self.id)
     }
 }
 
@@ -495,9 +556,13 @@ pub fn safety_blockers(cr: &ChangeRequest, charter: &Charter, hazards: &[Hazard]
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::charter::tests::medicines;
+
+    pub(crate) fn sample() -> ChangeRequest {
+        cr()
+    }
 
     fn cr() -> ChangeRequest {
         let now = Utc::now();
@@ -530,6 +595,9 @@ mod tests {
             decision: None,
             board_decision: None,
             missing_assessment_trusts: vec![],
+            deployments: vec![],
+            retrospective_review_deadline: None,
+            retrospective_review_time: None,
             version: 1,
             create_time: now,
             update_time: now,
@@ -620,6 +688,36 @@ mod tests {
         assert!(
             safety_blockers(&c, &charter, &[]).is_empty(),
             "routine changes need no sign-off"
+        );
+    }
+}
+
+#[cfg(test)]
+mod deployment_tests {
+    use super::tests::sample;
+    use super::*;
+
+    #[test]
+    fn implemented_only_when_every_affected_trust_deployed() {
+        let mut c = sample();
+        let report = |trust: &str, deployed| Deployment {
+            trust: trust.into(),
+            deployed,
+            note: String::new(),
+            reported_by: "eng".into(),
+            report_time: Utc::now(),
+        };
+        assert!(!c.deployed_everywhere());
+        c.report_deployment(report("RGT", true));
+        assert!(!c.deployed_everywhere());
+        c.report_deployment(report("RGM", false));
+        assert!(!c.deployed_everywhere(), "a rollback is not a deployment");
+        c.report_deployment(report("RGM", true));
+        assert!(c.deployed_everywhere());
+        assert_eq!(
+            c.deployments.len(),
+            2,
+            "a later report replaces the earlier one"
         );
     }
 }

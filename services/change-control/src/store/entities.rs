@@ -88,6 +88,9 @@ pub mod change_request {
         pub decision: Option<String>,
         pub board_decision: Option<String>,
         pub missing_assessment_trusts: String,
+        pub deployments: String,
+        pub retrospective_review_deadline: Option<DateTimeUtc>,
+        pub retrospective_review_time: Option<DateTimeUtc>,
         pub version: i64,
         pub create_time: DateTimeUtc,
         pub update_time: DateTimeUtc,
@@ -205,6 +208,54 @@ pub mod vote {
         pub disposition: Option<String>,
         pub disposition_note: String,
         pub cast_time: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cc_releases`.
+pub mod release {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cc_releases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ics: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub window_start: DateTimeUtc,
+        pub window_end: DateTimeUtc,
+        pub freezes: String,
+        pub create_time: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cc_standard_templates`.
+pub mod template {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cc_standard_templates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ics: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub description: String,
+        pub design_authority: String,
+        pub creator: String,
+        pub create_time: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,7 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![
+            Box::new(M0001Initial),
+            Box::new(M0002ReleasesTemplatesDeployments),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
@@ -230,6 +233,108 @@ impl MigrationTrait for M0001Initial {
         ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct M0002ReleasesTemplatesDeployments;
+
+impl MigrationName for M0002ReleasesTemplatesDeployments {
+    fn name(&self) -> &str {
+        "m0002_releases_templates_deployments"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002ReleasesTemplatesDeployments {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per statement: SQLite adds one column per ALTER TABLE.
+        for column in [
+            col("deployments")
+                .text()
+                .not_null()
+                .default("[]")
+                .to_owned(),
+            col("retrospective_review_deadline")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+            col("retrospective_review_time")
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("cc_change_requests"))
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("cc_releases"))
+                    .col(col("ics").string().not_null())
+                    .col(col("id").string().not_null())
+                    .col(col("display_name").string().not_null())
+                    .col(col("window_start").timestamp_with_time_zone().not_null())
+                    .col(col("window_end").timestamp_with_time_zone().not_null())
+                    .col(col("freezes").text().not_null())
+                    .col(col("create_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics", "id"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("cc_standard_templates"))
+                    .col(col("ics").string().not_null())
+                    .col(col("id").string().not_null())
+                    .col(col("display_name").string().not_null())
+                    .col(col("description").text().not_null())
+                    .col(col("design_authority").string().not_null())
+                    .col(col("creator").string().not_null())
+                    .col(col("create_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics", "id"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("cc_change_requests_release")
+                    .table(Alias::new("cc_change_requests"))
+                    .col(Alias::new("ics"))
+                    .col(Alias::new("target_release"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["cc_standard_templates", "cc_releases"] {
+            manager
+                .drop_table(Table::drop().table(Alias::new(table)).to_owned())
+                .await?;
+        }
+        for column in [
+            "deployments",
+            "retrospective_review_deadline",
+            "retrospective_review_time",
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("cc_change_requests"))
+                        .drop_column(Alias::new(column))
+                        .to_owned(),
+                )
                 .await?;
         }
         Ok(())
