@@ -69,3 +69,39 @@ async fn buf_curl_lists_services_by_reflection_and_calls_who_am_i() {
     assert_eq!(code, 8 * 16, "{body}");
     assert!(body.contains("unauthenticated"), "{body}");
 }
+
+async fn governance_by_buf_curl(backend: concordat_platform::testkit::TestBackend) {
+    let Some(s) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let output = Command::new(concordat_e2e::tests_dir().join("buf/governance.sh"))
+        .arg(s.addr.to_string())
+        .arg(concordat_e2e::concordat_bin())
+        .arg(s.data_dir.path())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("BOARD_REVIEW, decision approved (unanimous"), "{stdout}");
+    assert_eq!(stdout.trim_end().lines().last(), Some("PASS"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buf_curl_drives_the_governance_scenario_on_sqlite() {
+    governance_by_buf_curl(concordat_platform::testkit::TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buf_curl_drives_the_governance_scenario_on_postgres() {
+    governance_by_buf_curl(concordat_platform::testkit::TestBackend::Postgres).await;
+}

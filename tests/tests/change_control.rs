@@ -1637,3 +1637,70 @@ both_backends!(
     my_actions_show_what_awaits_each_person_on,
     my_actions_show_what_awaits_each_person
 );
+
+async fn deadlines_are_in_the_future_and_votes_stop_at_them(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let cr = w.draft(&["RGT"]).await;
+    w.lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let past = stamp(chrono::Utc::now() - chrono::Duration::days(1));
+    let refused = w
+        .chair()
+        .start_impact_assessment(pb::StartImpactAssessmentRequest {
+            name: cr.name.clone(),
+            deadline: Some(past),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&refused), ["deadline"]);
+    w.chair()
+        .start_impact_assessment(pb::StartImpactAssessmentRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    w.lead("RGT")
+        .submit_impact_assessment(pb::SubmitImpactAssessmentRequest {
+            parent: cr.name.clone(),
+            impact_assessment: Some(pb::ImpactAssessment {
+                trust: "RGT".into(),
+                recommendation: pb::Recommendation::Support as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(200);
+    w.chair()
+        .open_voting(pb::OpenVotingRequest {
+            name: cr.name.clone(),
+            deadline: Some(stamp(soon)),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = w
+        .voter("RGM")
+        .cast_vote(vote(&cr.name, pb::VoteChoice::Approve))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (late.code(), reason(&late).as_str()),
+        (Code::FailedPrecondition, "VOTING_CLOSED")
+    );
+}
+both_backends!(
+    deadlines_are_in_the_future_and_votes_stop_at_them_on,
+    deadlines_are_in_the_future_and_votes_stop_at_them
+);

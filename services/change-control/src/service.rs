@@ -104,7 +104,7 @@ impl From<ChangeError> for ApiError {
                 "ALREADY_VOTED",
                 format!("{trust} already voted on {cr}; a trust votes once (again only if its vote went stale)"),
             )
-            .with_field_violation("parent", format!("{trust} already voted")),
+            .with_metadata("trust", trust),
             ChangeError::AlreadyExists(name) => {
                 ApiError::new(Code::AlreadyExists, DOMAIN, "ALREADY_EXISTS", format!("{name} already exists"))
                     .with_metadata("resource", name)
@@ -787,6 +787,9 @@ impl ChangeControl {
     ) -> Result<Replayable<ChangeRequest>> {
         let (ics, id) = parse_name("name", name, "changeRequests")?;
         self.require_ics(ctx, &ics, name).await?;
+        if deadline.is_some_and(|d| d <= Utc::now()) {
+            return Err(invalid("deadline", "must be in the future"));
+        }
         let (txn, replay) = self.begin(ctx, method, request_id).await?;
         if let Some(bytes) = replay {
             return Ok(Replayable::Replay(bytes));
@@ -1148,6 +1151,16 @@ impl ChangeControl {
                     ),
                 )
                 .await);
+        }
+        if cr.state == State::DaReview && cr.voting_deadline.is_some_and(|d| d <= Utc::now()) {
+            return Err(ChangeError::Precondition {
+                reason: "VOTING_CLOSED",
+                subject: parent.to_owned(),
+                message: format!(
+                    "voting on {} closed at its deadline; the chair closes the vote",
+                    cr.number
+                ),
+            });
         }
         if cr.state != State::DaReview {
             return Err(ChangeError::Transition(InvalidTransition {

@@ -349,7 +349,10 @@ impl ServerBuilder {
             .layer(DeadlineLayer::new(config.server.request_timeout));
         // Inside: each service's authentication and authorization (`Guarded`), then the handler.
 
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // Nagle's algorithm would hold small responses for the peer's delayed ACK (~40 ms).
+        let incoming = tonic::transport::server::TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(std::time::Duration::from_secs(60)));
         let mut stop = stop_rx;
         let serving = server
             .add_routes(routes.routes())

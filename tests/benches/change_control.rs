@@ -1,0 +1,251 @@
+//! Benchmarks of change control through gRPC over 10,000 change requests, on SQLite and on
+//! PostgreSQL: `ListChangeRequests` (first page, a trust filter, a text search) and `CastVote`
+//! (each vote a fresh (change request, trust) pair; the last vote of a change request decides it).
+//!
+//! Run with `cargo bench -p concordat-e2e --bench change_control`. PostgreSQL comes from
+//! `CONCORDAT_TEST_DATABASE_URL` or a throwaway cluster, as in the tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use concordat_change_control::domain::change_request::{ChangeRequest, ChangeType};
+use concordat_change_control::domain::charter::ChangeClass;
+use concordat_change_control::domain::lifecycle::State;
+use concordat_e2e::{Bearer, Options, TestServer};
+use concordat_platform::testkit::TestBackend;
+use concordat_proto::changecontrol::v1 as pb;
+use criterion::{Criterion, criterion_group, criterion_main};
+use pb::change_control_service_client::ChangeControlServiceClient;
+
+const CRS: usize = 10_000;
+const TRUSTS: [&str; 8] = ["RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP"];
+
+fn federation() -> String {
+    let trusts: Vec<String> = TRUSTS
+        .iter()
+        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
+        .collect();
+    format!(
+        "[[ics]]\ncode = \"QUE\"\nname = \"Bench ICS\"\ntrusts = [{}]\n",
+        trusts.join(", ")
+    )
+}
+
+fn token(s: &TestServer, trust: Option<&str>, role: &str, subject: &str) -> String {
+    s.platform
+        .dev_issuer
+        .as_ref()
+        .unwrap()
+        .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
+            subject: subject.into(),
+            name: None,
+            org: trust.unwrap_or("QUE").into(),
+            ics: None,
+            roles: vec![role.into()],
+            ttl: Duration::from_secs(3600),
+        })
+        .unwrap()
+}
+
+/// A server with one design authority of eight trusts and 10,000 change requests in DA_REVIEW.
+async fn seeded(backend: TestBackend) -> Option<TestServer> {
+    let s = TestServer::start(Options {
+        backend,
+        federation: Some(federation()),
+        ..Default::default()
+    })
+    .await?;
+    let admin = token(&s, None, "ics-admin", "admin");
+    let mut client =
+        ChangeControlServiceClient::with_interceptor(s.channel.clone(), Bearer::new(&admin));
+    let rule = |c: pb::ChangeClass| pb::ClassRule {
+        change_class: c as i32,
+        threshold: pb::Threshold::SimpleMajority as i32,
+        cso_sign_off_required: false,
+    };
+    client
+        .create_design_authority(pb::CreateDesignAuthorityRequest {
+            parent: "icss/QUE".into(),
+            design_authority_id: "medicines".into(),
+            design_authority: Some(pb::DesignAuthority {
+                display_name: "Medicines".into(),
+                domains: vec!["medicines".into()],
+                members: TRUSTS
+                    .iter()
+                    .map(|t| pb::Membership {
+                        trust: t.to_string(),
+                        voting_members: vec![format!("voter-{t}")],
+                    })
+                    .collect(),
+                chair: "chair".into(),
+                charter: Some(pb::Charter {
+                    quorum_percent: 75,
+                    rules: vec![
+                        rule(pb::ChangeClass::Routine),
+                        rule(pb::ChangeClass::Significant),
+                        rule(pb::ChangeClass::SafetyCritical),
+                    ],
+                    silence: pb::SilencePolicy::Abstain as i32,
+                    max_residual_risk: 5,
+                    assessment_days: 14,
+                    voting_days: 7,
+                    emergency_review_days: 10,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let txn = s.platform.db.begin_write().await.unwrap();
+    let now = Utc::now();
+    for i in 0..CRS {
+        let cr = ChangeRequest {
+            ics: "QUE".into(),
+            id: format!("cr{i:05}"),
+            number: format!("CR-2026-{:05}", i + 1),
+            title: if i % 10 == 0 {
+                format!("Allergy alert tuning {i}")
+            } else {
+                format!("Order set update {i}")
+            },
+            description: "A change to the shared build".into(),
+            rationale: String::new(),
+            requesting_trust: TRUSTS[i % 8].into(),
+            requester: "lead".into(),
+            domain: "medicines".into(),
+            design_authority: "medicines".into(),
+            affected_trusts: [TRUSTS[i % 8], TRUSTS[(i + 3) % 8]]
+                .into_iter()
+                .map(String::from)
+                .collect::<BTreeSet<_>>(),
+            change_type: ChangeType::Normal,
+            change_class: ChangeClass::Routine,
+            standard_template: String::new(),
+            cost_estimate_pence: 0,
+            effort_days: 1,
+            target_release: String::new(),
+            configuration_links: vec![],
+            configuration_items: vec![format!("order-set/item-{i}")],
+            benefit_links: vec![],
+            state: State::DaReview,
+            charter_version: 1,
+            assessment_deadline: None,
+            voting_deadline: Some(now + chrono::Duration::days(7)),
+            residual_risk: 0,
+            decision: None,
+            board_decision: None,
+            missing_assessment_trusts: vec![],
+            deployments: vec![],
+            retrospective_review_deadline: None,
+            retrospective_review_time: None,
+            version: 1,
+            create_time: now + chrono::Duration::milliseconds(i as i64),
+            update_time: now,
+        };
+        concordat_change_control::store::insert_change_request(&*txn, &cr)
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    Some(s)
+}
+
+fn bench_backend(c: &mut Criterion, backend: TestBackend, label: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(s) = rt.block_on(seeded(backend)) else {
+        eprintln!("skipping {label}: no PostgreSQL");
+        return;
+    };
+    let viewer = token(&s, Some("RGT"), "viewer", "viewer");
+    let client =
+        ChangeControlServiceClient::with_interceptor(s.channel.clone(), Bearer::new(&viewer));
+    let mut group = c.benchmark_group(format!("change_control/{label}"));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(5));
+    for (name, filter) in [
+        ("list_first_page", ""),
+        ("list_trust_filter", "trust = RGM AND state = DA_REVIEW"),
+        ("list_text_search", "text : \"allergy\""),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut client = client.clone();
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let page = client
+                            .list_change_requests(pb::ListChangeRequestsRequest {
+                                parent: "icss/QUE".into(),
+                                page_size: 50,
+                                filter: filter.into(),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap()
+                            .into_inner();
+                        assert_eq!(page.change_requests.len(), 50);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    // Votes: the n-th vote goes to change request n / 8 for trust n % 8.
+    let voters: Vec<_> = TRUSTS
+        .iter()
+        .map(|t| {
+            ChangeControlServiceClient::with_interceptor(
+                s.channel.clone(),
+                Bearer::new(&token(&s, Some(t), "da-member", &format!("voter-{t}"))),
+            )
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("cast_vote", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    assert!(n < CRS * 8, "ran out of seeded votes");
+                    let mut voter = voters[n % 8].clone();
+                    voter
+                        .cast_vote(pb::CastVoteRequest {
+                            parent: format!("icss/QUE/changeRequests/cr{:05}", n / 8),
+                            choice: pb::VoteChoice::Approve as i32,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap();
+                }
+                start.elapsed()
+            })
+        })
+    });
+    group.finish();
+    eprintln!(
+        "{label}: {} votes cast in all",
+        next.load(Ordering::Relaxed)
+    );
+}
+
+fn benches(c: &mut Criterion) {
+    bench_backend(c, TestBackend::Sqlite, "sqlite");
+    bench_backend(c, TestBackend::Postgres, "postgres");
+}
+
+criterion_group!(change_control, benches);
+criterion_main!(change_control);
