@@ -92,7 +92,10 @@ async fn governance_by_buf_curl(backend: concordat_platform::testkit::TestBacken
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(stdout.contains("BOARD_REVIEW, decision approved (unanimous"), "{stdout}");
+    assert!(
+        stdout.contains("BOARD_REVIEW, decision approved (unanimous"),
+        "{stdout}"
+    );
     assert_eq!(stdout.trim_end().lines().last(), Some("PASS"), "{stdout}");
 }
 
