@@ -1,0 +1,6 @@
+//! The rules of shared configuration, pure: no tonic, prost, sea-orm or I/O.
+
+pub mod changeset;
+pub mod kind;
+pub mod layer;
+pub mod resolve;

@@ -1,0 +1,334 @@
+//! The effective configuration of a trust: the baseline with the trust's overlay applied,
+//! deterministic and explaining itself — for every key, which layer it came from and which change
+//! request put it there.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::layer::{Baseline, Governance, Key, Local, Overlay, Provenance};
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The baseline, unvaried.
+    Baseline,
+    /// The trust's override of a baseline item.
+    Override,
+    /// A trust-only item the baseline lacks.
+    LocalOnly,
+}
+
+/// One effective item and its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    /// The value in force.
+    pub value: Value,
+    /// Which layer it came from.
+    pub source: Source,
+    /// Which revision and change request put it there.
+    pub provenance: Provenance,
+    /// When an overlay entry was not applied, why (a key locked or bounded after the overlay was
+    /// published): the baseline value is in force instead.
+    pub ignored: Option<String>,
+}
+
+/// An effective configuration.
+pub type Effective = BTreeMap<Key, Resolved>;
+
+/// Applies `overlay` to `baseline`. Overlay entries the baseline's governance no longer allows are
+/// not applied and are reported in `ignored`, so a locked key never differs from the baseline and
+/// a bounded key never leaves its bounds.
+pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
+    let mut out = Effective::new();
+    for (key, item) in baseline {
+        let base = Resolved {
+            value: item.value.clone(),
+            source: Source::Baseline,
+            provenance: item.provenance.clone(),
+            ignored: None,
+        };
+        let Some(local) = overlay.get(key) else {
+            out.insert(key.clone(), base);
+            continue;
+        };
+        let refusal = match (&item.governance, &local.local) {
+            (Governance::Locked, _) => Some("the key is locked".to_owned()),
+            (Governance::Bounded(_), Local::Remove) => {
+                Some("a bounded key cannot be removed".to_owned())
+            }
+            (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v)),
+            (Governance::Overridable, _) => None,
+        };
+        match (refusal, &local.local) {
+            (Some(why), _) => {
+                out.insert(
+                    key.clone(),
+                    Resolved {
+                        ignored: Some(format!("overlay entry not applied: {why}")),
+                        ..base
+                    },
+                );
+            }
+            (None, Local::Remove) => {}
+            (None, Local::Set(value)) => {
+                out.insert(
+                    key.clone(),
+                    Resolved {
+                        value: value.clone(),
+                        source: Source::Override,
+                        provenance: local.provenance.clone(),
+                        ignored: None,
+                    },
+                );
+            }
+        }
+    }
+    for (key, local) in overlay.iter().filter(|(k, _)| !baseline.contains_key(*k)) {
+        if let Local::Set(value) = &local.local {
+            out.insert(
+                key.clone(),
+                Resolved {
+                    value: value.clone(),
+                    source: Source::LocalOnly,
+                    provenance: local.provenance.clone(),
+                    ignored: None,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// The values of an effective configuration or a layer, by key.
+pub fn values<'a, I>(items: I) -> BTreeMap<Key, Value>
+where
+    I: IntoIterator<Item = (&'a Key, &'a Value)>,
+{
+    items
+        .into_iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// SHA-256 (hex) over a canonical encoding of key → value: keys in order, each value as compact
+/// JSON with object members sorted (serde_json's default map is ordered). Equal content, equal hash.
+pub fn content_hash(values: &BTreeMap<Key, Value>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"concordat-config-v1");
+    for (key, value) in values {
+        for part in [
+            key.kind.as_bytes(),
+            key.key.as_bytes(),
+            value.to_string().as_bytes(),
+        ] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// One difference between two configurations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    /// The key.
+    pub key: Key,
+    /// Before (`None`: absent).
+    pub before: Option<Value>,
+    /// After (`None`: absent).
+    pub after: Option<Value>,
+}
+
+/// What changes from `before` to `after`, in key order.
+pub fn diff(before: &BTreeMap<Key, Value>, after: &BTreeMap<Key, Value>) -> Vec<Difference> {
+    let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (b, a) = (before.get(k), after.get(k));
+            (b != a).then(|| Difference {
+                key: k.clone(),
+                before: b.cloned(),
+                after: a.cloned(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::layer::{BaselineItem, Bound, OverlayItem};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn prov(cr: &str) -> Provenance {
+        Provenance {
+            revision: 1,
+            change_request: cr.into(),
+        }
+    }
+
+    #[test]
+    fn the_golden_scenario_one_trust_varies_the_threshold() {
+        let baseline: Baseline = BTreeMap::from([
+            (
+                Key::new("alert-rule", "allergy-interruptive"),
+                BaselineItem {
+                    value: json!({"interrupt": true}),
+                    governance: Governance::Locked,
+                    provenance: prov("CR-2026-0001"),
+                },
+            ),
+            (
+                Key::new("alert-rule", "sepsis-news2"),
+                BaselineItem {
+                    value: json!({"threshold": 5}),
+                    governance: Governance::Bounded(vec![Bound::Range {
+                        pointer: "/threshold".into(),
+                        min: Some(3.0),
+                        max: Some(7.0),
+                    }]),
+                    provenance: prov("CR-2026-0001"),
+                },
+            ),
+        ]);
+        let rgm: Overlay = BTreeMap::from([(
+            Key::new("alert-rule", "sepsis-news2"),
+            OverlayItem {
+                local: Local::Set(json!({"threshold": 6})),
+                provenance: prov("CR-2026-0007"),
+            },
+        )]);
+        let effective = resolve(&baseline, &rgm);
+        let sepsis = &effective[&Key::new("alert-rule", "sepsis-news2")];
+        assert_eq!(
+            (
+                sepsis.value.clone(),
+                sepsis.source.clone(),
+                sepsis.provenance.change_request.as_str()
+            ),
+            (json!({"threshold": 6}), Source::Override, "CR-2026-0007")
+        );
+        let rgt = resolve(&baseline, &Overlay::new());
+        let differences = diff(
+            &values(rgt.iter().map(|(k, r)| (k, &r.value))),
+            &values(effective.iter().map(|(k, r)| (k, &r.value))),
+        );
+        assert_eq!(
+            differences.len(),
+            1,
+            "the trusts differ exactly at the varied key"
+        );
+        assert_eq!(differences[0].key, Key::new("alert-rule", "sepsis-news2"));
+    }
+
+    fn key() -> impl Strategy<Value = Key> {
+        (
+            prop_oneof![Just("alert-rule"), Just("order-set"), Just("code-set")],
+            0u8..12,
+        )
+            .prop_map(|(k, n)| Key::new(k, &format!("k{n}")))
+    }
+
+    fn governance() -> impl Strategy<Value = Governance> {
+        prop_oneof![
+            Just(Governance::Locked),
+            Just(Governance::Overridable),
+            (0i64..5, 5i64..10).prop_map(|(lo, hi)| Governance::Bounded(vec![Bound::Range {
+                pointer: "/n".into(),
+                min: Some(lo as f64),
+                max: Some(hi as f64)
+            }])),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        (-5i64..15).prop_map(|n| json!({ "n": n }))
+    }
+
+    fn baseline() -> impl Strategy<Value = Baseline> {
+        proptest::collection::btree_map(key(), (value(), governance()), 0..20).prop_map(|m| {
+            m.into_iter()
+                .map(|(k, (value, governance))| {
+                    (
+                        k,
+                        BaselineItem {
+                            value,
+                            governance,
+                            provenance: prov("CR-B"),
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+
+    fn overlay() -> impl Strategy<Value = Overlay> {
+        proptest::collection::btree_map(key(), proptest::option::of(value()), 0..20).prop_map(|m| {
+            m.into_iter()
+                .map(|(k, v)| {
+                    (
+                        k,
+                        OverlayItem {
+                            local: v.map_or(Local::Remove, Local::Set),
+                            provenance: prov("CR-O"),
+                        },
+                    )
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn resolution_is_deterministic(b in baseline(), o in overlay()) {
+            let first = resolve(&b, &o);
+            // Rebuild both maps in reverse insertion order: the result must not change.
+            let b2: Baseline = b.clone().into_iter().rev().collect();
+            let o2: Overlay = o.clone().into_iter().rev().collect();
+            prop_assert_eq!(&first, &resolve(&b2, &o2));
+            let hash = |e: &Effective| content_hash(&values(e.iter().map(|(k, r)| (k, &r.value))));
+            prop_assert_eq!(hash(&first), hash(&resolve(&b, &o)));
+        }
+
+        #[test]
+        fn a_locked_key_never_differs_from_the_baseline(b in baseline(), o in overlay()) {
+            let effective = resolve(&b, &o);
+            for (key, item) in b.iter().filter(|(_, i)| i.governance == Governance::Locked) {
+                prop_assert_eq!(&effective[key].value, &item.value);
+            }
+        }
+
+        #[test]
+        fn bounded_keys_stay_in_bounds(b in baseline(), o in overlay()) {
+            let effective = resolve(&b, &o);
+            for (key, item) in &b {
+                if let Governance::Bounded(bounds) = &item.governance {
+                    let resolved = effective.get(key);
+                    prop_assert!(resolved.is_some(), "a bounded key is never removed");
+                    let resolved = resolved.unwrap();
+                    if resolved.source == Source::Override {
+                        for bound in bounds {
+                            prop_assert_eq!(bound.check(&resolved.value), None);
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_effective_key_explains_itself(b in baseline(), o in overlay()) {
+            for (key, r) in resolve(&b, &o) {
+                match r.source {
+                    Source::Baseline => prop_assert_eq!(&r.provenance.change_request, "CR-B"),
+                    Source::Override => prop_assert!(b.contains_key(&key) && r.provenance.change_request == "CR-O"),
+                    Source::LocalOnly => prop_assert!(!b.contains_key(&key)),
+                }
+            }
+        }
+    }
+}
