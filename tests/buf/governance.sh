@@ -443,7 +443,8 @@ done
 ok "ListChangeRequests(state = APPROVED): contains $NUMBER"
 
 call ics-admin "$PF/ListAuditEntries" '{"parent": "icss/QUE", "resource": "'"$CR"'", "pageSize": 500}'
-expect "all(e[\"resource\"] == \"$CR\" for e in d[\"entries\"])" "ListAuditEntries: resource"
+expect "all(e[\"resource\"] == \"$CR\" or e[\"resource\"].startswith(\"$CR/\") for e in d[\"entries\"])" "ListAuditEntries: resource and what is under it"
+expect "any(e[\"resource\"].startswith(\"$CR/votes/\") for e in d[\"entries\"])" "ListAuditEntries: includes the votes"
 expect '{"changeRequest.create", "changeRequest.submit", "changeRequest.startImpactAssessment", "changeRequest.openVoting", "changeRequest.boardDecision"} <= {e["action"] for e in d["entries"]}' \
   "ListAuditEntries: the change request's moves"
 get n 'len(d["entries"])'

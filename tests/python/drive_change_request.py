@@ -787,21 +787,30 @@ class Driver:
                 if not token:
                     return entries
 
-        # The change request's own entries, then those of its hazards, assessments and votes.
-        own = audit(cr.name)
+        # The change request with everything under it, then only its hazards, assessments and votes.
+        whole = audit(cr.name)
         children = audit(cr.name + "/")
+        own = [e for e in whole if e.resource == cr.name]
         what = "ListAuditEntries"
-        for e in own:
-            check_eq(e.resource, cr.name, f"{what}(resource={cr.name}): entry {e.sequence}")
+        for e in whole:
+            check(
+                e.resource == cr.name or e.resource.startswith(cr.name + "/"),
+                f"{what}(resource={cr.name}): entry {e.sequence} is about {e.resource!r}",
+            )
         for e in children:
             check(
                 e.resource.startswith(cr.name + "/"),
                 f"{what}(resource={cr.name}/): entry {e.sequence} is about {e.resource!r}",
             )
-        for entries in (own, children):
+        check_eq(
+            sorted(e.sequence for e in whole if e.resource != cr.name),
+            sorted(e.sequence for e in children),
+            f"{what}: the subtree is the change request plus its parts",
+        )
+        for entries in (whole, children):
             sequences = [e.sequence for e in entries]
             check(sequences == sorted(sequences, reverse=True), f"{what}: not newest first")
-        entries = own + children
+        entries = whole
         check(
             len(entries) >= 10,
             f"{what}: {len(own)} entries about {cr.name} and {len(children)} about its parts; "

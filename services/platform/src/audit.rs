@@ -252,7 +252,8 @@ pub async fn append<C: ConnectionTrait>(txn: &C, new: NewEntry<'_>) -> Result<En
 /// A filter for [`list`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    /// Exact resource, or prefix when it ends in `/`.
+    /// A resource and everything under it (`icss/QUE/changeRequests/x` also matches its votes);
+    /// only what is under it when it ends in `/`.
     pub resource: Option<String>,
     /// Actor subject.
     pub actor_subject: Option<String>,
@@ -280,7 +281,11 @@ pub async fn list<C: ConnectionTrait>(
         query = if resource.ends_with('/') {
             query.filter(entry::Column::Resource.starts_with(resource))
         } else {
-            query.filter(entry::Column::Resource.eq(resource))
+            query.filter(
+                sea_orm::Condition::any()
+                    .add(entry::Column::Resource.eq(resource))
+                    .add(entry::Column::Resource.starts_with(format!("{resource}/"))),
+            )
         };
     }
     if let Some(v) = &filter.actor_subject {

@@ -91,3 +91,16 @@ pub async fn record<C: ConnectionTrait>(
     .await
     .map(|_| ())
 }
+
+/// Forgets request ids recorded before `cutoff`: a retry is expected within minutes, and the table
+/// must not grow without bound.
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, DbErr> {
+    Ok(entity::Entity::delete_many()
+        .filter(entity::Column::CreateTime.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected)
+}

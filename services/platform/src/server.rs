@@ -185,6 +185,7 @@ impl Platform {
                 .map_err(|e| StartError::Identity(e.to_string()))?,
         );
         verifier.start();
+        spawn_idempotency_pruner(db.clone());
         Ok(Arc::new(Self {
             config,
             db,
@@ -370,6 +371,22 @@ impl ServerBuilder {
             }
         }
     }
+}
+
+/// Forgets request ids older than a day, hourly.
+fn spawn_idempotency_pruner(db: Database) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let cutoff = Utc::now() - chrono::Duration::days(1);
+            match crate::idempotency::prune(db.conn(), cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(request_ids = n, "old request ids forgotten"),
+                Err(err) => tracing::warn!(error = %err, "request ids could not be pruned"),
+            }
+        }
+    });
 }
 
 /// Completes on SIGTERM or SIGINT.

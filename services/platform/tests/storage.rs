@@ -245,3 +245,79 @@ for_each_backend!(a_cursor_older_than_retention_must_resync, |db| {
     let mut stream = outbox.watch("QUE".into(), 3).await.unwrap();
     assert_eq!(next(&mut stream).await.kind, "d");
 });
+
+for_each_backend!(
+    a_resource_filter_includes_what_is_under_the_resource,
+    |db| {
+        for resource in [
+            "icss/QUE/changeRequests/1",
+            "icss/QUE/changeRequests/1/votes/RGT",
+            "icss/QUE/changeRequests/10",
+        ] {
+            let txn = db.begin_write().await.unwrap();
+            audit::append(
+                &*txn,
+                NewEntry {
+                    ics: "QUE",
+                    actor: actor("a"),
+                    action: "t",
+                    resource,
+                    request_id: "r",
+                    summary: String::new(),
+                },
+            )
+            .await
+            .unwrap();
+            txn.commit().await.unwrap();
+        }
+        let list = |resource: &str| {
+            let filter = audit::Filter {
+                resource: Some(resource.into()),
+                ..Default::default()
+            };
+            let db = db.clone();
+            async move {
+                audit::list(db.conn(), "QUE", &filter, 10)
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        };
+        assert_eq!(
+            list("icss/QUE/changeRequests/1").await,
+            2,
+            "itself and its vote, not CR 10"
+        );
+        assert_eq!(
+            list("icss/QUE/changeRequests/1/").await,
+            1,
+            "only what is under it"
+        );
+    }
+);
+
+for_each_backend!(old_request_ids_are_forgotten, |db| {
+    use concordat_platform::idempotency::{self, Key};
+    let key = Key {
+        service: "s",
+        subject: "a",
+        request_id: "r1",
+        method: "M",
+    };
+    idempotency::record(db.conn(), key, b"first".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        idempotency::lookup(db.conn(), key)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+        b"first"
+    );
+    let pruned = idempotency::prune(db.conn(), chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1);
+    assert!(idempotency::lookup(db.conn(), key).await.unwrap().is_none());
+});
