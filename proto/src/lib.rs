@@ -24,3 +24,11 @@ pub mod changecontrol {
         tonic::include_proto!("concordat.changecontrol.v1");
     }
 }
+
+/// `concordat.sharedconfig.*`: the ICS baseline, trust overlays and governed publishing.
+pub mod sharedconfig {
+    /// `concordat.sharedconfig.v1`.
+    pub mod v1 {
+        tonic::include_proto!("concordat.sharedconfig.v1");
+    }
+}

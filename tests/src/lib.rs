@@ -115,8 +115,15 @@ impl TestServer {
         }
         let platform = Platform::start(
             config,
-            &[concordat_change_control::migrate],
-            vec!["platform".into(), "change-control".into()],
+            &[
+                concordat_change_control::migrate,
+                concordat_shared_config::migrate,
+            ],
+            vec![
+                "platform".into(),
+                "change-control".into(),
+                "shared-config".into(),
+            ],
         )
         .await
         .unwrap();
@@ -128,6 +135,19 @@ impl TestServer {
         builder.add_service(
             concordat_change_control::service(&platform),
             concordat_change_control::PERMISSIONS,
+        );
+        // Shared configuration asks change control in-process, as `serve --target all` does.
+        let local = builder
+            .local("concordat.changecontrol.v1.ChangeControlService")
+            .unwrap();
+        builder.add_service(
+            concordat_shared_config::service(
+                &platform,
+                Arc::new(concordat_shared_config::upstream::GrpcChangeRequests::new(
+                    local,
+                )),
+            ),
+            concordat_shared_config::PERMISSIONS,
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -273,7 +273,10 @@ async fn audit_entries_page_and_bad_input_is_explained(backend: TestBackend) {
         TestBackend::Postgres => "postgres",
     };
     assert_eq!(info.storage_backend, expected);
-    assert_eq!(info.targets, ["platform", "change-control"]);
+    assert_eq!(
+        info.targets,
+        ["platform", "change-control", "shared-config"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -183,6 +183,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    if let Err(e) = targets::check_upstreams(&selected, config.upstream.change_control.as_deref()) {
+        return fail(e);
+    }
     let names: Vec<String> = selected.iter().map(|t| t.name.to_owned()).collect();
     let migrations: Vec<MigrateFn> = selected
         .iter()

@@ -38,7 +38,72 @@ pub const ALL: &[Target] = &[
             );
         },
     },
+    Target {
+        name: "shared-config",
+        migrations: &[concordat_shared_config::migrate],
+        register: |platform, builder| {
+            use concordat_shared_config::upstream::{ChangeRequests, GrpcChangeRequests};
+            // Change control in this process is called in-process, through the same client
+            // and the same authentication and authorization; otherwise over the network.
+            let local = builder.local(CHANGE_CONTROL);
+            let change_requests: Arc<dyn ChangeRequests> = match (local, &platform.config.upstream.change_control) {
+                (Some(local), _) => Arc::new(GrpcChangeRequests::new(local)),
+                (None, Some(url)) => match GrpcChangeRequests::connect(url) {
+                    Ok(client) => Arc::new(client),
+                    Err(err) => unreachable_upstream(err),
+                },
+                (None, None) => unreachable_upstream(
+                    "shared-config needs change control: serve it in this process or set upstream.change_control".into(),
+                ),
+            };
+            builder.add_service(
+                concordat_shared_config::service(platform, change_requests),
+                concordat_shared_config::PERMISSIONS,
+            );
+        },
+    },
 ];
+
+/// Change control's gRPC service name.
+const CHANGE_CONTROL: &str = "concordat.changecontrol.v1.ChangeControlService";
+
+/// Every target needs what it calls: a target list that includes shared-config without change
+/// control needs `upstream.change_control` (checked before start, so the error is a clear exit 2).
+pub fn check_upstreams(
+    selected: &[&Target],
+    change_control_url: Option<&str>,
+) -> Result<(), String> {
+    let has = |name: &str| selected.iter().any(|t| t.name == name);
+    if has("shared-config") && !has("change-control") && change_control_url.is_none() {
+        return Err("target shared-config without change-control needs upstream.change_control (CONCORDAT_UPSTREAM__CHANGE_CONTROL), the URL of change control".into());
+    }
+    Ok(())
+}
+
+fn unreachable_upstream(
+    message: String,
+) -> Arc<dyn concordat_shared_config::upstream::ChangeRequests> {
+    // `check_upstreams` refuses this configuration before start; a library user who skipped it
+    // gets every publish refused as UNAVAILABLE instead of a crash.
+    tracing::error!("{message}");
+    Arc::new(Unconfigured(message))
+}
+
+struct Unconfigured(String);
+
+#[async_trait::async_trait]
+impl concordat_shared_config::upstream::ChangeRequests for Unconfigured {
+    async fn get(
+        &self,
+        _: &str,
+        _: &concordat_shared_config::upstream::Caller,
+    ) -> Result<
+        concordat_shared_config::domain::publish::ChangeRequestFacts,
+        concordat_shared_config::upstream::UpstreamError,
+    > {
+        Err(concordat_shared_config::upstream::UpstreamError::Unavailable(self.0.clone()))
+    }
+}
 
 /// Resolves `--target`: `all` or a comma-separated list of names.
 pub fn select(spec: &str) -> Result<Vec<&'static Target>, String> {
@@ -62,4 +127,18 @@ pub fn select(spec: &str) -> Result<Vec<&'static Target>, String> {
         return Err("--target is empty: use all or a comma-separated list".into());
     }
     Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_config_apart_from_change_control_needs_its_url() {
+        let apart = select("platform,shared-config").unwrap();
+        let err = check_upstreams(&apart, None).unwrap_err();
+        assert!(err.contains("upstream.change_control"), "{err}");
+        assert!(check_upstreams(&apart, Some("http://change-control:50051")).is_ok());
+        assert!(check_upstreams(&select("all").unwrap(), None).is_ok());
+    }
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Where the other services are when they do not run in this process.
+    pub upstream: UpstreamConfig,
     /// `CONCORDAT_…` environment variables that name no configuration field (reported at start).
     #[serde(skip)]
     pub ignored_environment: Vec<String>,
@@ -110,6 +112,15 @@ pub struct EventsConfig {
     pub retention: Duration,
 }
 
+/// Where the services this process calls are, when they are not served by this process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamConfig {
+    /// Change control's gRPC endpoint, e.g. `http://concordat-change-control:50051`; needed by
+    /// shared configuration when change control runs in another process.
+    pub change_control: Option<String>,
+}
+
 /// Log output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +155,7 @@ impl Default for Config {
             dev_issuer: DevIssuerConfig::default(),
             events: EventsConfig::default(),
             log: LogConfig::default(),
+            upstream: UpstreamConfig::default(),
             ignored_environment: Vec::new(),
         }
     }
@@ -255,7 +267,7 @@ impl Config {
         Ok(config)
     }
 
-    fn top_level_fields() -> [&'static str; 11] {
+    fn top_level_fields() -> [&'static str; 12] {
         [
             "listen",
             "metrics_listen",
@@ -268,6 +280,7 @@ impl Config {
             "dev_issuer",
             "events",
             "log",
+            "upstream",
         ]
     }
 
@@ -309,6 +322,14 @@ impl Config {
                 field: "federation",
                 reason: format!("file {} does not exist", path.display()),
             });
+        }
+        if let Some(url) = &self.upstream.change_control
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "upstream.change_control",
+                "must be an http:// or https:// URL",
+            ));
         }
         if self.listen == self.metrics_listen && self.listen.port() != 0 {
             return Err(invalid("metrics_listen", "must differ from listen"));

@@ -5,6 +5,7 @@
 //! behind authentication, together with health, reflection (v1 and v1alpha) and gRPC-Web, and
 //! serves until the shutdown signal, then drains in-flight calls.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -209,9 +210,18 @@ impl Platform {
             routes,
             reporter,
             names: Vec::new(),
+            local: HashMap::new(),
         }
     }
 }
+
+/// A service of this process as a tower service, behind the same authentication and authorization
+/// as over the network: a generated tonic client over it calls the service in-process.
+pub type LocalService = tower::util::BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    std::convert::Infallible,
+>;
 
 /// Registers services and serves them.
 pub struct ServerBuilder {
@@ -220,6 +230,7 @@ pub struct ServerBuilder {
     routes: RoutesBuilder,
     reporter: HealthReporter,
     names: Vec<&'static str>,
+    local: HashMap<&'static str, LocalService>,
 }
 
 /// Applies the platform's gzip and message-size settings to a generated tonic server.
@@ -250,9 +261,17 @@ impl ServerBuilder {
         S::Future: Send + 'static,
     {
         self.names.push(S::NAME);
-        self.routes
-            .add_service(Guarded::new(service, self.gate.clone(), permissions));
+        let guarded = Guarded::new(service, self.gate.clone(), permissions);
+        self.local
+            .insert(S::NAME, LocalService::new(guarded.clone()));
+        self.routes.add_service(guarded);
         self
+    }
+
+    /// A service added earlier to this process (by its gRPC name, e.g.
+    /// `concordat.changecontrol.v1.ChangeControlService`), to call in-process.
+    pub fn local(&self, name: &str) -> Option<LocalService> {
+        self.local.get(name).cloned()
     }
 
     /// Serves on `listener` (gRPC and gRPC-Web) and `metrics` (HTTP) until `shutdown` completes,

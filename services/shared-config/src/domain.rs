@@ -3,4 +3,6 @@
 pub mod changeset;
 pub mod kind;
 pub mod layer;
+pub mod publish;
+pub mod records;
 pub mod resolve;

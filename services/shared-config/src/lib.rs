@@ -1,8 +1,48 @@
 //! Shared configuration: the ICS baseline of the EPR build, each trust's approved overlay, and the
 //! effective configuration integration engines follow.
 //!
-//! Today this crate holds the domain: config kinds with their JSON Schemas, per-key governance,
-//! overlay resolution that explains itself, content hashes, diffs and changesets. The store, the
-//! use cases and the gRPC API (`concordat.sharedconfig.v1`) build on it.
+//! Kinds of item carry a JSON Schema and an owning domain; baseline keys carry governance (locked,
+//! overridable, bounded). Changes arrive as changesets against one layer, are rendered as the
+//! effective-configuration diff of every trust they touch, and are published as immutable,
+//! numbered revisions only under a change request that change control says is APPROVED or
+//! SCHEDULED, of the kinds' domain, and affecting every trust whose configuration changes.
 
 pub mod domain;
+pub mod grpc;
+pub mod service;
+pub mod store;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use concordat_platform::events::Outbox;
+use concordat_platform::server::Platform;
+use concordat_proto::sharedconfig::v1::shared_config_service_server::SharedConfigServiceServer;
+
+/// The shared-configuration service over the platform's storage and federation, asking change
+/// control through `change_requests`, ready to add to a server builder with [`PERMISSIONS`].
+pub fn service(
+    platform: &Arc<Platform>,
+    change_requests: Arc<dyn upstream::ChangeRequests>,
+) -> SharedConfigServiceServer<grpc::Api> {
+    let outbox = Outbox::new(
+        store::migrations::OUTBOX,
+        platform.db.clone(),
+        &platform.config.events,
+    );
+    outbox.spawn_pruner();
+    let cases = service::SharedConfig::new(
+        platform.db.clone(),
+        outbox,
+        platform.federation.clone(),
+        change_requests,
+        grpc::encode_effective,
+    );
+    concordat_platform::configure_service!(
+        SharedConfigServiceServer::new(grpc::Api::new(Arc::new(cases))),
+        platform.config
+    )
+}
+
+pub use grpc::PERMISSIONS;
+pub use store::migrations::migrate;

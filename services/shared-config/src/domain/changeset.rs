@@ -8,18 +8,20 @@ use serde_json::Value;
 use super::kind::Violation;
 use super::layer::Key;
 
-/// One item change.
+/// One item change; `T` is what a layer holds per key (a bare value, or a layer [`Entry`]).
+///
+/// [`Entry`]: super::layer::Entry
 #[derive(Debug, Clone, PartialEq)]
-pub enum Change {
+pub enum Change<T = Value> {
     /// Add an item that does not exist.
-    Add(Key, Value),
+    Add(Key, T),
     /// Replace an existing item's value.
-    Modify(Key, Value),
+    Modify(Key, T),
     /// Remove an existing item.
     Remove(Key),
 }
 
-impl Change {
+impl<T> Change<T> {
     /// The key it touches.
     pub fn key(&self) -> &Key {
         match self {
@@ -31,10 +33,10 @@ impl Change {
 /// Applies `changes` to a layer's content, refusing all of them (with every reason, by change
 /// index) when any does not fit: adding an existing key, modifying or removing a missing one, or
 /// touching one key twice.
-pub fn apply(
-    content: &BTreeMap<Key, Value>,
-    changes: &[Change],
-) -> Result<BTreeMap<Key, Value>, Vec<Violation>> {
+pub fn apply<T: Clone>(
+    content: &BTreeMap<Key, T>,
+    changes: &[Change<T>],
+) -> Result<BTreeMap<Key, T>, Vec<Violation>> {
     let mut next = content.clone();
     let mut violations = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -74,7 +76,10 @@ pub fn apply(
 }
 
 /// The changes that take `after` back to `before` (for rollback).
-pub fn inverse(before: &BTreeMap<Key, Value>, after: &BTreeMap<Key, Value>) -> Vec<Change> {
+pub fn inverse<T: Clone + PartialEq>(
+    before: &BTreeMap<Key, T>,
+    after: &BTreeMap<Key, T>,
+) -> Vec<Change<T>> {
     super::resolve::diff(after, before)
         .into_iter()
         .map(|d| match (d.before, d.after) {

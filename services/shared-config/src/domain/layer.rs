@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::kind::Violation;
 
@@ -32,7 +33,8 @@ impl std::fmt::Display for Key {
 }
 
 /// A constraint a bounded key's local values must meet.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Bound {
     /// The number at `pointer` (a JSON pointer into the value; empty for the value itself) lies in
     /// `[min, max]`.
@@ -87,11 +89,13 @@ impl Bound {
 }
 
 /// How far a trust may vary a baseline key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
 pub enum Governance {
     /// No trust may vary it.
     Locked,
     /// Trusts may override or remove it.
+    #[default]
     Overridable,
     /// Trusts may override it within these bounds (and not remove it).
     Bounded(Vec<Bound>),
@@ -140,6 +144,77 @@ pub type Baseline = BTreeMap<Key, BaselineItem>;
 
 /// A trust's overlay.
 pub type Overlay = BTreeMap<Key, OverlayItem>;
+
+/// Which layer: the ICS baseline or one trust's overlay.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LayerId {
+    /// The ICS baseline.
+    Baseline,
+    /// A trust's overlay (ODS code).
+    Trust(String),
+}
+
+impl LayerId {
+    /// `baseline` or the ODS code, as in `icss/{ics}/layers/{id}`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            LayerId::Baseline => "baseline",
+            LayerId::Trust(t) => t,
+        }
+    }
+
+    /// Parses `baseline` or an ODS code (2–10 uppercase letters and digits).
+    pub fn parse(id: &str) -> Option<Self> {
+        if id == "baseline" {
+            Some(LayerId::Baseline)
+        } else if (2..=10).contains(&id.len())
+            && id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            Some(LayerId::Trust(id.to_owned()))
+        } else {
+            None
+        }
+    }
+}
+
+/// What a layer holds for one key, as a changeset writes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Entry {
+    /// The value (`null` when `suppress`).
+    pub value: Value,
+    /// How far trusts may vary the key (baseline entries only).
+    pub governance: Governance,
+    /// Who owns the item.
+    pub owner: String,
+    /// What it is for.
+    pub description: String,
+    /// An overlay entry removing the baseline item at its trust.
+    pub suppress: bool,
+}
+
+impl Entry {
+    /// The entry as one JSON object: what a layer's content hash and diffs cover.
+    pub fn canonical(&self) -> Value {
+        json!({
+            "value": self.value,
+            "governance": serde_json::to_value(&self.governance).unwrap_or(Value::Null),
+            "owner": self.owner,
+            "description": self.description,
+            "suppress": self.suppress,
+        })
+    }
+
+    /// The overlay entry as what the trust does with the key.
+    pub fn local(&self) -> Local {
+        if self.suppress {
+            Local::Remove
+        } else {
+            Local::Set(self.value.clone())
+        }
+    }
+}
 
 /// Whether an overlay entry for `key` is allowed by the baseline's governance.
 pub fn check_overlay_entry(baseline: &Baseline, key: &Key, local: &Local) -> Result<(), Violation> {

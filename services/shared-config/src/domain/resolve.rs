@@ -132,30 +132,50 @@ pub fn content_hash(values: &BTreeMap<Key, Value>) -> String {
 
 /// One difference between two configurations.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Difference {
+pub struct Difference<T = Value> {
     /// The key.
     pub key: Key,
     /// Before (`None`: absent).
-    pub before: Option<Value>,
+    pub before: Option<T>,
     /// After (`None`: absent).
-    pub after: Option<Value>,
+    pub after: Option<T>,
 }
 
-/// What changes from `before` to `after`, in key order.
-pub fn diff(before: &BTreeMap<Key, Value>, after: &BTreeMap<Key, Value>) -> Vec<Difference> {
-    let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (b, a) = (before.get(k), after.get(k));
-            (b != a).then(|| Difference {
-                key: k.clone(),
-                before: b.cloned(),
-                after: a.cloned(),
-            })
-        })
-        .collect()
+/// What changes from `before` to `after`, in key order: one merge pass over the two ordered maps.
+pub fn diff<T: Clone + PartialEq>(
+    before: &BTreeMap<Key, T>,
+    after: &BTreeMap<Key, T>,
+) -> Vec<Difference<T>> {
+    use std::cmp::Ordering;
+    let mut out = Vec::new();
+    let (mut b, mut a) = (before.iter().peekable(), after.iter().peekable());
+    loop {
+        let step = match (b.peek(), a.peek()) {
+            (None, None) => return out,
+            (Some((kb, _)), Some((ka, _))) => kb.cmp(ka),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+        };
+        let (key, before, after) = match step {
+            Ordering::Less => match b.next() {
+                Some((k, v)) => (k, Some(v), None),
+                None => return out,
+            },
+            Ordering::Greater => match a.next() {
+                Some((k, v)) => (k, None, Some(v)),
+                None => return out,
+            },
+            Ordering::Equal => match (b.next(), a.next()) {
+                (Some((k, vb)), Some((_, va))) if vb != va => (k, Some(vb), Some(va)),
+                _ => continue,
+            },
+        };
+        out.push(Difference {
+            key: key.clone(),
+            before: before.cloned(),
+            after: after.cloned(),
+        });
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +313,20 @@ mod tests {
             prop_assert_eq!(&first, &resolve(&b2, &o2));
             let hash = |e: &Effective| content_hash(&values(e.iter().map(|(k, r)| (k, &r.value))));
             prop_assert_eq!(hash(&first), hash(&resolve(&b, &o)));
+        }
+
+        #[test]
+        fn the_merge_diff_finds_every_difference(x in overlay(), y in overlay()) {
+            let as_values = |o: &Overlay| -> BTreeMap<Key, Value> {
+                o.iter().map(|(k, i)| (k.clone(), match &i.local { Local::Set(v) => v.clone(), Local::Remove => json!("removed") })).collect()
+            };
+            let (before, after) = (as_values(&x), as_values(&y));
+            let got = diff(&before, &after);
+            let mut keys: Vec<&Key> = before.keys().chain(after.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let expected: Vec<Difference> = keys.into_iter().filter(|k| before.get(*k) != after.get(*k)).map(|k| Difference { key: k.clone(), before: before.get(k).cloned(), after: after.get(k).cloned() }).collect();
+            prop_assert_eq!(got, expected);
         }
 
         #[test]

@@ -1,0 +1,421 @@
+//! The rules of publishing: what a changeset may contain for its layer, which trusts it changes
+//! and how, and whether its change request allows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::changeset::Change;
+use super::kind::{ConfigKind, Violation};
+use super::layer::{
+    Baseline, BaselineItem, Entry, Governance, Key, LayerId, Overlay, OverlayItem, Provenance,
+    check_overlay_entry,
+};
+use super::resolve::{Difference, diff, resolve};
+
+/// A layer entry with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// The entry.
+    pub entry: Entry,
+    /// The revision and change request that put it there.
+    pub provenance: Provenance,
+}
+
+/// A layer's content with provenance, by key.
+pub type Content = BTreeMap<Key, Placed>;
+
+/// The content as a baseline.
+pub fn as_baseline(content: &Content) -> Baseline {
+    content
+        .iter()
+        .map(|(k, p)| {
+            (
+                k.clone(),
+                BaselineItem {
+                    value: p.entry.value.clone(),
+                    governance: p.entry.governance.clone(),
+                    provenance: p.provenance.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The content as an overlay.
+pub fn as_overlay(content: &Content) -> Overlay {
+    content
+        .iter()
+        .map(|(k, p)| {
+            (
+                k.clone(),
+                OverlayItem {
+                    local: p.entry.local(),
+                    provenance: p.provenance.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The entries without provenance.
+pub fn entries(content: &Content) -> BTreeMap<Key, Entry> {
+    content
+        .iter()
+        .map(|(k, p)| (k.clone(), p.entry.clone()))
+        .collect()
+}
+
+/// The longest key accepted.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// Every way `changes` do not fit `layer`: unregistered kinds, bad keys, values breaking their
+/// kind's schema (with JSON pointers), baseline governance that is malformed or that the baseline
+/// value itself breaks, and overlay entries the baseline's governance forbids. `baseline` must
+/// hold the baseline entries of the changed keys (for an overlay).
+pub fn validate(
+    layer: &LayerId,
+    changes: &[Change<Entry>],
+    kinds: &BTreeMap<String, ConfigKind>,
+    baseline: &Baseline,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    if changes.is_empty() {
+        out.push((
+            "changeset.changes".into(),
+            "must hold at least one change".into(),
+        ));
+    }
+    for (i, change) in changes.iter().enumerate() {
+        let field = format!("changeset.changes[{i}].item");
+        let key = change.key();
+        let kind = kinds.get(&key.kind);
+        if kind.is_none() {
+            out.push((
+                format!("{field}.kind"),
+                format!("`{}` is not a registered kind", key.kind),
+            ));
+        }
+        if key.key.is_empty()
+            || key.key.len() > MAX_KEY_LEN
+            || key.key.chars().any(|c| c.is_control() || c == '/')
+        {
+            out.push((
+                format!("{field}.key"),
+                format!("must be 1–{MAX_KEY_LEN} characters without `/` or control characters"),
+            ));
+        }
+        let entry = match change {
+            Change::Add(_, e) | Change::Modify(_, e) => e,
+            Change::Remove(_) => continue,
+        };
+        if let Some(kind) = kind
+            && !entry.suppress
+        {
+            if entry.value.is_null() && !kind_allows_null(kind) {
+                out.push((format!("{field}.value"), "is required".into()));
+            } else {
+                out.extend(kind.check(&format!("{field}.value"), &entry.value));
+            }
+        }
+        match layer {
+            LayerId::Baseline => {
+                if entry.suppress {
+                    out.push((
+                        format!("{field}.suppress"),
+                        "only a trust's overlay can suppress a baseline item".into(),
+                    ));
+                }
+                if let Governance::Bounded(bounds) = &entry.governance {
+                    if bounds.is_empty() {
+                        out.push((
+                            format!("{field}.governance.bounds"),
+                            "a bounded key needs at least one bound".into(),
+                        ));
+                    }
+                    for (j, bound) in bounds.iter().enumerate() {
+                        if let super::layer::Bound::Range {
+                            min: Some(lo),
+                            max: Some(hi),
+                            ..
+                        } = bound
+                            && lo > hi
+                        {
+                            out.push((
+                                format!("{field}.governance.bounds[{j}]"),
+                                format!("min {lo} is above max {hi}"),
+                            ));
+                        } else if let Some(reason) = bound.check(&entry.value) {
+                            out.push((
+                                format!("{field}.governance.bounds[{j}]"),
+                                format!("the baseline value itself breaks this bound: {reason}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            LayerId::Trust(_) => {
+                if entry.governance != Governance::Overridable {
+                    out.push((
+                        format!("{field}.governance"),
+                        "is set on baseline items only".into(),
+                    ));
+                }
+                if entry.suppress && !entry.value.is_null() {
+                    out.push((
+                        format!("{field}.value"),
+                        "must be empty when the item suppresses the baseline item".into(),
+                    ));
+                }
+                if let Err((_, reason)) = check_overlay_entry(baseline, key, &entry.local()) {
+                    out.push((field, format!("{key} {reason}")));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn kind_allows_null(kind: &ConfigKind) -> bool {
+    kind.check("", &Value::Null).is_empty()
+}
+
+/// What the effective configuration of each trust becomes, restricted to `keys` (resolution is
+/// per key, so the rest is unchanged). Trusts whose configuration does not change are left out.
+pub fn effective_changes(
+    keys: &BTreeSet<Key>,
+    baseline: (&Content, &Content),
+    overlays: &BTreeMap<String, (Content, Content)>,
+) -> BTreeMap<String, Vec<Difference>> {
+    let restrict = |c: &Content| -> Content {
+        keys.iter()
+            .filter_map(|k| c.get(k).map(|p| (k.clone(), p.clone())))
+            .collect()
+    };
+    let (b_before, b_after) = (
+        as_baseline(&restrict(baseline.0)),
+        as_baseline(&restrict(baseline.1)),
+    );
+    let empty = (Content::new(), Content::new());
+    let mut out = BTreeMap::new();
+    let trusts: BTreeSet<&String> = overlays.keys().collect();
+    for trust in trusts {
+        let (o_before, o_after) = overlays.get(trust).unwrap_or(&empty);
+        let values = |b: &Baseline, o: &Content| -> BTreeMap<Key, Value> {
+            resolve(b, &as_overlay(&restrict(o)))
+                .into_iter()
+                .map(|(k, r)| (k, r.value))
+                .collect()
+        };
+        let changes = diff(&values(&b_before, o_before), &values(&b_after, o_after));
+        if !changes.is_empty() {
+            out.insert(trust.clone(), changes);
+        }
+    }
+    out
+}
+
+/// What change control says about a change request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRequestFacts {
+    /// `icss/{ics}/changeRequests/{id}`.
+    pub name: String,
+    /// `CR-YYYY-NNNN`.
+    pub number: String,
+    /// Its state, e.g. `APPROVED`.
+    pub state: String,
+    /// Its clinical domain.
+    pub domain: String,
+    /// The trusts it affects.
+    pub affected_trusts: BTreeSet<String>,
+}
+
+/// Why a change request does not allow a publish.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Not APPROVED or SCHEDULED.
+    NotApproved(String),
+    /// A kind of another domain `(kind, its domain)`.
+    Domain(String, String),
+    /// Trusts it changes that the change request does not affect.
+    DoesNotCover(Vec<String>),
+}
+
+/// Whether `cr` allows publishing changes to kinds `kinds` (name → domain) that change the
+/// effective configuration of `changed_trusts`.
+pub fn check_change_request(
+    cr: &ChangeRequestFacts,
+    kinds: &BTreeMap<String, String>,
+    changed_trusts: &BTreeSet<String>,
+) -> Result<(), Refusal> {
+    if !matches!(cr.state.as_str(), "APPROVED" | "SCHEDULED") {
+        return Err(Refusal::NotApproved(cr.state.clone()));
+    }
+    if let Some((kind, domain)) = kinds.iter().find(|(_, d)| **d != cr.domain) {
+        return Err(Refusal::Domain(kind.clone(), domain.clone()));
+    }
+    let missing: Vec<String> = changed_trusts
+        .difference(&cr.affected_trusts)
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::DoesNotCover(missing));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::layer::Bound;
+    use serde_json::json;
+
+    fn kinds() -> BTreeMap<String, ConfigKind> {
+        let kind = ConfigKind::new(
+            "alert-rule",
+            "medicines",
+            json!({"type": "object", "properties": {"threshold": {"type": "integer"}}, "required": ["threshold"]}),
+        )
+        .unwrap();
+        BTreeMap::from([("alert-rule".to_owned(), kind)])
+    }
+
+    fn placed(value: Value, governance: Governance, cr: &str) -> Placed {
+        Placed {
+            entry: Entry {
+                value,
+                governance,
+                ..Entry::default()
+            },
+            provenance: Provenance {
+                revision: 1,
+                change_request: cr.into(),
+            },
+        }
+    }
+
+    fn sepsis() -> Key {
+        Key::new("alert-rule", "sepsis-news2")
+    }
+
+    fn bounded() -> Governance {
+        Governance::Bounded(vec![Bound::Range {
+            pointer: "/threshold".into(),
+            min: Some(3.0),
+            max: Some(7.0),
+        }])
+    }
+
+    #[test]
+    fn a_changeset_is_checked_against_schema_and_governance() {
+        let baseline: Content =
+            BTreeMap::from([(sepsis(), placed(json!({"threshold": 5}), bounded(), "CR-1"))]);
+        let set = |value: Value| Entry {
+            value,
+            ..Entry::default()
+        };
+        let overlay = LayerId::Trust("RGM".into());
+        let ok = validate(
+            &overlay,
+            &[Change::Add(sepsis(), set(json!({"threshold": 6})))],
+            &kinds(),
+            &as_baseline(&baseline),
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = validate(
+            &overlay,
+            &[
+                Change::Add(sepsis(), set(json!({"threshold": 9}))),
+                Change::Add(Key::new("order-set", "x"), set(json!(1))),
+                Change::Add(
+                    Key::new("alert-rule", "y"),
+                    set(json!({"threshold": "high"})),
+                ),
+            ],
+            &kinds(),
+            &as_baseline(&baseline),
+        );
+        let fields: Vec<&str> = bad.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "changeset.changes[0].item",
+                "changeset.changes[1].item.kind",
+                "changeset.changes[2].item.value/threshold"
+            ]
+        );
+        let own_bound = validate(
+            &LayerId::Baseline,
+            &[Change::Add(
+                sepsis(),
+                Entry {
+                    value: json!({"threshold": 9}),
+                    governance: bounded(),
+                    ..Entry::default()
+                },
+            )],
+            &kinds(),
+            &Baseline::new(),
+        );
+        assert_eq!(own_bound.len(), 1);
+        assert_eq!(
+            own_bound[0].0,
+            "changeset.changes[0].item.governance.bounds[0]"
+        );
+    }
+
+    #[test]
+    fn only_trusts_whose_configuration_changes_are_affected() {
+        let before: Content =
+            BTreeMap::from([(sepsis(), placed(json!({"threshold": 5}), bounded(), "CR-1"))]);
+        let after: Content =
+            BTreeMap::from([(sepsis(), placed(json!({"threshold": 4}), bounded(), "CR-2"))]);
+        let rgm: Content = BTreeMap::from([(
+            sepsis(),
+            placed(json!({"threshold": 6}), Governance::Overridable, "CR-3"),
+        )]);
+        let overlays = BTreeMap::from([
+            ("RGT".to_owned(), (Content::new(), Content::new())),
+            ("RGM".to_owned(), (rgm.clone(), rgm)),
+        ]);
+        let keys = BTreeSet::from([sepsis()]);
+        let changed = effective_changes(&keys, (&before, &after), &overlays);
+        assert_eq!(
+            changed.keys().collect::<Vec<_>>(),
+            ["RGT"],
+            "RGM keeps its variation"
+        );
+        assert_eq!(changed["RGT"][0].after, Some(json!({"threshold": 4})));
+    }
+
+    #[test]
+    fn the_change_request_must_be_approved_of_the_domain_and_cover_the_trusts() {
+        let cr = ChangeRequestFacts {
+            name: "icss/QUE/changeRequests/1".into(),
+            number: "CR-2026-0001".into(),
+            state: "APPROVED".into(),
+            domain: "medicines".into(),
+            affected_trusts: BTreeSet::from(["RGT".to_owned(), "RGM".to_owned()]),
+        };
+        let kinds = BTreeMap::from([("alert-rule".to_owned(), "medicines".to_owned())]);
+        let trusts = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+        assert_eq!(check_change_request(&cr, &kinds, &trusts(&["RGT"])), Ok(()));
+        assert_eq!(
+            check_change_request(&cr, &kinds, &trusts(&["RGT", "RGN"])),
+            Err(Refusal::DoesNotCover(vec!["RGN".into()]))
+        );
+        let draft = ChangeRequestFacts {
+            state: "DA_REVIEW".into(),
+            ..cr.clone()
+        };
+        assert_eq!(
+            check_change_request(&draft, &kinds, &trusts(&["RGT"])),
+            Err(Refusal::NotApproved("DA_REVIEW".into()))
+        );
+        let theatres = BTreeMap::from([("theatre-list".to_owned(), "theatres".to_owned())]);
+        assert!(matches!(
+            check_change_request(&cr, &theatres, &trusts(&["RGT"])),
+            Err(Refusal::Domain(..))
+        ));
+    }
+}

@@ -1,0 +1,132 @@
+//! Change control as shared configuration sees it: one typed client trait, answered through change
+//! control's gRPC API — in-process when both run in one process (the same authentication and
+//! authorization as over the network), over a channel when they are deployed apart.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use concordat_proto::changecontrol::v1 as pb;
+use pb::change_control_service_client::ChangeControlServiceClient;
+use tonic::Code;
+
+use crate::domain::publish::ChangeRequestFacts;
+
+/// Who is asking: the caller's credentials, forwarded so change control scopes the read to them.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The `authorization` header of the original call.
+    pub authorization: String,
+    /// Its `x-request-id`, carried on so logs and audit entries match.
+    pub request_id: String,
+}
+
+/// Why change control gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// No such change request, or the caller may not read it.
+    #[error("{0}")]
+    Unknown(String),
+    /// Change control did not answer; worth retrying.
+    #[error("change control is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Reads change requests from change control.
+#[async_trait::async_trait]
+pub trait ChangeRequests: Send + Sync {
+    /// The facts about `name` (`icss/{ics}/changeRequests/{id}`) that publishing depends on.
+    async fn get(&self, name: &str, caller: &Caller) -> Result<ChangeRequestFacts, UpstreamError>;
+}
+
+/// Change control through its generated gRPC client, over any transport.
+pub struct GrpcChangeRequests<T> {
+    client: ChangeControlServiceClient<T>,
+    timeout: Duration,
+}
+
+impl<T> GrpcChangeRequests<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    /// Over `transport`: a `tonic::transport::Channel`, or a service of this process.
+    pub fn new(transport: T) -> Self {
+        Self {
+            client: ChangeControlServiceClient::new(transport),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl GrpcChangeRequests<tonic::transport::Channel> {
+    /// Over the network to `url` (connected lazily, so start-up never waits for change control).
+    pub fn connect(url: &str) -> Result<Self, String> {
+        let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+            .map_err(|e| format!("upstream.change_control {url}: {e}"))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        Ok(Self::new(endpoint.connect_lazy()))
+    }
+}
+
+fn state_name(state: i32) -> String {
+    pb::State::try_from(state)
+        .map(|s| s.as_str_name().trim_start_matches("STATE_").to_owned())
+        .unwrap_or_else(|_| format!("UNKNOWN({state})"))
+}
+
+#[async_trait::async_trait]
+impl<T> ChangeRequests for GrpcChangeRequests<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + Sync + 'static,
+    T::Future: Send,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    async fn get(&self, name: &str, caller: &Caller) -> Result<ChangeRequestFacts, UpstreamError> {
+        let mut request = tonic::Request::new(pb::GetChangeRequestRequest {
+            name: name.to_owned(),
+        });
+        request.set_timeout(self.timeout);
+        for (header, value) in [
+            ("authorization", &caller.authorization),
+            ("x-request-id", &caller.request_id),
+        ] {
+            if let Ok(value) = value.parse() {
+                request.metadata_mut().insert(header, value);
+            }
+        }
+        let mut client = self.client.clone();
+        match client.get_change_request(request).await {
+            Ok(response) => {
+                let cr = response.into_inner().change_request.unwrap_or_default();
+                Ok(ChangeRequestFacts {
+                    name: cr.name,
+                    number: cr.number,
+                    state: state_name(cr.state),
+                    domain: cr.domain,
+                    affected_trusts: cr.affected_trusts.into_iter().collect::<BTreeSet<_>>(),
+                })
+            }
+            Err(status) => match status.code() {
+                Code::NotFound
+                | Code::PermissionDenied
+                | Code::InvalidArgument
+                | Code::Unauthenticated => Err(UpstreamError::Unknown(format!(
+                    "{name}: {}",
+                    status.message()
+                ))),
+                _ => Err(UpstreamError::Unavailable(format!(
+                    "{:?}: {}",
+                    status.code(),
+                    status.message()
+                ))),
+            },
+        }
+    }
+}

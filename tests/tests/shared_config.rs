@@ -1,0 +1,1078 @@
+//! Shared configuration through gRPC with development-issuer tokens, on SQLite and PostgreSQL: the
+//! configuration part of the golden scenario, governed publishing (checked with change control),
+//! stale bases and rebases, watching with resume, rollback, snapshots and export.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use concordat_e2e::{Bearer, Options, TestServer, reason};
+use concordat_platform::testkit::TestBackend;
+use concordat_proto::changecontrol::v1 as cc;
+use concordat_proto::platform::v1 as platform_pb;
+use concordat_proto::sharedconfig::v1 as pb;
+use concordat_shared_config::grpc::{json_of, value_of};
+use concordat_shared_config::upstream::{
+    Caller, ChangeRequests, GrpcChangeRequests, UpstreamError,
+};
+use futures::StreamExt;
+use pb::shared_config_service_client::SharedConfigServiceClient;
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic_types::StatusExt;
+
+const TRUSTS: [&str; 4] = ["RGT", "RGM", "RGN", "RT1"];
+
+type Config = SharedConfigServiceClient<InterceptedService<Channel, Bearer>>;
+type Changes = cc::change_control_service_client::ChangeControlServiceClient<
+    InterceptedService<Channel, Bearer>,
+>;
+
+fn federation() -> String {
+    let trusts: Vec<String> = TRUSTS
+        .iter()
+        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
+        .collect();
+    format!(
+        "[[ics]]\ncode = \"QUE\"\nname = \"Test ICS\"\ntrusts = [{}]\n\n[[ics]]\ncode = \"QKK\"\nname = \"Other ICS\"\ntrusts = [{{ ods = \"RJ1\", name = \"Other\" }}]\n",
+        trusts.join(", ")
+    )
+}
+
+fn fields(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
+}
+
+struct World {
+    s: TestServer,
+    da: String,
+    template: String,
+}
+
+impl World {
+    async fn new(backend: TestBackend) -> Option<Self> {
+        let s = TestServer::start(Options {
+            backend,
+            federation: Some(federation()),
+            ..Default::default()
+        })
+        .await?;
+        let mut w = Self {
+            s,
+            da: String::new(),
+            template: String::new(),
+        };
+        w.da = w
+            .changes("RGT", "ics-admin", "admin")
+            .create_design_authority(cc::CreateDesignAuthorityRequest {
+                parent: "icss/QUE".into(),
+                design_authority_id: "medicines".into(),
+                design_authority: Some(cc::DesignAuthority {
+                    display_name: "Medicines".into(),
+                    domains: vec!["medicines".into()],
+                    members: TRUSTS
+                        .iter()
+                        .map(|t| cc::Membership {
+                            trust: t.to_string(),
+                            voting_members: vec![format!("voter-{t}")],
+                        })
+                        .collect(),
+                    chair: "chair".into(),
+                    charter: Some(cc::Charter {
+                        quorum_percent: 75,
+                        rules: [
+                            (cc::ChangeClass::Routine, false),
+                            (cc::ChangeClass::Significant, false),
+                            (cc::ChangeClass::SafetyCritical, true),
+                        ]
+                        .into_iter()
+                        .map(|(class, cso)| cc::ClassRule {
+                            change_class: class as i32,
+                            threshold: cc::Threshold::SimpleMajority as i32,
+                            cso_sign_off_required: cso,
+                        })
+                        .collect(),
+                        silence: cc::SilencePolicy::Abstain as i32,
+                        board_risk_threshold: 3,
+                        board_cost_threshold_pence: 5_000_000,
+                        max_residual_risk: 3,
+                        assessment_days: 14,
+                        voting_days: 7,
+                        emergency_review_days: 10,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .design_authority
+            .unwrap()
+            .name;
+        w.template = w
+            .changes("RGT", "da-chair", "chair")
+            .create_standard_template(cc::CreateStandardTemplateRequest {
+                parent: "icss/QUE".into(),
+                standard_template_id: "alert-tuning".into(),
+                standard_template: Some(cc::StandardTemplate {
+                    display_name: "Alert tuning".into(),
+                    description: "Tune alert thresholds within agreed bounds".into(),
+                    design_authority: w.da.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .standard_template
+            .unwrap()
+            .name;
+        let admin = w.config("RGT", "ics-admin", "admin");
+        for (kind, domain) in [("alert-rule", "medicines"), ("theatre-list", "theatres")] {
+            admin
+                .clone()
+                .create_config_kind(pb::CreateConfigKindRequest {
+                    parent: "icss/QUE".into(),
+                    config_kind_id: kind.into(),
+                    config_kind: Some(pb::ConfigKind {
+                        domain: domain.into(),
+                        schema: schema(),
+                        description: format!("{kind} items"),
+                        ..Default::default()
+                    }),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap();
+        }
+        Some(w)
+    }
+
+    fn token(&self, trust: &str, role: &str, subject: &str) -> String {
+        let issuer = self.s.platform.dev_issuer.as_ref().unwrap();
+        issuer
+            .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
+                subject: subject.into(),
+                name: None,
+                org: trust.into(),
+                ics: None,
+                roles: vec![role.into()],
+                ttl: Duration::from_secs(600),
+            })
+            .unwrap()
+    }
+
+    fn changes(&self, trust: &str, role: &str, subject: &str) -> Changes {
+        cc::change_control_service_client::ChangeControlServiceClient::with_interceptor(
+            self.s.channel.clone(),
+            Bearer::new(&self.token(trust, role, subject)),
+        )
+    }
+
+    fn config(&self, trust: &str, role: &str, subject: &str) -> Config {
+        SharedConfigServiceClient::with_interceptor(
+            self.s.channel.clone(),
+            Bearer::new(&self.token(trust, role, subject)),
+        )
+    }
+
+    fn engineer(&self, trust: &str) -> Config {
+        self.config(trust, "trust-engineer", &format!("engineer-{trust}"))
+    }
+
+    /// A change request of `domain` affecting `affected`, APPROVED (a standard change) unless
+    /// `approved` is false (then DRAFT).
+    async fn change_request(&self, affected: &[&str], approved: bool) -> String {
+        let mut lead = self.changes("RGT", "trust-digital-lead", "lead-RGT");
+        let cr = lead
+            .create_change_request(cc::CreateChangeRequestRequest {
+                parent: "icss/QUE".into(),
+                change_request: Some(cc::ChangeRequest {
+                    title: "Electronic allergy-related prescribing alerts".into(),
+                    description: "Interruptive allergy alerts; NEWS2 sepsis threshold".into(),
+                    domain: "medicines".into(),
+                    design_authority: self.da.clone(),
+                    affected_trusts: affected.iter().map(|t| t.to_string()).collect(),
+                    change_type: cc::ChangeType::Standard as i32,
+                    change_class: cc::ChangeClass::Routine as i32,
+                    standard_template: self.template.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .change_request
+            .unwrap();
+        if approved {
+            let submitted = lead
+                .submit_change_request(cc::SubmitChangeRequestRequest {
+                    name: cr.name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .change_request
+                .unwrap();
+            assert_eq!(submitted.state, cc::State::Approved as i32);
+        }
+        cr.name
+    }
+}
+
+fn schema() -> Option<prost_types::Struct> {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {
+            "enabled": {"type": "boolean"},
+            "interrupt": {"type": "boolean"},
+            "threshold": {"type": "integer", "minimum": 0, "maximum": 20}
+        },
+        "additionalProperties": false
+    });
+    match value_of(&schema).kind {
+        Some(prost_types::value::Kind::StructValue(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn item(kind: &str, key: &str, value: Value, governance: Option<pb::Governance>) -> pb::ConfigItem {
+    pb::ConfigItem {
+        kind: kind.into(),
+        key: key.into(),
+        value: Some(value_of(&value)),
+        governance,
+        ..Default::default()
+    }
+}
+
+fn change(op: pb::Operation, item: pb::ConfigItem) -> pb::ItemChange {
+    pb::ItemChange {
+        operation: op as i32,
+        item: Some(item),
+    }
+}
+
+fn locked() -> Option<pb::Governance> {
+    Some(pb::Governance {
+        mode: pb::GovernanceMode::Locked as i32,
+        bounds: vec![],
+    })
+}
+
+fn bounded(min: f64, max: f64) -> Option<pb::Governance> {
+    Some(pb::Governance {
+        mode: pb::GovernanceMode::Bounded as i32,
+        bounds: vec![pb::Bound {
+            bound: Some(pb::bound::Bound::Range(pb::RangeBound {
+                pointer: "/threshold".into(),
+                min: Some(min),
+                max: Some(max),
+            })),
+        }],
+    })
+}
+
+async fn propose(
+    client: &Config,
+    layer: &str,
+    cr: &str,
+    base: i64,
+    changes: Vec<pb::ItemChange>,
+) -> Result<pb::Changeset, tonic::Status> {
+    client
+        .clone()
+        .create_changeset(pb::CreateChangesetRequest {
+            parent: "icss/QUE".into(),
+            changeset: Some(pb::Changeset {
+                layer: format!("icss/QUE/layers/{layer}"),
+                base_revision: base,
+                change_request: cr.into(),
+                description: "test".into(),
+                changes,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().changeset.unwrap())
+}
+
+async fn publish(
+    client: &Config,
+    changeset: &str,
+    rebase: bool,
+) -> Result<pb::Revision, tonic::Status> {
+    client
+        .clone()
+        .publish_changeset(pb::PublishChangesetRequest {
+            name: changeset.into(),
+            rebase,
+            request_id: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner().revision.unwrap())
+}
+
+async fn effective(client: &Config, trust: &str, revision: i64) -> pb::EffectiveConfig {
+    client
+        .clone()
+        .get_effective_config(pb::GetEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: trust.into(),
+            revision,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .effective_config
+        .unwrap()
+}
+
+fn values(e: &pb::EffectiveConfig) -> std::collections::BTreeMap<String, Value> {
+    e.items
+        .iter()
+        .map(|i| {
+            (
+                format!("{}/{}", i.kind, i.key),
+                json_of(i.value.clone().unwrap()),
+            )
+        })
+        .collect()
+}
+
+async fn next_revision(
+    stream: &mut tonic::Streaming<pb::WatchEffectiveConfigResponse>,
+) -> pb::EffectiveRevision {
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a revision within 10 s")
+        .unwrap()
+        .unwrap()
+        .effective_revision
+        .unwrap()
+}
+
+async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let viewer = w.config("RGM", "automation", "engine-RGM");
+    let mut watcher = viewer
+        .clone()
+        .watch_effective_config(pb::WatchEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            from_revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The approved allergy-alert change request publishes to the baseline.
+    let allergy_cr = w.change_request(&TRUSTS, true).await;
+    let rgt = w.engineer("RGT");
+    let proposed = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        0,
+        vec![
+            change(
+                pb::Operation::Add,
+                item(
+                    "alert-rule",
+                    "allergy-interruptive",
+                    json!({"enabled": true, "interrupt": true}),
+                    locked(),
+                ),
+            ),
+            change(
+                pb::Operation::Add,
+                item(
+                    "alert-rule",
+                    "sepsis-news2",
+                    json!({"enabled": true, "threshold": 5}),
+                    bounded(3.0, 7.0),
+                ),
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(proposed.base_revision, 0);
+    let diff_trusts: Vec<&str> = proposed
+        .trust_diffs
+        .iter()
+        .map(|d| d.trust.as_str())
+        .collect();
+    assert_eq!(
+        diff_trusts,
+        ["RGM", "RGN", "RGT", "RT1"],
+        "every trust sees what it will get, in order"
+    );
+    assert!(proposed.trust_diffs.iter().all(|d| d.changes.len() == 2));
+    let r1 = publish(&rgt, &proposed.name, false).await.unwrap();
+    assert_eq!(
+        (
+            r1.revision,
+            r1.change_request.as_str(),
+            r1.publisher.as_str()
+        ),
+        (1, allergy_cr.as_str(), "engineer-RGT")
+    );
+    assert_eq!(r1.item_count, 2);
+    assert_eq!(r1.content_hash.len(), 64);
+
+    // One trust's approved variation.
+    let variation_cr = w.change_request(&["RGM"], true).await;
+    let rgm = w.engineer("RGM");
+    let variation = propose(
+        &rgm,
+        "RGM",
+        &variation_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 6}),
+                None,
+            ),
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(variation.trust_diffs.len(), 1);
+    assert_eq!(variation.trust_diffs[0].trust, "RGM");
+    publish(&rgm, &variation.name, false).await.unwrap();
+
+    // Effective configurations differ exactly there, and explain themselves.
+    let (e_rgt, e_rgm) = (
+        effective(&viewer, "RGT", 0).await,
+        effective(&viewer, "RGM", 0).await,
+    );
+    let (v_rgt, v_rgm) = (values(&e_rgt), values(&e_rgm));
+    let differing: Vec<&String> = v_rgt
+        .keys()
+        .filter(|k| v_rgt.get(*k) != v_rgm.get(*k))
+        .collect();
+    assert_eq!(differing, ["alert-rule/sepsis-news2"]);
+    assert_eq!(v_rgm["alert-rule/sepsis-news2"]["threshold"], json!(6));
+    let sepsis = e_rgm
+        .items
+        .iter()
+        .find(|i| i.key == "sepsis-news2")
+        .unwrap();
+    assert_eq!(
+        (sepsis.source, sepsis.change_request.as_str()),
+        (pb::Source::Override as i32, variation_cr.as_str())
+    );
+    let allergy = e_rgm
+        .items
+        .iter()
+        .find(|i| i.key == "allergy-interruptive")
+        .unwrap();
+    assert_eq!(
+        (allergy.source, allergy.change_request.as_str()),
+        (pb::Source::Baseline as i32, allergy_cr.as_str())
+    );
+    assert_ne!(e_rgt.content_hash, e_rgm.content_hash);
+    assert_eq!(
+        (
+            e_rgm.revision,
+            e_rgm.baseline_revision,
+            e_rgm.overlay_revision
+        ),
+        (2, 1, 1)
+    );
+    let again = viewer
+        .clone()
+        .get_effective_config(pb::GetEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            if_none_match: e_rgm.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.not_modified && again.effective_config.is_none());
+
+    // The watcher saw both revisions, in order.
+    let first = next_revision(&mut watcher).await;
+    let second = next_revision(&mut watcher).await;
+    assert_eq!(
+        (
+            first.revision,
+            first.baseline_revision,
+            first.overlay_revision
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!((second.revision, second.overlay_revision), (2, 1));
+    assert_eq!(second.changes.len(), 1);
+    assert_eq!(second.changes[0].key, "sepsis-news2");
+    drop(watcher);
+
+    // Governance and schemas are enforced field by field.
+    let over = propose(
+        &rgm,
+        "RGM",
+        &variation_cr,
+        0,
+        vec![change(
+            pb::Operation::Modify,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 9}),
+                None,
+            ),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(over.code(), Code::InvalidArgument);
+    assert_eq!(fields(&over), ["changeset.changes[0].item"]);
+    let locked_override = propose(
+        &rgm,
+        "RGM",
+        &variation_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item(
+                "alert-rule",
+                "allergy-interruptive",
+                json!({"enabled": false, "interrupt": false}),
+                None,
+            ),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        locked_override.message().contains("locked")
+            || format!("{:?}", locked_override.get_error_details().bad_request())
+                .contains("locked")
+    );
+    let bad_schema = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item(
+                "alert-rule",
+                "vte",
+                json!({"enabled": "yes", "threshold": 50}),
+                None,
+            ),
+        )],
+    )
+    .await
+    .unwrap_err();
+    let mut bad_fields = fields(&bad_schema);
+    bad_fields.sort();
+    assert_eq!(
+        bad_fields,
+        [
+            "changeset.changes[0].item.value/enabled",
+            "changeset.changes[0].item.value/threshold"
+        ]
+    );
+
+    // Publishing under an unapproved change request, or another trust's, or another domain's, fails.
+    let draft_cr = w.change_request(&TRUSTS, false).await;
+    let unapproved = propose(
+        &rgt,
+        "baseline",
+        &draft_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", "vte", json!({"enabled": true}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    let refused = publish(&rgt, &unapproved.name, false).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::FailedPrecondition, "CHANGE_REQUEST_NOT_APPROVED")
+    );
+    let rgn = w.engineer("RGN");
+    let borrowed = propose(
+        &rgn,
+        "RGN",
+        &variation_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 4}),
+                None,
+            ),
+        )],
+    )
+    .await
+    .unwrap();
+    let refused = publish(&rgn, &borrowed.name, false).await.unwrap_err();
+    assert_eq!(reason(&refused), "CHANGE_REQUEST_DOES_NOT_COVER");
+    assert_eq!(
+        refused
+            .get_error_details()
+            .precondition_failure()
+            .unwrap()
+            .violations[0]
+            .subject,
+        "RGN"
+    );
+    let theatres = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("theatre-list", "main", json!({"enabled": true}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        reason(&publish(&rgt, &theatres.name, false).await.unwrap_err()),
+        "CHANGE_REQUEST_DOMAIN"
+    );
+    let scope = propose(
+        &rgn,
+        "RGM",
+        &variation_cr,
+        0,
+        vec![change(
+            pb::Operation::Remove,
+            item("alert-rule", "sepsis-news2", json!(null), None),
+        )],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (scope.code(), reason(&scope).as_str()),
+        (Code::PermissionDenied, "TRUST_SCOPE")
+    );
+    let layer = viewer
+        .clone()
+        .get_layer(pb::GetLayerRequest {
+            name: "icss/QUE/layers/baseline".into(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .layer
+        .unwrap();
+    assert_eq!(layer.revision, 1, "nothing refused was published");
+
+    // A stale base is ABORTED; a rebase without overlap publishes; with overlap it is ABORTED.
+    let lower = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        1,
+        vec![change(
+            pb::Operation::Modify,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 4}),
+                bounded(3.0, 7.0),
+            ),
+        )],
+    )
+    .await
+    .unwrap();
+    let vte = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        1,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", "vte", json!({"enabled": true}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    let clash = propose(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        1,
+        vec![change(
+            pb::Operation::Modify,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": false, "threshold": 5}),
+                bounded(3.0, 7.0),
+            ),
+        )],
+    )
+    .await
+    .unwrap();
+    let lowered = publish(&rgt, &lower.name, false).await.unwrap();
+    assert_eq!(lowered.revision, 2);
+    let stale = publish(&rgt, &vte.name, false).await.unwrap_err();
+    assert_eq!(
+        (stale.code(), reason(&stale).as_str()),
+        (Code::Aborted, "STALE_BASE")
+    );
+    assert_eq!(publish(&rgt, &vte.name, true).await.unwrap().revision, 3);
+    let conflict = publish(&rgt, &clash.name, true).await.unwrap_err();
+    assert_eq!(
+        (conflict.code(), reason(&conflict).as_str()),
+        (Code::Aborted, "REBASE_CONFLICT")
+    );
+
+    // A watcher resuming after revision 2 gets exactly 3 and 4, then live ones.
+    let mut resumed = viewer
+        .clone()
+        .watch_effective_config(pb::WatchEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            from_revision: 2,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (third, fourth) = (
+        next_revision(&mut resumed).await,
+        next_revision(&mut resumed).await,
+    );
+    assert_eq!((third.revision, third.baseline_revision), (3, 2));
+    assert!(
+        third.changes.is_empty(),
+        "RGM overrides the lowered threshold"
+    );
+    assert_eq!(
+        (
+            fourth.revision,
+            fourth.baseline_revision,
+            fourth.changes.len()
+        ),
+        (4, 3, 1)
+    );
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), resumed.next())
+            .await
+            .is_err(),
+        "nothing more yet"
+    );
+
+    // Rollback restores revision 1's content as a new revision, and the watcher sees it live.
+    let rollback = rgt
+        .clone()
+        .rollback_layer(pb::RollbackLayerRequest {
+            layer: "icss/QUE/layers/baseline".into(),
+            revision: 1,
+            change_request: allergy_cr.clone(),
+            expected_head_revision: 3,
+            request_id: "rollback-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revision
+        .unwrap();
+    assert_eq!((rollback.revision, rollback.restores_revision), (4, 1));
+    assert_eq!(rollback.content_hash, r1.content_hash);
+    let fifth = next_revision(&mut resumed).await;
+    assert_eq!((fifth.revision, fifth.baseline_revision), (5, 4));
+    assert_eq!(fifth.changes[0].key, "vte");
+    let retried = rgt
+        .clone()
+        .rollback_layer(pb::RollbackLayerRequest {
+            layer: "icss/QUE/layers/baseline".into(),
+            revision: 1,
+            change_request: allergy_cr.clone(),
+            expected_head_revision: 3,
+            request_id: "rollback-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revision
+        .unwrap();
+    assert_eq!(retried, rollback, "a retry returns the first result");
+
+    // Any revision can be read and diffed.
+    let at_one = effective(&viewer, "RGT", 1).await;
+    assert_eq!(
+        values(&at_one)["alert-rule/sepsis-news2"]["threshold"],
+        json!(5)
+    );
+    let diff = viewer
+        .clone()
+        .diff_revisions(pb::DiffRevisionsRequest {
+            layer: "icss/QUE/layers/baseline".into(),
+            from_revision: 1,
+            to_revision: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let keys: Vec<&str> = diff.changes.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(keys, ["sepsis-news2", "vte"]);
+
+    // Every revision traces to its change request and publisher in the audit chain.
+    let audit =
+        w.s.platform(&w.token("RGT", "ics-admin", "admin"))
+            .list_audit_entries(platform_pb::ListAuditEntriesRequest {
+                parent: "icss/QUE".into(),
+                resource: "icss/QUE/layers/baseline/".into(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+    let publishes: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action.starts_with("config."))
+        .collect();
+    assert_eq!(publishes.len(), 4, "revisions 1–4");
+    for e in &publishes {
+        assert_eq!(e.actor_subject, "engineer-RGT");
+        assert!(e.summary.contains(&allergy_cr), "{}", e.summary);
+    }
+    let verified =
+        w.s.platform(&w.token("RGT", "ics-admin", "admin"))
+            .verify_audit_chain(platform_pb::VerifyAuditChainRequest {
+                parent: "icss/QUE".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+    assert!(verified.valid);
+}
+
+async fn snapshots_import_and_export_round_trip(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let cr = w.change_request(&TRUSTS, true).await;
+    let rgt = w.engineer("RGT");
+    let cs = propose(
+        &rgt,
+        "baseline",
+        &cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", "sepsis-news2", json!({"threshold": 5}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    publish(&rgt, &cs.name, false).await.unwrap();
+    let rgn = w.engineer("RGN");
+    let bundle = json!({"items": [
+        {"kind": "alert-rule", "key": "sepsis-news2", "value": {"threshold": 8}},
+        {"kind": "alert-rule", "key": "local-fluids", "value": {"threshold": "high"}},
+        {"kind": "pathology-panel", "key": "u-and-e", "value": ["Na", "K"]}
+    ]});
+    let snapshot = rgn
+        .clone()
+        .import_snapshot(pb::ImportSnapshotRequest {
+            parent: "icss/QUE".into(),
+            snapshot: Some(pb::Snapshot {
+                trust: "RGN".into(),
+                display_name: "Production build".into(),
+                ..Default::default()
+            }),
+            bundle_json: bundle.to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!((snapshot.item_count, snapshot.nonconforming_count), (3, 2));
+    let exported = rgn
+        .clone()
+        .export_config(pb::ExportConfigRequest {
+            name: snapshot.name.clone(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(exported.content_hash, snapshot.content_hash);
+    // An effective configuration exported, then imported as a snapshot, keeps its content hash.
+    let effective_bundle = rgn
+        .clone()
+        .export_config(pb::ExportConfigRequest {
+            name: "icss/QUE/trusts/RGN/effectiveConfig".into(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let parsed: Value = serde_json::from_str(&effective_bundle.bundle_json).unwrap();
+    assert_eq!(parsed["format"], "concordat.config.v1");
+    assert_eq!(parsed["items"][0]["source"], "baseline");
+    let reimported = rgn
+        .clone()
+        .import_snapshot(pb::ImportSnapshotRequest {
+            parent: "icss/QUE".into(),
+            snapshot: Some(pb::Snapshot {
+                trust: "RGN".into(),
+                ..Default::default()
+            }),
+            bundle_json: effective_bundle.bundle_json.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap();
+    assert_eq!(reimported.content_hash, effective_bundle.content_hash);
+    // Bad bundles are explained by JSON pointer; other trusts' builds are not the caller's to import.
+    let bad = rgn
+        .clone()
+        .import_snapshot(pb::ImportSnapshotRequest {
+            parent: "icss/QUE".into(),
+            snapshot: Some(pb::Snapshot { trust: "RGN".into(), ..Default::default() }),
+            bundle_json: json!({"items": [{"kind": "alert-rule", "key": "a", "value": 1}, {"kind": "alert-rule", "key": "b"}]}).to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&bad), ["bundle_json/items/1/value"]);
+    let other = rgn
+        .clone()
+        .import_snapshot(pb::ImportSnapshotRequest {
+            parent: "icss/QUE".into(),
+            snapshot: Some(pb::Snapshot {
+                trust: "RGT".into(),
+                ..Default::default()
+            }),
+            bundle_json: bundle.to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&other), "TRUST_SCOPE");
+    let listed = rgn
+        .clone()
+        .list_snapshots(pb::ListSnapshotsRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGN".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.snapshots.len(), 1);
+    assert_eq!(listed.snapshots[0].name, reimported.name, "newest first");
+    assert!(!listed.next_page_token.is_empty());
+    // Another ICS sees nothing.
+    let outsider = w.config("RJ1", "viewer", "outsider");
+    let denied = outsider
+        .clone()
+        .get_snapshot(pb::GetSnapshotRequest {
+            name: snapshot.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&denied), "ICS_SCOPE");
+}
+
+/// The same client publishing uses in-process, over the network to a change control deployed
+/// apart: the caller's token is forwarded, and unknown or unreachable answers are told apart.
+async fn change_control_answers_over_the_network(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let cr = w.change_request(&["RGT", "RGM"], true).await;
+    let remote = GrpcChangeRequests::connect(&format!("http://{}", w.s.addr)).unwrap();
+    let caller = Caller {
+        authorization: format!(
+            "Bearer {}",
+            w.token("RGT", "trust-engineer", "engineer-RGT")
+        ),
+        request_id: "net-1".into(),
+    };
+    let facts = remote.get(&cr, &caller).await.unwrap();
+    assert_eq!(facts.state, "APPROVED");
+    assert_eq!(facts.domain, "medicines");
+    assert_eq!(
+        facts.affected_trusts.into_iter().collect::<Vec<_>>(),
+        ["RGM", "RGT"]
+    );
+    assert!(matches!(
+        remote.get("icss/QUE/changeRequests/nope", &caller).await,
+        Err(UpstreamError::Unknown(_))
+    ));
+    let outsider = Caller {
+        authorization: format!("Bearer {}", w.token("RJ1", "trust-engineer", "x")),
+        request_id: String::new(),
+    };
+    assert!(
+        matches!(
+            remote.get(&cr, &outsider).await,
+            Err(UpstreamError::Unknown(_))
+        ),
+        "scoped to the caller"
+    );
+    let port = concordat_e2e::free_port();
+    let down = GrpcChangeRequests::connect(&format!("http://127.0.0.1:{port}")).unwrap();
+    assert!(matches!(
+        down.get(&cr, &caller).await,
+        Err(UpstreamError::Unavailable(_))
+    ));
+}
+
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body(TestBackend::Postgres).await;
+            }
+        }
+    };
+}
+
+both_backends!(
+    golden_configuration,
+    the_configuration_part_of_the_golden_scenario
+);
+both_backends!(snapshots, snapshots_import_and_export_round_trip);
+both_backends!(network, change_control_answers_over_the_network);
