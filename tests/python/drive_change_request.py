@@ -5,7 +5,13 @@ A Medicines design authority is created for the four trusts of an ICS; a pharmac
 raises "Electronic allergy-related prescribing alerts" as a safety-critical change; the chair
 starts impact assessment; the clinical safety officer logs and signs off the hazard; each trust
 assesses; the design authority votes unanimously; the programme board approves; the change is
-found APPROVED and its history is in the ICS's audit chain, which verifies.
+found APPROVED and its history is in the ICS's audit chain, which verifies. Then the
+configuration part: an alert-rule kind is registered; the allergy alerts are published to the
+baseline under the approved change request (every trust sees its diff first); RGM keeps an
+approved local NEWS2 threshold; out-of-bounds values, another trust's overlay and an unapproved
+change request are refused; the effective configurations of RGT and RGM differ exactly there; an
+integration engine watches RGM's revisions and resumes; both revisions trace to the change request
+and their publishers in the audit chain.
 
 Every response is checked. One line per step goes to stdout; on the first failure the gRPC code,
 message and decoded google.rpc details go to stderr and the exit status is 1.
@@ -40,10 +46,25 @@ PERSONAS = {
     **{f"lead-{t.lower()}": (t, "trust-digital-lead") for t in TRUSTS},
     "cso-rgt": ("RGT", "clinical-safety-officer"),
     "board-chair": (None, "board-chair"),
+    **{f"engineer-{t.lower()}": (t, "trust-engineer") for t in TRUSTS},
+    "engine-rgm": ("RGM", "automation"),
 }
 
 PLATFORM_DOMAIN = "platform.concordat"
 CHANGECONTROL_DOMAIN = "changecontrol.concordat"
+SHAREDCONFIG_DOMAIN = "sharedconfig.concordat"
+
+ALERT_RULE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["enabled"],
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "interrupt": {"type": "boolean"},
+        "threshold": {"type": "integer", "minimum": 0, "maximum": 20},
+    },
+    "additionalProperties": False,
+}
 
 TITLE = "Electronic allergy-related prescribing alerts"
 DESCRIPTION = (
@@ -140,6 +161,10 @@ class Api:
         from concordat.changecontrol.v1 import resources_pb2 as ccr
         from concordat.platform.v1 import platform_service_pb2 as pf
         from concordat.platform.v1 import platform_service_pb2_grpc as pf_grpc
+        from concordat.sharedconfig.v1 import resources_pb2 as scr
+        from concordat.sharedconfig.v1 import sharedconfig_service_pb2 as sc
+        from concordat.sharedconfig.v1 import sharedconfig_service_pb2_grpc as sc_grpc
+        from google.protobuf import json_format, struct_pb2
 
         self.grpc = grpc
         self.text_format = text_format
@@ -147,6 +172,8 @@ class Api:
         self.rpc_status = rpc_status
         self.cc, self.cc_grpc, self.ccr = cc, cc_grpc, ccr
         self.pf, self.pf_grpc = pf, pf_grpc
+        self.sc, self.sc_grpc, self.scr = sc, sc_grpc, scr
+        self.json_format, self.struct_pb2 = json_format, struct_pb2
 
 
 def load_api() -> Api | None:
@@ -276,6 +303,7 @@ class Driver:
         self.channel = api.grpc.insecure_channel(args.target)
         self.cc = api.cc_grpc.ChangeControlServiceStub(self.channel)
         self.platform = api.pf_grpc.PlatformServiceStub(self.channel)
+        self.config = api.sc_grpc.SharedConfigServiceStub(self.channel)
         self.tokens: dict[str, str] = {}
         self.step = "setup"
 
@@ -307,11 +335,12 @@ class Driver:
         reason: str,
         domain: str,
         precondition: bool = False,
+        stub=None,
     ):
         """Calls `method`, which must fail with `code` and an ErrorInfo `domain`/`reason`."""
         api = self.api
         try:
-            response = self._invoke(self.cc, method, persona, request)
+            response = self._invoke(stub or self.cc, method, persona, request)
         except api.grpc.RpcError as e:
             got = e.code().name if hasattr(e, "code") else "?"
             want = f"{code} with ErrorInfo reason {reason} (domain {domain})"
@@ -361,6 +390,7 @@ class Driver:
         cr = self.vote(cr)
         cr = self.board_decision(cr)
         self.check_outcome_and_audit(cr)
+        self.publish_configuration(da, cr)
 
     def connect(self) -> None:
         self.begin("connect")
@@ -853,6 +883,306 @@ class Driver:
         )
         self.ok(f"VerifyAuditChain as ics-admin: valid, {v.entries_checked} entries checked")
 
+    # -- the configuration part ------------------------------------------------------------------
+
+    def value(self, obj):
+        v = self.api.struct_pb2.Value()
+        self.api.json_format.ParseDict(obj, v)
+        return v
+
+    def as_json(self, v):
+        return self.api.json_format.MessageToDict(v)
+
+    def changeset(self, layer: str, cr_name: str, changes: list):
+        return self.api.scr.Changeset(
+            layer=f"{self.parent}/layers/{layer}",
+            change_request=cr_name,
+            description="golden scenario",
+            changes=changes,
+        )
+
+    def item_change(self, op, key: str, value: dict, governance=None):
+        scr = self.api.scr
+        return scr.ItemChange(
+            operation=op,
+            item=scr.ConfigItem(
+                kind="alert-rule", key=key, value=self.value(value), governance=governance
+            ),
+        )
+
+    def publish_configuration(self, da, cr) -> None:
+        api = self.api
+        sc, scr = api.sc, api.scr
+        conf = self.config
+
+        self.begin("k")
+        schema = api.struct_pb2.Struct()
+        api.json_format.ParseDict(ALERT_RULE_SCHEMA, schema)
+        kind = self.call(
+            "CreateConfigKind",
+            "ics-admin",
+            sc.CreateConfigKindRequest(
+                parent=self.parent,
+                config_kind_id="alert-rule",
+                config_kind=scr.ConfigKind(
+                    domain="medicines", schema=schema, description="Clinical decision support"
+                ),
+                request_id=rid(),
+            ),
+            stub=conf,
+        ).config_kind
+        check_eq(kind.name, f"{self.parent}/configKinds/alert-rule", "CreateConfigKind: name")
+        self.ok(f"CreateConfigKind as ics-admin: {kind.name} ({kind.domain})")
+
+        self.begin("l")
+        locked = scr.Governance(mode=scr.GOVERNANCE_MODE_LOCKED)
+        bounded = scr.Governance(
+            mode=scr.GOVERNANCE_MODE_BOUNDED,
+            bounds=[scr.Bound(range=scr.RangeBound(pointer="/threshold", min=3, max=7))],
+        )
+        proposed = self.call(
+            "CreateChangeset",
+            "engineer-rgt",
+            sc.CreateChangesetRequest(
+                parent=self.parent,
+                changeset=self.changeset(
+                    "baseline",
+                    cr.name,
+                    [
+                        self.item_change(
+                            scr.OPERATION_ADD,
+                            "allergy-interruptive",
+                            {"enabled": True, "interrupt": True},
+                            locked,
+                        ),
+                        self.item_change(
+                            scr.OPERATION_ADD,
+                            "sepsis-news2",
+                            {"enabled": True, "threshold": 5},
+                            bounded,
+                        ),
+                    ],
+                ),
+                request_id=rid(),
+            ),
+            stub=conf,
+        ).changeset
+        what = "CreateChangeset(baseline)"
+        check_eq(
+            sorted(d.trust for d in proposed.trust_diffs), sorted(TRUSTS), f"{what}: trust_diffs"
+        )
+        check(
+            all(len(d.changes) == 2 for d in proposed.trust_diffs),
+            f"{what}: every trust should get both alerts",
+        )
+        self.ok(f"CreateChangeset as engineer-rgt: {proposed.name}, diffs for {len(TRUSTS)} trusts")
+        published = self.call(
+            "PublishChangeset",
+            "engineer-rgt",
+            sc.PublishChangesetRequest(name=proposed.name, request_id=rid()),
+            stub=conf,
+        ).revision
+        what = "PublishChangeset(baseline)"
+        check_eq(published.revision, 1, f"{what}: revision")
+        check_eq(published.change_request, cr.name, f"{what}: change_request")
+        check_eq(published.publisher, "engineer-rgt", f"{what}: publisher")
+        check(re.fullmatch(r"[0-9a-f]{64}", published.content_hash) is not None, f"{what}: hash")
+        self.ok(f"PublishChangeset as engineer-rgt: {published.name} under {cr.number}")
+
+        self.begin("m")
+        variation = self.call(
+            "CreateChangeset",
+            "engineer-rgm",
+            sc.CreateChangesetRequest(
+                parent=self.parent,
+                changeset=self.changeset(
+                    "RGM",
+                    cr.name,
+                    [
+                        self.item_change(
+                            scr.OPERATION_ADD, "sepsis-news2", {"enabled": True, "threshold": 6}
+                        )
+                    ],
+                ),
+                request_id=rid(),
+            ),
+            stub=conf,
+        ).changeset
+        check_eq([d.trust for d in variation.trust_diffs], ["RGM"], "CreateChangeset(RGM): diffs")
+        self.call(
+            "PublishChangeset",
+            "engineer-rgm",
+            sc.PublishChangesetRequest(name=variation.name, request_id=rid()),
+            stub=conf,
+        )
+        self.ok("PublishChangeset as engineer-rgm: RGM keeps NEWS2 threshold 6 (bounds 3–7)")
+
+        self.begin("n")
+        e = self.expect_error(
+            "CreateChangeset",
+            "engineer-rgm",
+            sc.CreateChangesetRequest(
+                parent=self.parent,
+                changeset=self.changeset(
+                    "RGM",
+                    cr.name,
+                    [
+                        self.item_change(
+                            scr.OPERATION_MODIFY, "sepsis-news2", {"enabled": True, "threshold": 9}
+                        )
+                    ],
+                ),
+            ),
+            "INVALID_ARGUMENT",
+            "INVALID_ARGUMENT",
+            SHAREDCONFIG_DOMAIN,
+            stub=conf,
+        )
+        fields = [
+            v.field
+            for d in decode_details(api, e)
+            if isinstance(d, api.ed.BadRequest)
+            for v in d.field_violations
+        ]
+        check_eq(fields, ["changeset.changes[0].item"], "threshold 9: field violations")
+        self.ok("CreateChangeset as engineer-rgm, threshold 9: INVALID_ARGUMENT, outside [3, 7]")
+        self.expect_error(
+            "CreateChangeset",
+            "engineer-rgn",
+            sc.CreateChangesetRequest(
+                parent=self.parent,
+                changeset=self.changeset(
+                    "RGM",
+                    cr.name,
+                    [
+                        self.item_change(
+                            scr.OPERATION_MODIFY, "sepsis-news2", {"enabled": True, "threshold": 4}
+                        )
+                    ],
+                ),
+            ),
+            "PERMISSION_DENIED",
+            "TRUST_SCOPE",
+            PLATFORM_DOMAIN,
+            stub=conf,
+        )
+        self.ok("CreateChangeset as engineer-rgn on RGM's overlay: PERMISSION_DENIED TRUST_SCOPE")
+        draft = self.call(
+            "CreateChangeRequest",
+            "pharmacist-rgt",
+            self.api.cc.CreateChangeRequestRequest(
+                parent=self.parent,
+                change_request=self.api.ccr.ChangeRequest(
+                    title="VTE risk assessment alert",
+                    description="Not yet agreed",
+                    domain="medicines",
+                    design_authority=da.name,
+                    affected_trusts=TRUSTS,
+                    change_type=self.api.ccr.CHANGE_TYPE_NORMAL,
+                    change_class=self.api.ccr.CHANGE_CLASS_ROUTINE,
+                ),
+                request_id=rid(),
+            ),
+        ).change_request
+        unapproved = self.call(
+            "CreateChangeset",
+            "engineer-rgt",
+            sc.CreateChangesetRequest(
+                parent=self.parent,
+                changeset=self.changeset(
+                    "baseline",
+                    draft.name,
+                    [self.item_change(scr.OPERATION_ADD, "vte", {"enabled": True})],
+                ),
+                request_id=rid(),
+            ),
+            stub=conf,
+        ).changeset
+        self.expect_error(
+            "PublishChangeset",
+            "engineer-rgt",
+            sc.PublishChangesetRequest(name=unapproved.name),
+            "FAILED_PRECONDITION",
+            "CHANGE_REQUEST_NOT_APPROVED",
+            SHAREDCONFIG_DOMAIN,
+            stub=conf,
+        )
+        self.ok(f"PublishChangeset under {draft.number} (DRAFT): CHANGE_REQUEST_NOT_APPROVED")
+
+        self.begin("o")
+
+        def effective(trust: str):
+            return self.call(
+                "GetEffectiveConfig",
+                "engine-rgm",
+                sc.GetEffectiveConfigRequest(parent=self.parent, trust=trust),
+                stub=conf,
+            ).effective_config
+
+        rgt, rgm = effective("RGT"), effective("RGM")
+        values = lambda e: {i.key: self.as_json(i.value) for i in e.items}  # noqa: E731
+        v_rgt, v_rgm = values(rgt), values(rgm)
+        differing = sorted(k for k in set(v_rgt) | set(v_rgm) if v_rgt.get(k) != v_rgm.get(k))
+        check_eq(differing, ["sepsis-news2"], "GetEffectiveConfig: RGT and RGM differ")
+        check_eq(v_rgm["sepsis-news2"]["threshold"], 6, "GetEffectiveConfig(RGM): threshold")
+        sepsis = next(i for i in rgm.items if i.key == "sepsis-news2")
+        check_eq(sepsis.source, scr.SOURCE_OVERRIDE, "GetEffectiveConfig(RGM): source")
+        check_eq(sepsis.change_request, cr.name, "GetEffectiveConfig(RGM): change_request")
+        self.ok(
+            f"GetEffectiveConfig as engine-rgm: RGT and RGM differ only at sepsis-news2 "
+            f"(RGM revision {rgm.revision}, etag {rgm.etag})"
+        )
+
+        self.begin("p")
+
+        def watch(from_revision: int, count: int) -> list:
+            stream = self._invoke(
+                conf,
+                "WatchEffectiveConfig",
+                "engine-rgm",
+                sc.WatchEffectiveConfigRequest(
+                    parent=self.parent, trust="RGM", from_revision=from_revision
+                ),
+            )
+            got = []
+            try:
+                for message in stream:
+                    got.append(message.effective_revision)
+                    if len(got) == count:
+                        break
+            finally:
+                stream.cancel()
+            return got
+
+        seen = [r.revision for r in watch(0, 2)]
+        check_eq(seen, [1, 2], "WatchEffectiveConfig(RGM, from 0)")
+        resumed = watch(1, 1)
+        check_eq(resumed[0].revision, 2, "WatchEffectiveConfig(RGM, from 1)")
+        check_eq(resumed[0].changes[0].key, "sepsis-news2", "WatchEffectiveConfig: changes")
+        self.ok("WatchEffectiveConfig as engine-rgm: revisions 1, 2 in order; resumed after 1")
+
+        self.begin("q")
+        entries = self.call(
+            "ListAuditEntries",
+            "ics-admin",
+            self.api.pf.ListAuditEntriesRequest(
+                parent=self.parent,
+                resource=f"{self.parent}/layers/",
+                action="config.publish",
+                page_size=50,
+            ),
+            stub=self.platform,
+        ).entries
+        check_eq(len(entries), 2, "ListAuditEntries(config.publish)")
+        for entry in entries:
+            check(cr.number in entry.summary, f"audit entry {entry.sequence} names {cr.number}")
+        check_eq(
+            sorted(e.actor_subject for e in entries),
+            ["engineer-rgm", "engineer-rgt"],
+            "ListAuditEntries(config.publish): publishers",
+        )
+        self.ok(f"ListAuditEntries: both revisions trace to {cr.number} and their publishers")
+
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
@@ -873,7 +1203,10 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         driver.channel.close()
-    print("PASS: the change request went from DRAFT to APPROVED as the charter says")
+    print(
+        "PASS: the change request went from DRAFT to APPROVED as the charter says, "
+        "and its configuration was published under it"
+    )
     return 0
 
 

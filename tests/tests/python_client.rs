@@ -1,5 +1,6 @@
 //! A client we did not write: the Python grpcio script (stubs generated from `proto/` by
-//! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, against
+//! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, then the
+//! configuration part (baseline, a trust's variation, effective configs, watch, audit), against
 //! the server, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,9 +41,15 @@ async fn drive(backend: TestBackend) {
         "{stdout}"
     );
     assert!(
+        stdout.contains(
+            "ok   [o] GetEffectiveConfig as engine-rgm: RGT and RGM differ only at sepsis-news2"
+        ),
+        "{stdout}"
+    );
+    assert!(
         stdout
             .trim_end()
-            .ends_with("PASS: the change request went from DRAFT to APPROVED as the charter says"),
+            .ends_with("and its configuration was published under it"),
         "{stdout}"
     );
 }
