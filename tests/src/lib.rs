@@ -67,6 +67,8 @@ pub struct Options {
     /// Shortest gap between unknown-kid key fetches.
     pub jwks_min_refresh: Duration,
     pub max_concurrent_requests: usize,
+    /// The largest message accepted or sent.
+    pub max_message_bytes: usize,
 }
 
 impl Default for Options {
@@ -77,6 +79,7 @@ impl Default for Options {
             dev_issuer: true,
             jwks_min_refresh: Duration::from_millis(200),
             max_concurrent_requests: 512,
+            max_message_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -107,6 +110,7 @@ impl TestServer {
         config.identity.jwks_min_refresh_interval = options.jwks_min_refresh;
         config.identity.http_timeout = Duration::from_secs(2);
         config.server.max_concurrent_requests = options.max_concurrent_requests;
+        config.server.max_message_bytes = options.max_message_bytes;
         config.server.shutdown_grace = Duration::from_secs(2);
         if let Some(text) = &options.federation {
             let path = data_dir.path().join("federation.toml");

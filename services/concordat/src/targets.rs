@@ -126,6 +126,9 @@ pub fn select(spec: &str) -> Result<Vec<&'static Target>, String> {
     if selected.is_empty() {
         return Err("--target is empty: use all or a comma-separated list".into());
     }
+    // Start order, whatever order they were named in: a service registered later may call one
+    // registered earlier in-process (shared-config calls change-control).
+    selected.sort_by_key(|t| ALL.iter().position(|a| a.name == t.name));
     Ok(selected)
 }
 
@@ -140,5 +143,11 @@ mod tests {
         assert!(err.contains("upstream.change_control"), "{err}");
         assert!(check_upstreams(&apart, Some("http://change-control:50051")).is_ok());
         assert!(check_upstreams(&select("all").unwrap(), None).is_ok());
+        let named: Vec<_> = select("shared-config,change-control")
+            .unwrap()
+            .iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(named, ["change-control", "shared-config"], "start order");
     }
 }

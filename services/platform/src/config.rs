@@ -324,11 +324,11 @@ impl Config {
             });
         }
         if let Some(url) = &self.upstream.change_control
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && !url.starts_with("http://")
         {
             return Err(invalid(
                 "upstream.change_control",
-                "must be an http:// or https:// URL",
+                "must be an http:// URL (TLS between services is left to the mesh)",
             ));
         }
         if self.listen == self.metrics_listen && self.listen.port() != 0 {

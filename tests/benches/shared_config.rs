@@ -1,0 +1,409 @@
+//! Benchmarks of shared configuration at ICS scale: 10 trusts over a baseline of 50,000 items,
+//! each trust with 2,000 overrides.
+//!
+//! - `resolve+diff 10 trusts`: the pure domain — resolve every trust's effective configuration
+//!   (baseline with overlay, explained per key) and diff it against the baseline's values.
+//! - Through gRPC on SQLite (in-process server): `GetEffectiveConfig` of one trust (50,000 items
+//!   resolved and sent), `DiffEffectiveConfig` across one baseline revision, and publishing a
+//!   one-item baseline change (validation, the change request checked with change control, and a
+//!   full effective revision with content hash for all 10 trusts).
+//!
+//! Run with `cargo bench -p concordat-e2e --bench shared_config`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use concordat_e2e::{Bearer, Options, TestServer};
+use concordat_platform::testkit::TestBackend;
+use concordat_proto::changecontrol::v1 as cc;
+use concordat_proto::sharedconfig::v1 as pb;
+use concordat_shared_config::domain::layer::{
+    Baseline, BaselineItem, Governance, Key, Local, Overlay, OverlayItem, Provenance,
+};
+use concordat_shared_config::domain::resolve::{diff, resolve, values};
+use concordat_shared_config::grpc::value_of;
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+const ITEMS: usize = 50_000;
+const OVERRIDES: usize = 2_000;
+const TRUSTS: [&str; 10] = [
+    "RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP", "RDE", "RCX",
+];
+
+fn key(i: usize) -> (String, String) {
+    let kinds = ["alert-rule", "order-set", "form-template", "code-set"];
+    (kinds[i % 4].to_owned(), format!("item-{i:06}"))
+}
+
+fn baseline_value(i: usize) -> serde_json::Value {
+    json!({"enabled": true, "threshold": i % 10, "label": format!("Item {i}")})
+}
+
+/// Trust `t` overrides 2,000 keys, spread over the baseline and different per trust.
+fn overridden(t: usize) -> impl Iterator<Item = usize> {
+    (0..OVERRIDES).map(move |j| (j * 25 + t * 7) % ITEMS)
+}
+
+fn domain(c: &mut Criterion) {
+    let prov = Provenance {
+        revision: 1,
+        change_request: "icss/QUE/changeRequests/x".into(),
+    };
+    let baseline: Baseline = (0..ITEMS)
+        .map(|i| {
+            let (kind, k) = key(i);
+            (
+                Key::new(&kind, &k),
+                BaselineItem {
+                    value: baseline_value(i),
+                    governance: Governance::Overridable,
+                    provenance: prov.clone(),
+                },
+            )
+        })
+        .collect();
+    let overlays: Vec<Overlay> = (0..TRUSTS.len())
+        .map(|t| {
+            overridden(t)
+                .map(|i| {
+                    let (kind, k) = key(i);
+                    (
+                        Key::new(&kind, &k),
+                        OverlayItem {
+                            local: Local::Set(
+                                json!({"enabled": true, "threshold": 99, "label": "local"}),
+                            ),
+                            provenance: prov.clone(),
+                        },
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let base_values = values(baseline.iter().map(|(k, b)| (k, &b.value)));
+    c.bench_function(
+        "resolve+diff 10 trusts (50k baseline, 2k overrides each)",
+        |b| {
+            b.iter(|| {
+                let mut differences = 0;
+                for overlay in &overlays {
+                    let effective = resolve(&baseline, overlay);
+                    let mine = values(effective.iter().map(|(k, r)| (k, &r.value)));
+                    differences += diff(&base_values, &mine).len();
+                }
+                assert_eq!(differences, TRUSTS.len() * OVERRIDES);
+            })
+        },
+    );
+}
+
+fn federation() -> String {
+    let trusts: Vec<String> = TRUSTS
+        .iter()
+        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
+        .collect();
+    format!(
+        "[[ics]]\ncode = \"QUE\"\nname = \"Bench ICS\"\ntrusts = [{}]\n",
+        trusts.join(", ")
+    )
+}
+
+fn token(s: &TestServer, trust: &str, role: &str, subject: &str) -> String {
+    s.platform
+        .dev_issuer
+        .as_ref()
+        .unwrap()
+        .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
+            subject: subject.into(),
+            name: None,
+            org: trust.into(),
+            ics: None,
+            roles: vec![role.into()],
+            ttl: Duration::from_secs(3600),
+        })
+        .unwrap()
+}
+
+type Config = pb::shared_config_service_client::SharedConfigServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>,
+>;
+
+fn config(s: &TestServer, token: &str) -> Config {
+    pb::shared_config_service_client::SharedConfigServiceClient::with_interceptor(
+        s.channel.clone(),
+        Bearer::new(token),
+    )
+    .max_decoding_message_size(256 << 20)
+    .max_encoding_message_size(256 << 20)
+}
+
+fn add(i: usize, value: serde_json::Value) -> pb::ItemChange {
+    let (kind, key) = key(i);
+    pb::ItemChange {
+        operation: pb::Operation::Add as i32,
+        item: Some(pb::ConfigItem {
+            kind,
+            key,
+            value: Some(value_of(&value)),
+            ..Default::default()
+        }),
+    }
+}
+
+async fn publish(client: &Config, layer: &str, cr: &str, changes: Vec<pb::ItemChange>) {
+    let cs = client
+        .clone()
+        .create_changeset(pb::CreateChangesetRequest {
+            parent: "icss/QUE".into(),
+            changeset: Some(pb::Changeset {
+                layer: format!("icss/QUE/layers/{layer}"),
+                change_request: cr.into(),
+                changes,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changeset
+        .unwrap();
+    client
+        .clone()
+        .publish_changeset(pb::PublishChangesetRequest {
+            name: cs.name,
+            rebase: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn seeded() -> (TestServer, String) {
+    let s = TestServer::start(Options {
+        backend: TestBackend::Sqlite,
+        federation: Some(federation()),
+        max_message_bytes: 256 << 20,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let changes = |trust, role, subject| {
+        cc::change_control_service_client::ChangeControlServiceClient::with_interceptor(
+            s.channel.clone(),
+            Bearer::new(&token(&s, trust, role, subject)),
+        )
+    };
+    let da = changes("RGT", "ics-admin", "admin")
+        .create_design_authority(cc::CreateDesignAuthorityRequest {
+            parent: "icss/QUE".into(),
+            design_authority_id: "medicines".into(),
+            design_authority: Some(cc::DesignAuthority {
+                display_name: "Medicines".into(),
+                domains: vec!["medicines".into()],
+                members: TRUSTS
+                    .iter()
+                    .map(|t| cc::Membership {
+                        trust: t.to_string(),
+                        voting_members: vec![format!("voter-{t}")],
+                    })
+                    .collect(),
+                chair: "chair".into(),
+                charter: Some(cc::Charter {
+                    quorum_percent: 75,
+                    rules: [
+                        (cc::ChangeClass::Routine, false),
+                        (cc::ChangeClass::Significant, false),
+                        (cc::ChangeClass::SafetyCritical, true),
+                    ]
+                    .into_iter()
+                    .map(|(class, cso)| cc::ClassRule {
+                        change_class: class as i32,
+                        threshold: cc::Threshold::SimpleMajority as i32,
+                        cso_sign_off_required: cso,
+                    })
+                    .collect(),
+                    silence: cc::SilencePolicy::Abstain as i32,
+                    board_risk_threshold: 3,
+                    board_cost_threshold_pence: 5_000_000,
+                    max_residual_risk: 3,
+                    assessment_days: 14,
+                    voting_days: 7,
+                    emergency_review_days: 10,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap()
+        .name;
+    let template = changes("RGT", "da-chair", "chair")
+        .create_standard_template(cc::CreateStandardTemplateRequest {
+            parent: "icss/QUE".into(),
+            standard_template_id: "bulk".into(),
+            standard_template: Some(cc::StandardTemplate {
+                display_name: "Bulk".into(),
+                description: "Bulk".into(),
+                design_authority: da.clone(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .standard_template
+        .unwrap()
+        .name;
+    let mut lead = changes("RGT", "trust-digital-lead", "lead");
+    let cr = lead
+        .create_change_request(cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "Build".into(),
+                description: "The ICS build".into(),
+                domain: "medicines".into(),
+                design_authority: da,
+                affected_trusts: TRUSTS.iter().map(|t| t.to_string()).collect(),
+                change_type: cc::ChangeType::Standard as i32,
+                change_class: cc::ChangeClass::Routine as i32,
+                standard_template: template,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap()
+        .name;
+    lead.submit_change_request(cc::SubmitChangeRequestRequest {
+        name: cr.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
+    let schema = match value_of(&json!({"type": "object"})).kind {
+        Some(prost_types::value::Kind::StructValue(st)) => st,
+        _ => unreachable!(),
+    };
+    for kind in ["alert-rule", "order-set", "form-template", "code-set"] {
+        admin
+            .clone()
+            .create_config_kind(pb::CreateConfigKindRequest {
+                parent: "icss/QUE".into(),
+                config_kind_id: kind.into(),
+                config_kind: Some(pb::ConfigKind {
+                    domain: "medicines".into(),
+                    schema: Some(schema.clone()),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    publish(
+        &admin,
+        "baseline",
+        &cr,
+        (0..ITEMS).map(|i| add(i, baseline_value(i))).collect(),
+    )
+    .await;
+    eprintln!(
+        "seed: baseline of {ITEMS} items published in {:?}",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    for (t, trust) in TRUSTS.iter().enumerate() {
+        publish(
+            &admin,
+            trust,
+            &cr,
+            overridden(t)
+                .map(|i| add(i, json!({"enabled": true, "threshold": 99})))
+                .collect(),
+        )
+        .await;
+    }
+    eprintln!(
+        "seed: 10 overlays of {OVERRIDES} overrides published in {:?}",
+        started.elapsed()
+    );
+    (s, cr)
+}
+
+fn grpc(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (s, cr) = rt.block_on(seeded());
+    let reader = config(&s, &token(&s, "RGM", "automation", "engine"));
+    let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
+    let mut group = c.benchmark_group("shared-config/sqlite");
+    group.sample_size(10);
+    group.bench_function("GetEffectiveConfig (50k items)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let e = reader
+                    .clone()
+                    .get_effective_config(pb::GetEffectiveConfigRequest {
+                        parent: "icss/QUE".into(),
+                        trust: "RGM".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .effective_config
+                    .unwrap();
+                assert_eq!(e.items.len(), ITEMS);
+            })
+        })
+    });
+    let mut n = ITEMS;
+    group.bench_function("publish one baseline item (10 effective revisions)", |b| {
+        b.iter(|| {
+            n += 1;
+            rt.block_on(publish(
+                &admin,
+                "baseline",
+                &cr,
+                vec![add(n, json!({"enabled": true}))],
+            ))
+        })
+    });
+    group.bench_function("DiffEffectiveConfig (revision 1 → newest)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let d = reader
+                    .clone()
+                    .diff_effective_config(pb::DiffEffectiveConfigRequest {
+                        parent: "icss/QUE".into(),
+                        trust: "RGM".into(),
+                        from_revision: 1,
+                        to_revision: 0,
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                assert!(d.changes.len() >= OVERRIDES);
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, domain, grpc);
+criterion_main!(benches);
