@@ -306,7 +306,7 @@ fn subject_key(ctx: &RequestContext) -> String {
     format!("{}#{}", ctx.principal.issuer, ctx.principal.subject)
 }
 
-fn page_size(requested: i32, default: u64, max: u64) -> Result<u64> {
+fn page_limit(requested: i32, default: u64, max: u64) -> Result<u64> {
     match requested {
         n if n < 0 => Err(invalid("page_size", "must not be negative")),
         0 => Ok(default),
@@ -415,6 +415,28 @@ impl SharedConfig {
         }
     }
 
+    /// The stored response of an earlier call with this `request_id`, read through `c`.
+    async fn stored_response(
+        &self,
+        c: &impl ConnectionTrait,
+        ctx: &RequestContext,
+        method: &str,
+        request_id: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let key = RequestKey {
+            service: SERVICE,
+            subject: &subject_key(ctx),
+            request_id,
+            method,
+        };
+        match idempotency::lookup(c, key).await? {
+            Some(Ok(bytes)) => Ok(Some(bytes)),
+            Some(Err(reused)) => Err(invalid("request_id", reused.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Before asking change control: a retry is answered without asking again.
     async fn replayed(
         &self,
         ctx: &RequestContext,
@@ -424,19 +446,11 @@ impl SharedConfig {
         if request_id.is_empty() {
             return Ok(None);
         }
-        let key = RequestKey {
-            service: SERVICE,
-            subject: &subject_key(ctx),
-            request_id,
-            method,
-        };
-        match idempotency::lookup(self.db.conn(), key).await? {
-            Some(Ok(bytes)) => Ok(Some(bytes)),
-            Some(Err(reused)) => Err(invalid("request_id", reused.to_string())),
-            None => Ok(None),
-        }
+        self.stored_response(self.db.conn(), ctx, method, request_id)
+            .await
     }
 
+    /// Opens the write transaction, or finds the stored response of an earlier identical request.
     async fn begin(
         &self,
         ctx: &RequestContext,
@@ -444,17 +458,8 @@ impl SharedConfig {
         request_id: &str,
     ) -> Result<(WriteTxn, Option<Vec<u8>>)> {
         let txn = self.db.begin_write().await?;
-        let key = RequestKey {
-            service: SERVICE,
-            subject: &subject_key(ctx),
-            request_id,
-            method,
-        };
-        match idempotency::lookup(&*txn, key).await? {
-            Some(Ok(bytes)) => Ok((txn, Some(bytes))),
-            Some(Err(reused)) => Err(invalid("request_id", reused.to_string())),
-            None => Ok((txn, None)),
-        }
+        let replay = self.stored_response(&*txn, ctx, method, request_id).await?;
+        Ok((txn, replay))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -658,7 +663,7 @@ impl SharedConfig {
         page_token: &str,
     ) -> Result<(Content, i64, String)> {
         let (ics, layer) = self.layer_in_scope(ctx, "parent", parent).await?;
-        let limit = page_size_of(page_size, 500, 5000)?;
+        let limit = page_limit(page_size, 500, 5000)?;
         let token = decode_token(page_token)?;
         let (rev, after) = match &token {
             Some(t) => {
@@ -709,7 +714,7 @@ impl SharedConfig {
         page_token: &str,
     ) -> Result<(Vec<Revision>, String)> {
         let (ics, layer) = self.layer_in_scope(ctx, "parent", parent).await?;
-        let limit = page_size_of(page_size, 50, 500)?;
+        let limit = page_limit(page_size, 50, 500)?;
         let before = match decode_token(page_token)? {
             Some(t) if t["parent"] == json!(parent) => t["before"].as_i64(),
             Some(_) => return Err(invalid("page_token", "belongs to another query")),
@@ -755,10 +760,11 @@ impl SharedConfig {
     ) -> Result<(Vec<Difference>, i64, i64)> {
         let (ics, layer) = self.layer_in_scope(ctx, "layer", layer_name_).await?;
         let to = self.at_revision(&ics, &layer, to, "to_revision").await?;
-        let from = self
-            .at_revision(&ics, &layer, from, "from_revision")
-            .await
-            .map(|r| if from == 0 { 0 } else { r })?;
+        // 0 means the empty layer here, not the newest revision.
+        let from = match from {
+            0 => 0,
+            f => self.at_revision(&ics, &layer, f, "from_revision").await?,
+        };
         let canonical = |c: Content| -> BTreeMap<Key, Value> {
             c.into_iter()
                 .map(|(k, p)| (k, p.entry.canonical()))
@@ -1014,7 +1020,7 @@ impl SharedConfig {
             }
             Some(l)
         };
-        let limit = page_size_of(page_size, 50, 500)?;
+        let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "layer": layer.as_ref().map(LayerId::as_str), "state": state.map(ChangesetState::as_str)});
         let after = match decode_token(page_token)? {
             Some(t) if t["query"] == query => {
@@ -1680,7 +1686,7 @@ impl SharedConfig {
     ) -> Result<(Vec<Snapshot>, String)> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
-        let limit = page_size_of(page_size, 50, 500)?;
+        let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "trust": trust});
         let after = match decode_token(page_token)? {
             Some(t) if t["query"] == query => {
@@ -1791,10 +1797,6 @@ impl SharedConfig {
             now,
         ))
     }
-}
-
-fn page_size_of(requested: i32, default: u64, max: u64) -> Result<u64> {
-    page_size(requested, default, max)
 }
 
 fn closed_check(cs: &Changeset) -> Result<()> {
