@@ -946,6 +946,51 @@ both_backends!(
     a_retry_with_the_same_request_id_acts_once
 );
 
+async fn concurrent_retries_all_get_the_first_response(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let request = pb::CreateChangeRequestRequest {
+        parent: "icss/QUE".into(),
+        change_request: Some(routine(&w.da, &["RGT"])),
+        request_id: "retry-storm".into(),
+    };
+    let calls: Vec<_> = (0..32)
+        .map(|_| {
+            let mut client = w.lead("RGT");
+            let request = request.clone();
+            tokio::spawn(async move { client.create_change_request(request).await })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for call in calls {
+        let response = call.await.unwrap();
+        let response = response.unwrap_or_else(|status| panic!("a retry failed: {status:?}"));
+        created.push(response.into_inner().change_request.unwrap());
+    }
+    assert!(
+        created.iter().all(|cr| *cr == created[0]),
+        "every caller gets the first response"
+    );
+    let list = w
+        .lead("RGT")
+        .list_change_requests(pb::ListChangeRequestsRequest {
+            parent: "icss/QUE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        list.total_size, 1,
+        "32 concurrent retries create one change request"
+    );
+}
+both_backends!(
+    concurrent_retries_all_get_the_first_response_on,
+    concurrent_retries_all_get_the_first_response
+);
+
 async fn lists_filter_order_and_page(backend: TestBackend) {
     let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
         return;

@@ -7,3 +7,4 @@ pub mod decision;
 pub mod lifecycle;
 pub mod release;
 pub mod risk;
+pub mod standing;

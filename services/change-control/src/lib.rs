@@ -28,9 +28,14 @@ pub fn service(
         &platform.config.events,
     );
     outbox.spawn_pruner();
-    let cases = service::ChangeControl::new(
+    let writer = concordat_platform::write::Writer::new(
         platform.db.clone(),
         outbox,
+        service::SERVICE,
+        platform.clock.clone(),
+    );
+    let cases = service::ChangeControl::new(
+        writer,
         platform.federation.clone(),
         grpc::encode_change_request,
     );

@@ -188,38 +188,54 @@ where
                 .await;
                 return Ok(respond(err));
             }
+            let called = method.rsplit('/').next().unwrap_or_default().to_owned();
+            req.extensions_mut().insert(CalledMethod(called));
             req.extensions_mut().insert(principal);
             inner.call(req).await
         })
     }
 }
 
-/// Records a denial in the caller's ICS audit chain inside `c` (a transaction the caller commits)
-/// and returns the PERMISSION_DENIED error to send. For use cases that find the refusal only
-/// after opening their write transaction: nothing else may have been written in it.
-pub async fn deny_in<C: sea_orm::ConnectionTrait>(
-    c: &C,
-    domain: &'static str,
+fn denial<'a>(
+    principal: &'a Principal,
+    request_id: &'a str,
+    resource: &'a str,
+    reason: &str,
+    message: &str,
+) -> NewEntry<'a> {
+    NewEntry {
+        ics: &principal.ics,
+        actor: Actor::of(principal),
+        action: "authorization.denied",
+        resource,
+        request_id,
+        summary: format!("{reason}: {message}"),
+    }
+}
+
+/// Writes a denial to the caller's ICS audit chain in its own transaction. A failure to write it
+/// is logged, not returned: the caller is refused either way.
+pub(crate) async fn record_denial(
+    db: &Database,
     principal: &Principal,
     request_id: &str,
     resource: &str,
-    reason: &'static str,
-    message: String,
-) -> Result<ApiError, sea_orm::DbErr> {
-    audit::append(
-        c,
-        NewEntry {
-            ics: &principal.ics,
-            actor: Actor::of(principal),
-            action: "authorization.denied",
-            resource,
-            request_id,
-            summary: format!("{reason}: {message}"),
-        },
-    )
-    .await?;
+    reason: &str,
+    message: &str,
+) {
+    let write = async {
+        let txn = db.begin_write().await?;
+        audit::append(
+            &*txn,
+            denial(principal, request_id, resource, reason, message),
+        )
+        .await?;
+        txn.commit().await
+    };
+    if let Err(err) = write.await {
+        tracing::error!(error = %err, "a denial could not be written to the audit chain");
+    }
     tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
-    Ok(ApiError::permission_denied(domain, reason, message))
 }
 
 /// Records a denial in the caller's ICS audit chain (in its own transaction) and returns the
@@ -233,36 +249,24 @@ pub async fn deny(
     reason: &'static str,
     message: String,
 ) -> ApiError {
-    let write = async {
-        let txn = db.begin_write().await?;
-        audit::append(
-            &*txn,
-            NewEntry {
-                ics: &principal.ics,
-                actor: Actor::of(principal),
-                action: "authorization.denied",
-                resource,
-                request_id,
-                summary: format!("{reason}: {message}"),
-            },
-        )
-        .await?;
-        txn.commit().await
-    };
-    if let Err(err) = write.await {
-        tracing::error!(error = %err, "a denial could not be written to the audit chain");
-    }
-    tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
+    record_denial(db, principal, request_id, resource, reason, &message).await;
     ApiError::permission_denied(PLATFORM_DOMAIN, reason, message)
 }
 
-/// What a handler knows about its call: the verified principal and the request id.
+/// The method a call is for (the last segment of its gRPC path), put into the request's
+/// extensions by [`Guarded`]: it keys the caller's `request_id` records.
+#[derive(Debug, Clone)]
+pub struct CalledMethod(pub String);
+
+/// What a handler knows about its call: the verified principal, the request id and the method.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     /// The caller.
     pub principal: Arc<Principal>,
     /// `x-request-id`.
     pub request_id: String,
+    /// The RPC's method name, e.g. `CastVote`.
+    pub method: String,
 }
 
 impl RequestContext {
@@ -287,10 +291,22 @@ impl RequestContext {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let method = req
+            .extensions()
+            .get::<CalledMethod>()
+            .map(|m| m.0.clone())
+            .unwrap_or_default();
         Ok(Self {
             principal,
             request_id,
+            method,
         })
+    }
+
+    /// The caller as `issuer#subject`: request ids are remembered per caller, and subjects are
+    /// unique only within their issuer.
+    pub fn subject_key(&self) -> String {
+        format!("{}#{}", self.principal.issuer, self.principal.subject)
     }
 
     /// Refuses (and audits) unless the principal acts in `ics`.

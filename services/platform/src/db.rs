@@ -134,6 +134,27 @@ impl Database {
     }
 }
 
+/// Takes a lock named `scope` for the rest of `txn`: on PostgreSQL a transaction-scoped advisory
+/// lock (`pg_advisory_xact_lock` on the first eight bytes of the SHA-256 of `scope`), so writers
+/// on every replica that name the same scope queue behind each other until commit; on SQLite a
+/// no-op, since [`Database::begin_write`] already admits one writer at a time.
+pub async fn lock_for_transaction(txn: &WriteTxn, scope: &str) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(scope.as_bytes());
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&digest[..8]);
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [sea_orm::Value::from(i64::from_be_bytes(prefix))],
+    ))
+    .await
+    .map(|_| ())
+}
+
 /// True when `err` is a unique-constraint violation (a concurrent insert of the same key).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(

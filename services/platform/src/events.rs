@@ -18,12 +18,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 use tokio::sync::{Notify, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
-use crate::db::{Backend, Database, WriteTxn};
+use crate::db::{Database, WriteTxn};
 use crate::error::{ApiError, PLATFORM_DOMAIN};
 
 /// One event as stored and streamed.
@@ -143,16 +143,8 @@ impl Outbox {
         kind: &str,
         payload: Vec<u8>,
     ) -> Result<i64, DbErr> {
-        if self.db.backend() == Backend::Postgres {
-            // Held until commit: sequence numbers commit in order across replicas.
-            let key = i64::from_be_bytes(sha_prefix(self.table));
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [Value::from(key)],
-            ))
-            .await?;
-        }
+        // Held until commit: sequence numbers commit in order across replicas.
+        crate::db::lock_for_transaction(txn, self.table).await?;
         let max = Query::select()
             .expr_as(Expr::col(Alias::new("seq")).max(), Alias::new("seq"))
             .from(Alias::new(self.table))
@@ -317,12 +309,4 @@ impl Outbox {
             }
         });
     }
-}
-
-fn sha_prefix(s: &str) -> [u8; 8] {
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::digest(s.as_bytes());
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&digest[..8]);
-    out
 }

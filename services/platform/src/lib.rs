@@ -4,12 +4,14 @@
 //! ([`db`]), federated identity ([`identity`]) and role-based authorization ([`authz`]), the one
 //! error-to-status mapping ([`error`]), telemetry ([`telemetry`]), the ICS audit chain
 //! ([`audit`]), the per-service event outbox and `Watch…` streams ([`events`]), and the server
-//! builder ([`server`]) that stacks the layers every RPC passes through. The platform's own API
+//! builder ([`server`]) that stacks the layers every RPC passes through. Every mutation of every
+//! service goes through one write path ([`write`]), at the time of one [`clock`]. The platform's own API
 //! (`concordat.platform.v1`) lives in [`api`].
 
 pub mod api;
 pub mod audit;
 pub mod authz;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod deadline;
@@ -22,6 +24,7 @@ pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod write;
 
 /// The version of this build, reported by `GetServerInfo` and `concordat version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -21,6 +21,7 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
 use crate::authz::{Gate, Guarded, Permission, request_id_of};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
 use crate::deadline::DeadlineLayer;
@@ -92,6 +93,8 @@ pub struct Platform {
     pub targets: Vec<String>,
     /// The development issuer, when it runs.
     pub dev_issuer: Option<Arc<DevIssuer>>,
+    /// The time every use case acts at: the system clock, moved forward only by tests.
+    pub clock: Clock,
 }
 
 /// Hides a URL's password for messages.
@@ -129,11 +132,23 @@ pub async fn connect_and_migrate(
 }
 
 impl Platform {
-    /// Starts storage and identity. Runs migrations when `config.migrate_on_start`.
+    /// Starts storage and identity on the system clock. Runs migrations when
+    /// `config.migrate_on_start`.
     pub async fn start(
         config: Config,
         services: &[MigrateFn],
         targets: Vec<String>,
+    ) -> Result<Arc<Self>, StartError> {
+        Self::start_with_clock(config, services, targets, Clock::system()).await
+    }
+
+    /// Starts storage and identity with the use cases acting at the time of `clock` (tests pass
+    /// a clock they advance).
+    pub async fn start_with_clock(
+        config: Config,
+        services: &[MigrateFn],
+        targets: Vec<String>,
+        clock: Clock,
     ) -> Result<Arc<Self>, StartError> {
         let started = Utc::now();
         let db = if config.migrate_on_start {
@@ -196,6 +211,7 @@ impl Platform {
             started,
             targets,
             dev_issuer: dev,
+            clock,
         }))
     }
 

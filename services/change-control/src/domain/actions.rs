@@ -6,26 +6,7 @@ use super::change_request::{ChangeRequest, DesignAuthority, Hazard, ImpactAssess
 use super::decision::Choice;
 use super::lifecycle::State;
 
-/// What the caller is, as far as actions go.
-#[derive(Debug, Clone)]
-pub struct Actor<'a> {
-    /// Subject.
-    pub subject: &'a str,
-    /// Trust, if any.
-    pub trust: Option<&'a str>,
-    /// Holds an assessing role (digital lead, engineer, CSO).
-    pub assessor: bool,
-    /// Holds da-member.
-    pub da_member: bool,
-    /// Holds da-chair.
-    pub da_chair: bool,
-    /// Holds clinical-safety-officer.
-    pub cso: bool,
-    /// Holds board-chair or board-member.
-    pub board: bool,
-    /// Holds a deploying role (engineer, digital lead, automation).
-    pub deployer: bool,
-}
+pub use super::standing::Actor;
 
 /// A kind of action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +59,7 @@ pub fn actions(
         })
     };
     let own = actor.trust.filter(|t| cr.affected_trusts.contains(*t));
-    let is_chair = actor.da_chair && da.chair == actor.subject;
+    let is_chair = actor.chairs(da);
     match cr.state {
         State::Submitted if is_chair => {
             add(ActionKind::Chair, None, "start impact assessment".into())
@@ -221,6 +202,8 @@ mod tests {
             cso: false,
             board: false,
             deployer: false,
+            digital_lead: false,
+            ics_admin: false,
         }
     }
 

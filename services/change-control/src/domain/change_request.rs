@@ -555,10 +555,47 @@ pub fn safety_blockers(cr: &ChangeRequest, charter: &Charter, hazards: &[Hazard]
     blockers
 }
 
+/// Why the chair cannot approve an emergency change now: an emergency always needs a hazard log
+/// with every hazard signed off by a CSO, and a residual risk within the charter's limit.
+pub fn emergency_blockers(
+    cr: &ChangeRequest,
+    charter: &Charter,
+    hazards: &[Hazard],
+) -> Vec<String> {
+    let mut blockers: Vec<String> = Vec::new();
+    if hazards.is_empty() {
+        blockers.push(
+            "an emergency change needs a hazard log signed off by a clinical safety officer".into(),
+        );
+    }
+    blockers.extend(
+        hazards
+            .iter()
+            .filter(|h| h.signed_off_by.is_empty())
+            .map(|h| format!("hazard {} has no CSO sign-off", h.id)),
+    );
+    if cr.residual_risk > charter.max_residual_risk {
+        blockers.push(format!(
+            "residual risk {} is above the charter's limit of {}",
+            cr.residual_risk, charter.max_residual_risk
+        ));
+    }
+    blockers
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::domain::charter::tests::medicines;
+
+    #[test]
+    fn an_emergency_needs_every_hazard_signed_off() {
+        let mut cr = cr();
+        let charter = medicines();
+        assert_eq!(emergency_blockers(&cr, &charter, &[]).len(), 1);
+        cr.residual_risk = charter.max_residual_risk + 1;
+        assert_eq!(emergency_blockers(&cr, &charter, &[]).len(), 2);
+    }
 
     pub(crate) fn sample() -> ChangeRequest {
         cr()

@@ -1,0 +1,125 @@
+//! The hazard log (DCB0129/DCB0160): hazards with their initial and residual risk, and the
+//! clinical safety officer's sign-off.
+
+use concordat_platform::authz::RequestContext;
+use concordat_platform::write::Reply;
+
+use super::{ChangeControl, ChangeError, Result, actor, parse_child, parse_name, refusal};
+use crate::domain::change_request::Hazard;
+use crate::domain::lifecycle::{self, InvalidTransition, State};
+use crate::store;
+
+impl ChangeControl {
+    /// Adds a hazard; the CR's residual risk follows the highest. During voting this is a change
+    /// of substance: votes go stale.
+    pub async fn create_hazard<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+        hazard: Hazard,
+        request_id: &str,
+        reply: impl FnOnce(&Hazard) -> R,
+    ) -> Result<R> {
+        let (ics, id) = parse_name("parent", parent, "changeRequests")?;
+        self.require_ics(ctx, &ics, parent).await?;
+        let mut hazard = hazard.assess().map_err(ChangeError::Invalid)?;
+        hazard.signed_off_by.clear();
+        hazard.signed_off_trust.clear();
+        hazard.sign_off_time = None;
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
+                actor(ctx)
+                    .may_log_hazard(&cr)
+                    .map_err(|r| refusal(&w, parent, r))?;
+                if !cr.state.editable() {
+                    return Err(ChangeError::Transition(InvalidTransition {
+                        from: cr.state,
+                        method: "CreateHazard",
+                        allowed: lifecycle::allowed_methods(cr.state),
+                    }));
+                }
+                hazard.id = uuid::Uuid::now_v7().simple().to_string();
+                store::insert_hazard(w.txn(), &ics, &id, &hazard).await?;
+                let mut next = cr.clone();
+                next.residual_risk = next.residual_risk.max(hazard.residual_risk);
+                if cr.state == State::DaReview {
+                    store::mark_votes_stale(w.txn(), &ics, &id).await?;
+                }
+                self.save(&w, &mut next, cr.version, "changeRequest.hazardLogged")
+                    .await?;
+                w.audit(
+                    "hazard.create",
+                    &format!("{parent}/hazards/{}", hazard.id),
+                    format!(
+                        "hazard logged on {}: {} (risk {} → {})",
+                        cr.number, hazard.description, hazard.initial_risk, hazard.residual_risk
+                    ),
+                );
+                Ok(reply(&hazard))
+            })
+            .await
+    }
+
+    /// The hazard log.
+    pub async fn list_hazards(&self, ctx: &RequestContext, parent: &str) -> Result<Vec<Hazard>> {
+        let (ics, id) = parse_name("parent", parent, "changeRequests")?;
+        self.require_ics(ctx, &ics, parent).await?;
+        self.load_cr(self.db().conn(), &ics, &id, false).await?;
+        Ok(store::hazards(self.db().conn(), &ics, &id).await?)
+    }
+
+    /// A CSO of an affected trust signs a hazard off.
+    pub async fn sign_off_hazard<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        request_id: &str,
+        reply: impl FnOnce(&Hazard) -> R,
+    ) -> Result<R> {
+        let (ics, id, hazard_id) = parse_child("name", name, "hazards")?;
+        self.require_ics(ctx, &ics, name).await?;
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
+                let trust = actor(ctx)
+                    .must_be_affected(&cr, "sign its hazards off")
+                    .map_err(|r| refusal(&w, name, r))?
+                    .to_owned();
+                let mut hazard = store::hazards(w.txn(), &ics, &id)
+                    .await?
+                    .into_iter()
+                    .find(|h| h.id == hazard_id)
+                    .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
+                if !hazard.signed_off_by.is_empty() {
+                    return Err(ChangeError::Precondition {
+                        reason: "ALREADY_SIGNED_OFF",
+                        subject: name.to_owned(),
+                        message: format!("signed off by {} already", hazard.signed_off_by),
+                    });
+                }
+                hazard.signed_off_by = ctx.principal.subject.clone();
+                hazard.signed_off_trust = trust.clone();
+                hazard.sign_off_time = Some(w.now());
+                store::sign_off_hazard(w.txn(), &ics, &id, &hazard).await?;
+                let mut touched = cr.clone();
+                self.save(
+                    &w,
+                    &mut touched,
+                    cr.version,
+                    "changeRequest.hazardSignedOff",
+                )
+                .await?;
+                w.audit(
+                    "hazard.signOff",
+                    name,
+                    format!(
+                        "hazard on {} signed off by {} of {trust}",
+                        cr.number, hazard.signed_off_by
+                    ),
+                );
+                Ok(reply(&hazard))
+            })
+            .await
+    }
+}
