@@ -768,7 +768,7 @@ async fn closing_short_of_quorum_defers_and_unanimity_rejects_on_one_no(backend:
         })
         .await
         .unwrap();
-    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    let soon = chrono::Utc::now() + chrono::Duration::hours(1);
     w.chair()
         .open_voting(pb::OpenVotingRequest {
             name: name.clone(),
@@ -793,7 +793,8 @@ async fn closing_short_of_quorum_defers_and_unanimity_rejects_on_one_no(backend:
         .await
         .unwrap_err();
     assert_eq!(reason(&early), "VOTING_OPEN");
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The server's clock moves past the deadline: no waiting.
+    w.s.platform.clock.advance(Duration::from_secs(2 * 3600));
     let closed = w
         .chair()
         .close_voting(pb::CloseVotingRequest {
@@ -1725,7 +1726,7 @@ async fn deadlines_are_in_the_future_and_votes_stop_at_them(backend: TestBackend
         })
         .await
         .unwrap();
-    let soon = chrono::Utc::now() + chrono::Duration::milliseconds(200);
+    let soon = chrono::Utc::now() + chrono::Duration::hours(1);
     w.chair()
         .open_voting(pb::OpenVotingRequest {
             name: cr.name.clone(),
@@ -1734,7 +1735,7 @@ async fn deadlines_are_in_the_future_and_votes_stop_at_them(backend: TestBackend
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    w.s.platform.clock.advance(Duration::from_secs(2 * 3600));
     let late = w
         .voter("RGM")
         .cast_vote(vote(&cr.name, pb::VoteChoice::Approve))

@@ -23,7 +23,7 @@ use crate::domain::records::{
 };
 use crate::domain::resolve::{Difference, Resolved, Source};
 use crate::service::{
-    ConfigError, EffectiveRead, NewChangeset, Rendered, Replayable, SharedConfig, etag, layer_name,
+    ConfigError, EffectiveRead, NewChangeset, Rendered, SharedConfig, etag, layer_name,
 };
 use crate::upstream::Caller;
 
@@ -138,18 +138,6 @@ impl Api {
 
 fn status(err: ConfigError) -> Status {
     ApiError::from(err).into_status()
-}
-
-fn respond<T, M: Message + Default>(
-    outcome: Replayable<T>,
-    convert: impl FnOnce(T) -> M,
-) -> Result<Response<M>, Status> {
-    Ok(Response::new(match outcome {
-        Replayable::Fresh(value) => convert(value),
-        Replayable::Replay(bytes) => {
-            M::decode(bytes.as_slice()).map_err(|e| ApiError::internal(e).into_status())?
-        }
-    }))
 }
 
 fn caller<T>(req: &Request<T>) -> Caller {
@@ -563,18 +551,13 @@ impl SharedConfigService for Api {
                 schema,
                 description,
                 &request_id,
-                |k| {
-                    pb::CreateConfigKindResponse {
-                        config_kind: Some(kind_pb(k)),
-                    }
-                    .encode_to_vec()
+                |k| pb::CreateConfigKindResponse {
+                    config_kind: Some(kind_pb(k)),
                 },
             )
             .await
             .map_err(status)?;
-        respond(outcome, |k| pb::CreateConfigKindResponse {
-            config_kind: Some(kind_pb(&k)),
-        })
+        Ok(Response::new(outcome))
     }
 
     async fn get_config_kind(
@@ -750,13 +733,10 @@ impl SharedConfigService for Api {
                 pb::CreateChangesetResponse {
                     changeset: Some(rendered_pb(r)),
                 }
-                .encode_to_vec()
             })
             .await
             .map_err(status)?;
-        respond(outcome, |r| pb::CreateChangesetResponse {
-            changeset: Some(rendered_pb(&r)),
-        })
+        Ok(Response::new(outcome))
     }
 
     async fn get_changeset(
@@ -822,12 +802,10 @@ impl SharedConfigService for Api {
         };
         let outcome = self
             .cases
-            .publish(&ctx, &caller, &name, rebase, &request_id, |r, c| {
-                response(r, c).encode_to_vec()
-            })
+            .publish(&ctx, &caller, &name, rebase, &request_id, response)
             .await
             .map_err(status)?;
-        respond(outcome, |(r, c)| response(&r, &c))
+        Ok(Response::new(outcome))
     }
 
     async fn discard_changeset(
@@ -838,17 +816,12 @@ impl SharedConfigService for Api {
         let pb::DiscardChangesetRequest { name, request_id } = req.into_inner();
         let outcome = self
             .cases
-            .discard_changeset(&ctx, &name, &request_id, |c| {
-                pb::DiscardChangesetResponse {
-                    changeset: Some(changeset_pb(c)),
-                }
-                .encode_to_vec()
+            .discard_changeset(&ctx, &name, &request_id, |c| pb::DiscardChangesetResponse {
+                changeset: Some(changeset_pb(c)),
             })
             .await
             .map_err(status)?;
-        respond(outcome, |c| pb::DiscardChangesetResponse {
-            changeset: Some(changeset_pb(&c)),
-        })
+        Ok(Response::new(outcome))
     }
 
     async fn rollback_layer(
@@ -874,18 +847,13 @@ impl SharedConfigService for Api {
                 &change_request,
                 expected_head_revision,
                 &request_id,
-                |r| {
-                    pb::RollbackLayerResponse {
-                        revision: Some(revision_pb(r)),
-                    }
-                    .encode_to_vec()
+                |r| pb::RollbackLayerResponse {
+                    revision: Some(revision_pb(r)),
                 },
             )
             .await
             .map_err(status)?;
-        respond(outcome, |r| pb::RollbackLayerResponse {
-            revision: Some(revision_pb(&r)),
-        })
+        Ok(Response::new(outcome))
     }
 
     async fn get_effective_config(
@@ -1017,18 +985,13 @@ impl SharedConfigService for Api {
                 time_of(taken_time),
                 &bundle_json,
                 &request_id,
-                |s| {
-                    pb::ImportSnapshotResponse {
-                        snapshot: Some(snapshot_pb(s)),
-                    }
-                    .encode_to_vec()
+                |s| pb::ImportSnapshotResponse {
+                    snapshot: Some(snapshot_pb(s)),
                 },
             )
             .await
             .map_err(status)?;
-        respond(outcome, |s| pb::ImportSnapshotResponse {
-            snapshot: Some(snapshot_pb(&s)),
-        })
+        Ok(Response::new(outcome))
     }
 
     async fn get_snapshot(

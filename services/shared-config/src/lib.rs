@@ -31,9 +31,14 @@ pub fn service(
         &platform.config.events,
     );
     outbox.spawn_pruner();
-    let cases = service::SharedConfig::new(
+    let writer = concordat_platform::write::Writer::new(
         platform.db.clone(),
         outbox,
+        service::SERVICE,
+        platform.clock.clone(),
+    );
+    let cases = service::SharedConfig::new(
+        writer,
         platform.federation.clone(),
         change_requests,
         grpc::encode_effective,

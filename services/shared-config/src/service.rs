@@ -7,13 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use concordat_platform::audit::{self, Actor, NewEntry};
-use concordat_platform::authz::{RequestContext, deny};
-use concordat_platform::db::{Backend, Database, WriteTxn};
-use concordat_platform::error::ApiError;
-use concordat_platform::events::Outbox;
-use concordat_platform::idempotency::{self, Key as RequestKey};
+use concordat_platform::authz::RequestContext;
+use concordat_platform::db::Database;
+use concordat_platform::error::{ApiError, PLATFORM_DOMAIN};
 use concordat_platform::identity::{Federation, Role};
+use concordat_platform::write::{self, Reply, Write, WriteError, Writer};
 use futures::Stream;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -34,7 +32,9 @@ use crate::upstream::{Caller, ChangeRequests, UpstreamError};
 
 /// The `ErrorInfo` domain of shared-configuration errors.
 pub const DOMAIN: &str = "sharedconfig.concordat";
-const SERVICE: &str = "sharedconfig";
+
+/// The idempotency namespace of shared configuration's request ids.
+pub const SERVICE: &str = "sharedconfig";
 
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +83,21 @@ pub enum ConfigError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The write path failed.
+    #[error(transparent)]
+    Write(WriteError),
+}
+
+impl From<WriteError> for ConfigError {
+    fn from(err: WriteError) -> Self {
+        ConfigError::Write(err)
+    }
+}
+
+impl From<write::Refusal> for ConfigError {
+    fn from(refusal: write::Refusal) -> Self {
+        ConfigError::Denied(refusal.into())
+    }
 }
 
 impl From<sea_orm::DbErr> for ConfigError {
@@ -180,19 +195,12 @@ impl From<ConfigError> for ApiError {
             .with_retry_after(std::time::Duration::from_secs(1)),
             ConfigError::Denied(api) => api,
             ConfigError::Store(other) => ApiError::internal(other),
+            ConfigError::Write(err) => err.into(),
         }
     }
 }
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
-
-/// A use case's result, or the stored response of an earlier call with the same `request_id`.
-pub enum Replayable<T> {
-    /// Done now.
-    Fresh(T),
-    /// Done before: the encoded response of the first call.
-    Replay(Vec<u8>),
-}
 
 /// Encodes an effective revision for the outbox (the gRPC message), supplied by the adapter.
 pub type EncodeEffective = fn(&EffectiveRevision) -> Vec<u8>;
@@ -251,8 +259,7 @@ pub fn etag(revision: i64, content_hash: &str) -> String {
 
 /// The shared-configuration use cases.
 pub struct SharedConfig {
-    db: Database,
-    outbox: Outbox,
+    writer: Writer,
     federation: Arc<Federation>,
     change_requests: Arc<dyn ChangeRequests>,
     encode: EncodeEffective,
@@ -302,10 +309,6 @@ pub fn effective_name(ics: &str, trust: &str) -> String {
     format!("icss/{ics}/trusts/{trust}/effectiveConfig")
 }
 
-fn subject_key(ctx: &RequestContext) -> String {
-    format!("{}#{}", ctx.principal.issuer, ctx.principal.subject)
-}
-
 fn page_limit(requested: i32, default: u64, max: u64) -> Result<u64> {
     match requested {
         n if n < 0 => Err(invalid("page_size", "must not be negative")),
@@ -330,6 +333,11 @@ fn decode_token(token: &str) -> Result<Option<Value>> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .map(Some)
         .ok_or_else(|| invalid("page_token", "is not a token this list returned"))
+}
+
+/// The lock that serialises publishing within an ICS across replicas.
+fn publishing_scope(ics: &str) -> String {
+    format!("sharedconfig.publish:{ics}")
 }
 
 fn values_of(effective: &Effective) -> BTreeMap<Key, Value> {
@@ -357,22 +365,23 @@ fn compile_kinds(records: &[KindRecord]) -> BTreeMap<String, ConfigKind> {
 }
 
 impl SharedConfig {
-    /// The use cases over `db`, announcing effective revisions in `outbox`, asking change control
-    /// through `change_requests`.
+    /// The use cases writing through `writer`, asking change control through `change_requests`.
     pub fn new(
-        db: Database,
-        outbox: Outbox,
+        writer: Writer,
         federation: Arc<Federation>,
         change_requests: Arc<dyn ChangeRequests>,
         encode: EncodeEffective,
     ) -> Self {
         Self {
-            db,
-            outbox,
+            writer,
             federation,
             change_requests,
             encode,
         }
+    }
+
+    fn db(&self) -> &Database {
+        self.writer.db()
     }
 
     fn trusts_of(&self, ics: &str) -> Vec<String> {
@@ -394,7 +403,7 @@ impl SharedConfig {
     }
 
     async fn require_ics(&self, ctx: &RequestContext, ics: &str, resource: &str) -> Result<()> {
-        ctx.require_ics(&self.db, ics, resource)
+        ctx.require_ics(self.db(), ics, resource)
             .await
             .map_err(ConfigError::Denied)
     }
@@ -408,117 +417,18 @@ impl SharedConfig {
     ) -> Result<()> {
         match layer {
             LayerId::Trust(t) if !ctx.principal.has(Role::IcsAdmin) => ctx
-                .require_trust(&self.db, t, resource)
+                .require_trust(self.db(), t, resource)
                 .await
                 .map_err(ConfigError::Denied),
             _ => Ok(()),
         }
     }
 
-    /// The stored response of an earlier call with this `request_id`, read through `c`.
-    async fn stored_response(
-        &self,
-        c: &impl ConnectionTrait,
-        ctx: &RequestContext,
-        method: &str,
-        request_id: &str,
-    ) -> Result<Option<Vec<u8>>> {
-        let key = RequestKey {
-            service: SERVICE,
-            subject: &subject_key(ctx),
-            request_id,
-            method,
-        };
-        match idempotency::lookup(c, key).await? {
-            Some(Ok(bytes)) => Ok(Some(bytes)),
-            Some(Err(reused)) => Err(invalid("request_id", reused.to_string())),
-            None => Ok(None),
-        }
-    }
-
-    /// Before asking change control: a retry is answered without asking again.
-    async fn replayed(
-        &self,
-        ctx: &RequestContext,
-        method: &str,
-        request_id: &str,
-    ) -> Result<Option<Vec<u8>>> {
-        if request_id.is_empty() {
-            return Ok(None);
-        }
-        self.stored_response(self.db.conn(), ctx, method, request_id)
-            .await
-    }
-
-    /// Opens the write transaction, or finds the stored response of an earlier identical request.
-    async fn begin(
-        &self,
-        ctx: &RequestContext,
-        method: &str,
-        request_id: &str,
-    ) -> Result<(WriteTxn, Option<Vec<u8>>)> {
-        let txn = self.db.begin_write().await?;
-        let replay = self.stored_response(&*txn, ctx, method, request_id).await?;
-        Ok((txn, replay))
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn commit(
-        &self,
-        txn: WriteTxn,
-        ctx: &RequestContext,
-        method: &str,
-        request_id: &str,
-        response: Vec<u8>,
-        action: &str,
-        resource: &str,
-        summary: String,
-    ) -> Result<()> {
-        audit::append(
-            &*txn,
-            NewEntry {
-                ics: &ctx.principal.ics,
-                actor: Actor::of(&ctx.principal),
-                action,
-                resource,
-                request_id: &ctx.request_id,
-                summary,
-            },
-        )
-        .await?;
-        let key = RequestKey {
-            service: SERVICE,
-            subject: &subject_key(ctx),
-            request_id,
-            method,
-        };
-        idempotency::record(&*txn, key, response).await?;
-        self.outbox.commit(txn).await?;
-        Ok(())
-    }
-
-    /// Serialises publishing within an ICS across replicas (PostgreSQL; SQLite has one writer).
-    async fn lock_publishing(&self, txn: &WriteTxn, ics: &str) -> Result<()> {
-        if self.db.backend() == Backend::Postgres {
-            use sha2::Digest;
-            let digest = sha2::Sha256::digest(format!("sharedconfig.publish:{ics}"));
-            let mut prefix = [0u8; 8];
-            prefix.copy_from_slice(&digest[..8]);
-            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [sea_orm::Value::from(i64::from_be_bytes(prefix))],
-            ))
-            .await?;
-        }
-        Ok(())
-    }
-
     // ---- kinds -----------------------------------------------------------------------------------
 
     /// Registers a kind.
     #[allow(clippy::too_many_arguments)]
-    pub async fn create_kind(
+    pub async fn create_kind<R: Reply>(
         &self,
         ctx: &RequestContext,
         parent: &str,
@@ -527,8 +437,8 @@ impl SharedConfig {
         schema: Value,
         description: String,
         request_id: &str,
-        encode: impl FnOnce(&KindRecord) -> Vec<u8>,
-    ) -> Result<Replayable<KindRecord>> {
+        reply: impl FnOnce(&KindRecord) -> R,
+    ) -> Result<R> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
         let mut violations = Vec::new();
@@ -549,41 +459,33 @@ impl SharedConfig {
         if !violations.is_empty() {
             return Err(ConfigError::Invalid(violations));
         }
-        let record = KindRecord {
-            ics: ics.clone(),
-            name: id.to_owned(),
-            domain,
-            schema,
-            description,
-            creator: ctx.principal.subject.clone(),
-            create_time: Utc::now(),
-        };
-        let (txn, replay) = self.begin(ctx, "CreateConfigKind", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        store::insert_kind(&*txn, &record).await?;
-        let name = format!("icss/{ics}/configKinds/{id}");
-        let summary = format!("kind {id} registered for the {} domain", record.domain);
-        self.commit(
-            txn,
-            ctx,
-            "CreateConfigKind",
-            request_id,
-            encode(&record),
-            "configKind.create",
-            &name,
-            summary,
-        )
-        .await?;
-        Ok(Replayable::Fresh(record))
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let record = KindRecord {
+                    ics: ics.clone(),
+                    name: id.to_owned(),
+                    domain,
+                    schema,
+                    description,
+                    creator: ctx.principal.subject.clone(),
+                    create_time: w.now(),
+                };
+                store::insert_kind(w.txn(), &record).await?;
+                w.audit(
+                    "configKind.create",
+                    &format!("icss/{ics}/configKinds/{id}"),
+                    format!("kind {id} registered for the {} domain", record.domain),
+                );
+                Ok(reply(&record))
+            })
+            .await
     }
 
     /// Reads a kind.
     pub async fn get_kind(&self, ctx: &RequestContext, name: &str) -> Result<KindRecord> {
         let (ics, id) = parse_name("name", name, "configKinds")?;
         self.require_ics(ctx, &ics, name).await?;
-        store::kind(self.db.conn(), &ics, &id)
+        store::kind(self.db().conn(), &ics, &id)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))
     }
@@ -592,7 +494,7 @@ impl SharedConfig {
     pub async fn list_kinds(&self, ctx: &RequestContext, parent: &str) -> Result<Vec<KindRecord>> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
-        Ok(store::kinds(self.db.conn(), &ics).await?)
+        Ok(store::kinds(self.db().conn(), &ics).await?)
     }
 
     // ---- layers ----------------------------------------------------------------------------------
@@ -627,7 +529,7 @@ impl SharedConfig {
         revision: i64,
         field: &str,
     ) -> Result<i64> {
-        let head = self.head_revision(self.db.conn(), ics, layer).await?;
+        let head = self.head_revision(self.db().conn(), ics, layer).await?;
         match revision {
             r if r < 0 => Err(invalid(field, "must not be negative")),
             0 => Ok(head),
@@ -648,7 +550,7 @@ impl SharedConfig {
     ) -> Result<(String, LayerId, Option<Revision>)> {
         let (ics, layer) = self.layer_in_scope(ctx, "name", name).await?;
         let rev = self.at_revision(&ics, &layer, revision, "revision").await?;
-        let record = store::revision(self.db.conn(), &ics, &layer, rev).await?;
+        let record = store::revision(self.db().conn(), &ics, &layer, rev).await?;
         Ok((ics, layer, record))
     }
 
@@ -684,7 +586,7 @@ impl SharedConfig {
         };
         let filter = (!kind_filter.is_empty()).then_some(kind_filter);
         let items = store::content(
-            self.db.conn(),
+            self.db().conn(),
             &ics,
             &layer,
             rev,
@@ -721,7 +623,7 @@ impl SharedConfig {
             None => None,
         };
         let mut revisions =
-            store::revisions(self.db.conn(), &ics, &layer, before, limit + 1).await?;
+            store::revisions(self.db().conn(), &ics, &layer, before, limit + 1).await?;
         let next = if revisions.len() as u64 > limit {
             revisions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             revisions.last().map_or(String::new(), |r| {
@@ -745,7 +647,7 @@ impl SharedConfig {
                 )
             })?;
         let (ics, layer) = self.layer_in_scope(ctx, "name", layer_part).await?;
-        store::revision(self.db.conn(), &ics, &layer, rev)
+        store::revision(self.db().conn(), &ics, &layer, rev)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))
     }
@@ -770,10 +672,11 @@ impl SharedConfig {
                 .map(|(k, p)| (k, p.entry.canonical()))
                 .collect()
         };
-        let before =
-            canonical(store::content(self.db.conn(), &ics, &layer, from, None, None, None).await?);
+        let before = canonical(
+            store::content(self.db().conn(), &ics, &layer, from, None, None, None).await?,
+        );
         let after =
-            canonical(store::content(self.db.conn(), &ics, &layer, to, None, None, None).await?);
+            canonical(store::content(self.db().conn(), &ics, &layer, to, None, None, None).await?);
         Ok((diff(&before, &after), from, to))
     }
 
@@ -873,14 +776,14 @@ impl SharedConfig {
     }
 
     /// Proposes changes to a layer.
-    pub async fn create_changeset(
+    pub async fn create_changeset<R: Reply>(
         &self,
         ctx: &RequestContext,
         parent: &str,
         new: NewChangeset,
         request_id: &str,
-        encode: impl FnOnce(&Rendered) -> Vec<u8>,
-    ) -> Result<Replayable<Rendered>> {
+        reply: impl FnOnce(&Rendered) -> R,
+    ) -> Result<R> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
         let (layer_ics, layer) = parse_layer("changeset.layer", &new.layer)?;
@@ -905,7 +808,7 @@ impl SharedConfig {
                 "must be a change request of the same ICS",
             ));
         }
-        let head = self.head_revision(self.db.conn(), &ics, &layer).await?;
+        let head = self.head_revision(self.db().conn(), &ics, &layer).await?;
         let base = match new.base_revision {
             0 => head,
             b if b < 0 || b > head => {
@@ -916,9 +819,9 @@ impl SharedConfig {
             }
             b => b,
         };
-        self.validate(self.db.conn(), &ics, &layer, &new.changes, base)
+        self.validate(self.db().conn(), &ics, &layer, &new.changes, base)
             .await?;
-        let now = Utc::now();
+        let now = self.writer.clock().now();
         let cs = Changeset {
             ics: ics.clone(),
             id: uuid::Uuid::now_v7().simple().to_string(),
@@ -933,53 +836,41 @@ impl SharedConfig {
             update_time: now,
             published_revision: 0,
         };
-        let (txn, replay) = self.begin(ctx, "CreateChangeset", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        store::insert_changeset(&*txn, &cs).await?;
-        let (head_revision, diffs) = self.render(&*txn, &ics, &layer, &cs.changes).await?;
-        let rendered = Rendered {
-            changeset: cs,
-            head_revision,
-            trust_diffs: diffs.unwrap_or_default(),
-        };
-        let summary = format!(
-            "changeset of {} changes to {} proposed under {} (changes the configuration of {})",
-            rendered.changeset.changes.len(),
-            layer.as_str(),
-            rendered.changeset.change_request,
-            if rendered.trust_diffs.is_empty() {
-                "no trust".to_owned()
-            } else {
-                rendered
-                    .trust_diffs
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        );
-        let name = rendered.changeset.name();
-        self.commit(
-            txn,
-            ctx,
-            "CreateChangeset",
-            request_id,
-            encode(&rendered),
-            "changeset.create",
-            &name,
-            summary,
-        )
-        .await?;
-        Ok(Replayable::Fresh(rendered))
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                store::insert_changeset(w.txn(), &cs).await?;
+                let (head_revision, diffs) = self.render(w.txn(), &ics, &layer, &cs.changes).await?;
+                let rendered = Rendered {
+                    changeset: cs,
+                    head_revision,
+                    trust_diffs: diffs.unwrap_or_default(),
+                };
+                let trusts = if rendered.trust_diffs.is_empty() {
+                    "no trust".to_owned()
+                } else {
+                    let keys: Vec<&str> = rendered.trust_diffs.keys().map(String::as_str).collect();
+                    keys.join(", ")
+                };
+                w.audit(
+                    "changeset.create",
+                    &rendered.changeset.name(),
+                    format!(
+                        "changeset of {} changes to {} proposed under {} (changes the configuration of {trusts})",
+                        rendered.changeset.changes.len(),
+                        layer.as_str(),
+                        rendered.changeset.change_request,
+                    ),
+                );
+                Ok(reply(&rendered))
+            })
+            .await
     }
 
     /// Reads a changeset; an open one is rendered against the layer's newest revision.
     pub async fn get_changeset(&self, ctx: &RequestContext, name: &str) -> Result<Rendered> {
         let (ics, id) = parse_name("name", name, "changesets")?;
         self.require_ics(ctx, &ics, name).await?;
-        let cs = store::changeset(self.db.conn(), &ics, &id, false)
+        let cs = store::changeset(self.db().conn(), &ics, &id, false)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
         if cs.state != ChangesetState::Open {
@@ -990,7 +881,7 @@ impl SharedConfig {
             });
         }
         let (head_revision, diffs) = self
-            .render(self.db.conn(), &ics, &cs.layer, &cs.changes)
+            .render(self.db().conn(), &ics, &cs.layer, &cs.changes)
             .await?;
         Ok(Rendered {
             changeset: cs,
@@ -1034,7 +925,7 @@ impl SharedConfig {
             None => None,
         };
         let mut list = store::changesets(
-            self.db.conn(),
+            self.db().conn(),
             &ics,
             layer.as_ref(),
             state,
@@ -1056,73 +947,59 @@ impl SharedConfig {
     }
 
     /// Discards an open changeset (its author or ics-admin).
-    pub async fn discard_changeset(
+    pub async fn discard_changeset<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,
         request_id: &str,
-        encode: impl FnOnce(&Changeset) -> Vec<u8>,
-    ) -> Result<Replayable<Changeset>> {
+        reply: impl FnOnce(&Changeset) -> R,
+    ) -> Result<R> {
         let (ics, id) = parse_name("name", name, "changesets")?;
         self.require_ics(ctx, &ics, name).await?;
-        let (txn, replay) = self.begin(ctx, "DiscardChangeset", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        let mut cs = store::changeset(&*txn, &ics, &id, true)
-            .await?
-            .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
-        if cs.author != ctx.principal.subject && !ctx.principal.has(Role::IcsAdmin) {
-            drop(txn);
-            return Err(ConfigError::Denied(
-                deny(
-                    &self.db,
-                    &ctx.principal,
-                    &ctx.request_id,
-                    name,
-                    "NOT_AUTHOR",
-                    format!(
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let mut cs = store::changeset(w.txn(), &ics, &id, true)
+                    .await?
+                    .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+                if cs.author != ctx.principal.subject && !ctx.principal.has(Role::IcsAdmin) {
+                    let message = format!(
                         "only {} (the author) or ics-admin may discard it",
                         cs.author
-                    ),
-                )
-                .await,
-            ));
-        }
-        closed_check(&cs)?;
-        cs.state = ChangesetState::Discarded;
-        cs.update_time = Utc::now();
-        store::update_changeset_state(&*txn, &cs).await?;
-        self.commit(
-            txn,
-            ctx,
-            "DiscardChangeset",
-            request_id,
-            encode(&cs),
-            "changeset.discard",
-            name,
-            format!("changeset of {} discarded", cs.layer.as_str()),
-        )
-        .await?;
-        Ok(Replayable::Fresh(cs))
+                    );
+                    return Err(w
+                        .refuse(PLATFORM_DOMAIN, "NOT_AUTHOR", name, message)
+                        .into());
+                }
+                closed_check(&cs)?;
+                cs.state = ChangesetState::Discarded;
+                cs.update_time = w.now();
+                store::update_changeset_state(w.txn(), &cs).await?;
+                w.audit(
+                    "changeset.discard",
+                    name,
+                    format!("changeset of {} discarded", cs.layer.as_str()),
+                );
+                Ok(reply(&cs))
+            })
+            .await
     }
 
     /// Publishes a changeset as its layer's next revision.
-    pub async fn publish(
+    pub async fn publish<R: Reply>(
         &self,
         ctx: &RequestContext,
         caller: &Caller,
         name: &str,
         rebase: bool,
         request_id: &str,
-        encode: impl FnOnce(&Revision, &Changeset) -> Vec<u8>,
-    ) -> Result<Replayable<(Revision, Changeset)>> {
+        reply: impl FnOnce(&Revision, &Changeset) -> R,
+    ) -> Result<R> {
         let (ics, id) = parse_name("name", name, "changesets")?;
         self.require_ics(ctx, &ics, name).await?;
-        if let Some(bytes) = self.replayed(ctx, "PublishChangeset", request_id).await? {
-            return Ok(Replayable::Replay(bytes));
+        if let Some(first) = self.writer.replayed(ctx, request_id).await? {
+            return Ok(first);
         }
-        let cs = store::changeset(self.db.conn(), &ics, &id, false)
+        let cs = store::changeset(self.db().conn(), &ics, &id, false)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
         self.require_writer(ctx, &cs.layer, &layer_name(&ics, &cs.layer))
@@ -1130,76 +1007,63 @@ impl SharedConfig {
         closed_check(&cs)?;
         // Asked before the write transaction opens: no lock is held while change control answers.
         let cr = self.change_requests.get(&cs.change_request, caller).await?;
-        let (txn, replay) = self.begin(ctx, "PublishChangeset", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        self.lock_publishing(&txn, &ics).await?;
-        let mut cs = store::changeset(&*txn, &ics, &id, true)
-            .await?
-            .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
-        closed_check(&cs)?;
-        let head = self.head_revision(&*txn, &ics, &cs.layer).await?;
-        if head != cs.base_revision {
-            if !rebase {
-                return Err(ConfigError::StaleBase {
-                    layer: layer_name(&ics, &cs.layer),
-                    base: cs.base_revision,
-                    head,
-                });
-            }
-            let changed =
-                store::keys_changed_between(&*txn, &ics, &cs.layer, cs.base_revision, head).await?;
-            let overlap: Vec<Key> = cs
-                .changes
-                .iter()
-                .map(|c| c.key().clone())
-                .filter(|k| changed.contains(k))
-                .collect();
-            if !overlap.is_empty() {
-                return Err(ConfigError::RebaseConflict(overlap));
-            }
-        }
-        let (revision, effective) = self
-            .publish_changes(
-                &txn,
-                ctx,
-                &ics,
-                &cs.layer,
-                head,
-                &cs.changes,
-                &cr,
-                &cs.id,
-                0,
-            )
-            .await?;
-        cs.state = ChangesetState::Published;
-        cs.published_revision = revision.revision;
-        cs.update_time = revision.publish_time;
-        store::update_changeset_state(&*txn, &cs).await?;
-        let summary = publish_summary(&revision, &cr, &effective, &format!("changeset {}", cs.id));
-        let resource = format!(
-            "{}/revisions/{}",
-            layer_name(&ics, &cs.layer),
-            revision.revision
-        );
-        self.commit(
-            txn,
-            ctx,
-            "PublishChangeset",
-            request_id,
-            encode(&revision, &cs),
-            "config.publish",
-            &resource,
-            summary,
-        )
-        .await?;
-        Ok(Replayable::Fresh((revision, cs)))
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                w.lock(&publishing_scope(&ics)).await?;
+                let mut cs = store::changeset(w.txn(), &ics, &id, true)
+                    .await?
+                    .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+                closed_check(&cs)?;
+                let head = self.head_revision(w.txn(), &ics, &cs.layer).await?;
+                if head != cs.base_revision {
+                    if !rebase {
+                        return Err(ConfigError::StaleBase {
+                            layer: layer_name(&ics, &cs.layer),
+                            base: cs.base_revision,
+                            head,
+                        });
+                    }
+                    let changed = store::keys_changed_between(
+                        w.txn(),
+                        &ics,
+                        &cs.layer,
+                        cs.base_revision,
+                        head,
+                    )
+                    .await?;
+                    let overlap: Vec<Key> = cs
+                        .changes
+                        .iter()
+                        .map(|c| c.key().clone())
+                        .filter(|k| changed.contains(k))
+                        .collect();
+                    if !overlap.is_empty() {
+                        return Err(ConfigError::RebaseConflict(overlap));
+                    }
+                }
+                let (revision, effective) = self
+                    .publish_changes(&w, ctx, &ics, &cs.layer, head, &cs.changes, &cr, &cs.id, 0)
+                    .await?;
+                cs.state = ChangesetState::Published;
+                cs.published_revision = revision.revision;
+                cs.update_time = revision.publish_time;
+                store::update_changeset_state(w.txn(), &cs).await?;
+                let summary =
+                    publish_summary(&revision, &cr, &effective, &format!("changeset {}", cs.id));
+                let resource = format!(
+                    "{}/revisions/{}",
+                    layer_name(&ics, &cs.layer),
+                    revision.revision
+                );
+                w.audit("config.publish", &resource, summary);
+                Ok(reply(&revision, &cs))
+            })
+            .await
     }
 
     /// Publishes a new revision of a layer restoring an earlier revision's content.
     #[allow(clippy::too_many_arguments)]
-    pub async fn rollback(
+    pub async fn rollback<R: Reply>(
         &self,
         ctx: &RequestContext,
         caller: &Caller,
@@ -1208,8 +1072,8 @@ impl SharedConfig {
         change_request: &str,
         expected_head: i64,
         request_id: &str,
-        encode: impl FnOnce(&Revision) -> Vec<u8>,
-    ) -> Result<Replayable<Revision>> {
+        reply: impl FnOnce(&Revision) -> R,
+    ) -> Result<R> {
         let (ics, layer) = self.layer_in_scope(ctx, "layer", layer_name_).await?;
         self.require_writer(ctx, &layer, layer_name_).await?;
         let (cr_ics, _) = parse_name("change_request", change_request, "changeRequests")?;
@@ -1219,66 +1083,58 @@ impl SharedConfig {
                 "must be a change request of the same ICS",
             ));
         }
-        if let Some(bytes) = self.replayed(ctx, "RollbackLayer", request_id).await? {
-            return Ok(Replayable::Replay(bytes));
+        if let Some(first) = self.writer.replayed(ctx, request_id).await? {
+            return Ok(first);
         }
         let cr = self.change_requests.get(change_request, caller).await?;
-        let (txn, replay) = self.begin(ctx, "RollbackLayer", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        self.lock_publishing(&txn, &ics).await?;
-        let head = self.head_revision(&*txn, &ics, &layer).await?;
-        if to < 0 || to >= head {
-            return Err(invalid(
-                "revision",
-                format!("must be an earlier revision than the newest ({head})"),
-            ));
-        }
-        if expected_head != 0 && expected_head != head {
-            return Err(ConfigError::StaleBase {
-                layer: layer_name_.to_owned(),
-                base: expected_head,
-                head,
-            });
-        }
-        let now =
-            publish::entries(&store::content(&*txn, &ics, &layer, head, None, None, None).await?);
-        let then =
-            publish::entries(&store::content(&*txn, &ics, &layer, to, None, None, None).await?);
-        let changes = changeset::inverse(&then, &now);
-        if changes.is_empty() {
-            return Err(invalid(
-                "revision",
-                format!("revision {to} has the same content as the newest ({head})"),
-            ));
-        }
-        let (revision, effective) = self
-            .publish_changes(&txn, ctx, &ics, &layer, head, &changes, &cr, "", to)
-            .await?;
-        let summary = publish_summary(
-            &revision,
-            &cr,
-            &effective,
-            &format!("rollback to revision {to}"),
-        );
-        let resource = format!(
-            "{}/revisions/{}",
-            layer_name(&ics, &layer),
-            revision.revision
-        );
-        self.commit(
-            txn,
-            ctx,
-            "RollbackLayer",
-            request_id,
-            encode(&revision),
-            "config.rollback",
-            &resource,
-            summary,
-        )
-        .await?;
-        Ok(Replayable::Fresh(revision))
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                w.lock(&publishing_scope(&ics)).await?;
+                let head = self.head_revision(w.txn(), &ics, &layer).await?;
+                if to < 0 || to >= head {
+                    return Err(invalid(
+                        "revision",
+                        format!("must be an earlier revision than the newest ({head})"),
+                    ));
+                }
+                if expected_head != 0 && expected_head != head {
+                    return Err(ConfigError::StaleBase {
+                        layer: layer_name_.to_owned(),
+                        base: expected_head,
+                        head,
+                    });
+                }
+                let now = publish::entries(
+                    &store::content(w.txn(), &ics, &layer, head, None, None, None).await?,
+                );
+                let then = publish::entries(
+                    &store::content(w.txn(), &ics, &layer, to, None, None, None).await?,
+                );
+                let changes = changeset::inverse(&then, &now);
+                if changes.is_empty() {
+                    return Err(invalid(
+                        "revision",
+                        format!("revision {to} has the same content as the newest ({head})"),
+                    ));
+                }
+                let (revision, effective) = self
+                    .publish_changes(&w, ctx, &ics, &layer, head, &changes, &cr, "", to)
+                    .await?;
+                let summary = publish_summary(
+                    &revision,
+                    &cr,
+                    &effective,
+                    &format!("rollback to revision {to}"),
+                );
+                let resource = format!(
+                    "{}/revisions/{}",
+                    layer_name(&ics, &layer),
+                    revision.revision
+                );
+                w.audit("config.rollback", &resource, summary);
+                Ok(reply(&revision))
+            })
+            .await
     }
 
     /// Validates `changes` against the layer at `head`, checks the change request, writes the
@@ -1286,7 +1142,7 @@ impl SharedConfig {
     #[allow(clippy::too_many_arguments)]
     async fn publish_changes(
         &self,
-        txn: &WriteTxn,
+        w: &Write,
         ctx: &RequestContext,
         ics: &str,
         layer: &LayerId,
@@ -1296,7 +1152,7 @@ impl SharedConfig {
         changeset_id: &str,
         restores: i64,
     ) -> Result<(Revision, Vec<EffectiveRevision>)> {
-        let c = &**txn;
+        let c = w.txn();
         let (current, after_entries, kinds) = self.validate(c, ics, layer, changes, head).await?;
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
         let new_rev = head + 1;
@@ -1320,7 +1176,7 @@ impl SharedConfig {
         publish::check_change_request(cr, &kind_domains, &covered)
             .map_err(|refusal| ConfigError::Refused(cr.name.clone(), refusal))?;
 
-        let now = Utc::now();
+        let now = w.now();
         let mut revision = Revision {
             ics: ics.to_owned(),
             layer: layer.clone(),
@@ -1390,15 +1246,12 @@ impl SharedConfig {
                 changes: changed.get(&trust).cloned().unwrap_or_default(),
             };
             store::insert_effective(c, &e).await?;
-            self.outbox
-                .append(
-                    txn,
-                    ics,
-                    &effective_name(ics, &trust),
-                    "effectiveConfig.published",
-                    (self.encode)(&e),
-                )
-                .await?;
+            w.event(
+                ics,
+                &effective_name(ics, &trust),
+                "effectiveConfig.published",
+                (self.encode)(&e),
+            );
             effective.push(e);
         }
         Ok((revision, effective))
@@ -1431,7 +1284,7 @@ impl SharedConfig {
         if revision < 0 {
             return Err(invalid("revision", "must not be negative"));
         }
-        let record = store::effective(self.db.conn(), ics, trust, revision).await?;
+        let record = store::effective(self.db().conn(), ics, trust, revision).await?;
         let Some(record) = record else {
             if revision > 0 {
                 return Err(ConfigError::NotFound(format!(
@@ -1446,7 +1299,7 @@ impl SharedConfig {
                 items: Effective::new(),
             });
         };
-        let c = self.db.conn();
+        let c = self.db().conn();
         let baseline = store::content(
             c,
             ics,
@@ -1493,7 +1346,7 @@ impl SharedConfig {
     ) -> Result<EffectiveRead> {
         let ics = self.trust_in_scope(ctx, parent, trust).await?;
         if !if_none_match.is_empty() && revision == 0 && kind_filter.is_empty() {
-            let current = store::effective(self.db.conn(), &ics, trust, 0).await?;
+            let current = store::effective(self.db().conn(), &ics, trust, 0).await?;
             let tag = current.map_or_else(
                 || etag(0, &content_hash(&BTreeMap::new())),
                 |e| etag(e.revision, &e.content_hash),
@@ -1550,10 +1403,10 @@ impl SharedConfig {
             return Err(invalid("from_revision", "must not be negative"));
         }
         // Subscribe first, then read the backlog: nothing committed in between is missed.
-        let head = self.outbox.head().await?;
-        let mut events = self.outbox.watch(ics.clone(), head).await?;
+        let head = self.writer.outbox().head().await?;
+        let mut events = self.writer.outbox().watch(ics.clone(), head).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
-        let db = self.db.clone();
+        let db = self.db().clone();
         let resource = effective_name(&ics, trust);
         let trust = trust.to_owned();
         tokio::spawn(async move {
@@ -1600,7 +1453,7 @@ impl SharedConfig {
 
     /// Imports a trust's actual build as a snapshot.
     #[allow(clippy::too_many_arguments)]
-    pub async fn import_snapshot(
+    pub async fn import_snapshot<R: Reply>(
         &self,
         ctx: &RequestContext,
         parent: &str,
@@ -1609,8 +1462,8 @@ impl SharedConfig {
         taken_time: Option<DateTime<Utc>>,
         bundle_json: &str,
         request_id: &str,
-        encode: impl FnOnce(&Snapshot) -> Vec<u8>,
-    ) -> Result<Replayable<Snapshot>> {
+        reply: impl FnOnce(&Snapshot) -> R,
+    ) -> Result<R> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
         if trust.is_empty() {
@@ -1620,7 +1473,7 @@ impl SharedConfig {
         self.require_writer(ctx, &LayerId::Trust(trust.to_owned()), parent)
             .await?;
         let items = parse_bundle(bundle_json)?;
-        let kinds = compile_kinds(&store::kinds(self.db.conn(), &ics).await?);
+        let kinds = compile_kinds(&store::kinds(self.db().conn(), &ics).await?);
         let nonconforming = items
             .iter()
             .filter(|(k, v)| {
@@ -1629,48 +1482,40 @@ impl SharedConfig {
                     .is_none_or(|kind| !kind.check("", v).is_empty())
             })
             .count();
-        let now = Utc::now();
-        let snapshot = Snapshot {
-            ics: ics.clone(),
-            id: uuid::Uuid::now_v7().simple().to_string(),
-            trust: trust.to_owned(),
-            display_name,
-            taken_time: taken_time.unwrap_or(now),
-            content_hash: content_hash(&items),
-            item_count: i64::try_from(items.len()).unwrap_or(i64::MAX),
-            nonconforming_count: i64::try_from(nonconforming).unwrap_or(i64::MAX),
-            importer: ctx.principal.subject.clone(),
-            import_time: now,
-        };
-        let (txn, replay) = self.begin(ctx, "ImportSnapshot", request_id).await?;
-        if let Some(bytes) = replay {
-            return Ok(Replayable::Replay(bytes));
-        }
-        store::insert_snapshot(&*txn, &snapshot, &items).await?;
-        let name = format!("icss/{ics}/snapshots/{}", snapshot.id);
-        let summary = format!(
-            "snapshot of {trust}'s build imported: {} items, {} nonconforming",
-            snapshot.item_count, snapshot.nonconforming_count
-        );
-        self.commit(
-            txn,
-            ctx,
-            "ImportSnapshot",
-            request_id,
-            encode(&snapshot),
-            "snapshot.import",
-            &name,
-            summary,
-        )
-        .await?;
-        Ok(Replayable::Fresh(snapshot))
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let now = w.now();
+                let snapshot = Snapshot {
+                    ics: ics.clone(),
+                    id: uuid::Uuid::now_v7().simple().to_string(),
+                    trust: trust.to_owned(),
+                    display_name,
+                    taken_time: taken_time.unwrap_or(now),
+                    content_hash: content_hash(&items),
+                    item_count: i64::try_from(items.len()).unwrap_or(i64::MAX),
+                    nonconforming_count: i64::try_from(nonconforming).unwrap_or(i64::MAX),
+                    importer: ctx.principal.subject.clone(),
+                    import_time: now,
+                };
+                store::insert_snapshot(w.txn(), &snapshot, &items).await?;
+                w.audit(
+                    "snapshot.import",
+                    &format!("icss/{ics}/snapshots/{}", snapshot.id),
+                    format!(
+                        "snapshot of {trust}'s build imported: {} items, {} nonconforming",
+                        snapshot.item_count, snapshot.nonconforming_count
+                    ),
+                );
+                Ok(reply(&snapshot))
+            })
+            .await
     }
 
     /// Reads a snapshot.
     pub async fn get_snapshot(&self, ctx: &RequestContext, name: &str) -> Result<Snapshot> {
         let (ics, id) = parse_name("name", name, "snapshots")?;
         self.require_ics(ctx, &ics, name).await?;
-        store::snapshot(self.db.conn(), &ics, &id)
+        store::snapshot(self.db().conn(), &ics, &id)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))
     }
@@ -1700,7 +1545,7 @@ impl SharedConfig {
             None => None,
         };
         let filter = (!trust.is_empty()).then_some(trust);
-        let mut list = store::snapshots(self.db.conn(), &ics, filter, after, limit + 1).await?;
+        let mut list = store::snapshots(self.db().conn(), &ics, filter, after, limit + 1).await?;
         let next = if list.len() as u64 > limit {
             list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             list.last().map_or(String::new(), |s| {
@@ -1722,14 +1567,14 @@ impl SharedConfig {
         name: &str,
         revision: i64,
     ) -> Result<(String, String, DateTime<Utc>)> {
-        let now = Utc::now();
+        let now = self.writer.clock().now();
         let parts: Vec<&str> = name.split('/').collect();
         let (source_rev, hash, items): (i64, String, Vec<Value>) = match parts.as_slice() {
             ["icss", _, "layers", _] => {
                 let (ics, layer) = self.layer_in_scope(ctx, "name", name).await?;
                 let rev = self.at_revision(&ics, &layer, revision, "revision").await?;
                 let content =
-                    store::content(self.db.conn(), &ics, &layer, rev, None, None, None).await?;
+                    store::content(self.db().conn(), &ics, &layer, rev, None, None, None).await?;
                 let hash = entries_hash(&content);
                 let items = content
                     .into_iter()
@@ -1769,7 +1614,7 @@ impl SharedConfig {
             ["icss", _, "snapshots", _] => {
                 let snapshot = self.get_snapshot(ctx, name).await?;
                 let items =
-                    store::snapshot_items(self.db.conn(), &snapshot.ics, &snapshot.id).await?;
+                    store::snapshot_items(self.db().conn(), &snapshot.ics, &snapshot.id).await?;
                 let items = items
                     .into_iter()
                     .map(|(k, v)| json!({"kind": k.kind, "key": k.key, "value": v}))
