@@ -1070,6 +1070,122 @@ async fn lists_filter_order_and_page(backend: TestBackend) {
 }
 both_backends!(lists_filter_order_and_page_on, lists_filter_order_and_page);
 
+async fn every_list_pages_and_refuses_tokens_it_did_not_issue(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::Unanimous).await else {
+        return;
+    };
+    let cr = w.in_review(&["RGT", "RGM", "RGN", "RT1"]).await;
+    for t in ["RGT", "RGM", "RGN"] {
+        w.voter(t)
+            .cast_vote(vote(&cr.name, pb::VoteChoice::Approve))
+            .await
+            .unwrap();
+    }
+    let votes_page = |page_token: String| pb::ListVotesRequest {
+        parent: cr.name.clone(),
+        page_size: 2,
+        page_token,
+    };
+    let first = w
+        .chair()
+        .list_votes(votes_page(String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.votes.len(), 2);
+    assert!(!first.next_page_token.is_empty());
+    let second = w
+        .chair()
+        .list_votes(votes_page(first.next_page_token.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.votes.len(), 1);
+    assert!(second.next_page_token.is_empty(), "the last page says so");
+    let mut trusts: Vec<String> = first
+        .votes
+        .iter()
+        .chain(&second.votes)
+        .map(|v| v.trust.clone())
+        .collect();
+    trusts.sort();
+    assert_eq!(
+        trusts,
+        ["RGM", "RGN", "RGT"],
+        "every vote once across the pages"
+    );
+
+    // A genuine token of one list is refused by another.
+    let elsewhere = w
+        .chair()
+        .list_hazards(pb::ListHazardsRequest {
+            parent: cr.name.clone(),
+            page_size: 2,
+            page_token: first.next_page_token.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::InvalidArgument);
+    assert_eq!(fields(&elsewhere), ["page_token"]);
+
+    // A hand-made token with an offset of 2^63 is refused, not a crash.
+    let forged = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("9223372036854775808|icss/QUE||")
+    };
+    let refused = w
+        .chair()
+        .list_change_requests(pb::ListChangeRequestsRequest {
+            parent: "icss/QUE".into(),
+            page_token: forged,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(fields(&refused), ["page_token"]);
+    assert_eq!(reason(&refused), "INVALID_ARGUMENT");
+
+    // Each list refuses a negative page size.
+    let negative = w
+        .chair()
+        .list_design_authorities(pb::ListDesignAuthoritiesRequest {
+            parent: "icss/QUE".into(),
+            page_size: -1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&negative), ["page_size"]);
+    let actions = w
+        .chair()
+        .list_my_actions(pb::ListMyActionsRequest {
+            parent: "icss/QUE".into(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(actions.actions.len() <= 1);
+    let assessments = w
+        .chair()
+        .list_impact_assessments(pb::ListImpactAssessmentsRequest {
+            parent: cr.name.clone(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(assessments.impact_assessments.len(), 1);
+    assert!(!assessments.next_page_token.is_empty());
+}
+both_backends!(
+    every_list_pages_and_refuses_tokens_it_did_not_issue_on,
+    every_list_pages_and_refuses_tokens_it_did_not_issue
+);
+
 fn token_for_other_query() -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("4|icss/QUE|state = DRAFT|number")
@@ -1475,6 +1591,7 @@ async fn an_emergency_needs_a_cso_and_a_retrospective_review(backend: TestBacken
         .chair()
         .list_my_actions(pb::ListMyActionsRequest {
             parent: "icss/QUE".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1624,6 +1741,7 @@ async fn my_actions_show_what_awaits_each_person(backend: TestBackend) {
         let mut c = c;
         c.list_my_actions(pb::ListMyActionsRequest {
             parent: "icss/QUE".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use concordat_platform::authz::{Allowed, Permission};
 use concordat_platform::identity::Role;
+use concordat_platform::paging::PageTokens;
 use concordat_proto::changecontrol::v1 as pb;
 use pb::change_control_service_server::ChangeControlService;
 use tonic::{Request, Response, Status};
@@ -193,12 +194,13 @@ pub const PERMISSIONS: &[Permission] = &[
 /// The gRPC service.
 pub struct Api {
     cases: Arc<ChangeControl>,
+    tokens: PageTokens,
 }
 
 impl Api {
-    /// The adapter over `cases`.
-    pub fn new(cases: Arc<ChangeControl>) -> Self {
-        Self { cases }
+    /// The adapter over `cases`, paging with `tokens`.
+    pub fn new(cases: Arc<ChangeControl>, tokens: PageTokens) -> Self {
+        Self { cases, tokens }
     }
 }
 

@@ -40,7 +40,7 @@ pub fn service(
         grpc::encode_change_request,
     );
     concordat_platform::configure_service!(
-        concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer::new(grpc::Api::new(Arc::new(cases))),
+        concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer::new(grpc::Api::new(Arc::new(cases), platform.page_tokens.clone())),
         platform.config
     )
 }

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use concordat_proto::platform::v1 as pb;
 use pb::platform_service_server::{PlatformService, PlatformServiceServer};
 use tonic::{Request, Response, Status};
@@ -125,6 +123,11 @@ pub fn parse_ics_name(field: &str, name: &str) -> Result<String, ApiError> {
     }
 }
 
+fn page_size_of(page_size: i32) -> Result<u64, ApiError> {
+    crate::paging::page_size("page_size", page_size)
+        .map_err(|v| ApiError::violation(PLATFORM_DOMAIN, v))
+}
+
 fn empty(s: String) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
@@ -147,33 +150,15 @@ impl PlatformApi {
             end_time,
         } = req;
         let ics = parse_ics_name("parent", &parent)?;
-        if page_size < 0 {
-            return Err(ApiError::invalid_field(
-                PLATFORM_DOMAIN,
-                "page_size",
-                "must not be negative",
-            ));
-        }
-        let before_sequence = if page_token.is_empty() {
-            None
-        } else {
-            let token = URL_SAFE_NO_PAD
-                .decode(&page_token)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| {
-                    s.strip_prefix("before:")
-                        .and_then(|n| n.parse::<i64>().ok())
-                })
-                .ok_or_else(|| {
-                    ApiError::invalid_field(
-                        PLATFORM_DOMAIN,
-                        "page_token",
-                        "is not a token this server issued",
-                    )
-                })?;
-            Some(token)
-        };
+        let size = page_size_of(page_size)?;
+        // A token resumes the query it was issued for, and only that query.
+        let query = format!(
+            "{parent}|{resource}|{actor_subject}|{actor_trust}|{action}|{start_time:?}|{end_time:?}"
+        );
+        let tokens = &self.platform.page_tokens;
+        let before_sequence = tokens
+            .decode("page_token", &page_token, &query)
+            .map_err(|v| ApiError::violation(PLATFORM_DOMAIN, v))?;
         let filter = Filter {
             resource: empty(resource),
             actor_subject: empty(actor_subject),
@@ -198,16 +183,11 @@ impl PlatformApi {
                 }
             }
         }
-        let size = if page_size == 0 {
-            50
-        } else {
-            page_size.min(500)
-        } as u64;
         let mut entries = audit::list(db.conn(), &ics, &filter, size + 1).await?;
         let next_page_token = if entries.len() as u64 > size {
-            entries.truncate(size as usize);
+            entries.truncate(usize::try_from(size).unwrap_or(usize::MAX));
             let last = entries.last().map(|e| e.sequence).unwrap_or_default();
-            URL_SAFE_NO_PAD.encode(format!("before:{last}"))
+            tokens.encode(&query, last)
         } else {
             String::new()
         };

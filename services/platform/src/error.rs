@@ -69,6 +69,11 @@ impl ApiError {
         .with_field_violation(field, description)
     }
 
+    /// INVALID_ARGUMENT for a field violation found by the API primitives (names, paging, times).
+    pub fn violation(domain: &'static str, v: concordat_api::FieldViolation) -> Self {
+        Self::invalid_field(domain, &v.field, v.description)
+    }
+
     /// INVALID_ARGUMENT with several field violations `(field, description)`.
     pub fn invalid_fields(domain: &'static str, violations: Vec<(String, String)>) -> Self {
         let message = violations

@@ -20,6 +20,7 @@ pub mod events;
 pub mod idempotency;
 pub mod identity;
 pub mod migrations;
+pub mod paging;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testkit")]

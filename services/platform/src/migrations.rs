@@ -17,6 +17,7 @@ impl MigratorTrait for PlatformMigrator {
         vec![
             Box::new(M0001AuditAndOutbox),
             Box::new(M0002IdempotencyKeys),
+            Box::new(M0003ServerSecrets),
         ]
     }
 
@@ -173,6 +174,47 @@ impl MigrationTrait for M0002IdempotencyKeys {
                     .table(Alias::new("idempotency_keys"))
                     .to_owned(),
             )
+            .await
+    }
+}
+
+/// The name of the page-token key in `server_secrets`.
+pub const PAGE_TOKEN_KEY: &str = "page_tokens";
+
+struct M0003ServerSecrets;
+
+impl MigrationName for M0003ServerSecrets {
+    fn name(&self) -> &str {
+        "m0003_server_secrets"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003ServerSecrets {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("server_secrets"))
+                    .col(col("name").string().not_null().primary_key())
+                    .col(col("value").blob().not_null())
+                    .to_owned(),
+            )
+            .await?;
+        // One key for every replica: made once, with the table, from the operating system's
+        // random source.
+        let key: [u8; 32] = rand::random();
+        let insert = Query::insert()
+            .into_table(Alias::new("server_secrets"))
+            .columns([Alias::new("name"), Alias::new("value")])
+            .values_panic([PAGE_TOKEN_KEY.into(), key.to_vec().into()])
+            .to_owned();
+        manager.exec_stmt(insert).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Alias::new("server_secrets")).to_owned())
             .await
     }
 }

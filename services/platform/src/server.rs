@@ -29,6 +29,7 @@ use crate::identity::Verifier;
 use crate::identity::dev_issuer::{self, DevIssuer};
 use crate::identity::federation::{Federation, FederationError};
 use crate::migrations::{self, MigrateFn};
+use crate::paging::{PageTokens, load_page_tokens};
 use crate::telemetry::{Metrics, MetricsLayer, ShedLayer};
 
 /// Why the process could not start.
@@ -95,6 +96,8 @@ pub struct Platform {
     pub dev_issuer: Option<Arc<DevIssuer>>,
     /// The time every use case acts at: the system clock, moved forward only by tests.
     pub clock: Clock,
+    /// Signs and checks every List RPC's page tokens, with the key all replicas share.
+    pub page_tokens: PageTokens,
 }
 
 /// Hides a URL's password for messages.
@@ -201,6 +204,7 @@ impl Platform {
                 .map_err(|e| StartError::Identity(e.to_string()))?,
         );
         verifier.start();
+        let page_tokens = load_page_tokens(&db).await.map_err(StartError::Migrate)?;
         spawn_idempotency_pruner(db.clone());
         Ok(Arc::new(Self {
             config,
@@ -212,6 +216,7 @@ impl Platform {
             targets,
             dev_issuer: dev,
             clock,
+            page_tokens,
         }))
     }
 

@@ -577,10 +577,19 @@ impl SharedConfigService for Api {
         req: Request<pb::ListConfigKindsRequest>,
     ) -> Result<Response<pb::ListConfigKindsResponse>, Status> {
         let ctx = RequestContext::of(&req)?;
-        let pb::ListConfigKindsRequest { parent } = req.into_inner();
-        let kinds = self.cases.list_kinds(&ctx, &parent).await.map_err(status)?;
+        let pb::ListConfigKindsRequest {
+            parent,
+            page_size,
+            page_token,
+        } = req.into_inner();
+        let (kinds, next_page_token) = self
+            .cases
+            .list_kinds(&ctx, &parent, page_size, &page_token)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListConfigKindsResponse {
             config_kinds: kinds.iter().map(kind_pb).collect(),
+            next_page_token,
         }))
     }
 

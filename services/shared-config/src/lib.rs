@@ -39,6 +39,7 @@ pub fn service(
     );
     let cases = service::SharedConfig::new(
         writer,
+        platform.page_tokens.clone(),
         platform.federation.clone(),
         change_requests,
         grpc::encode_effective,

@@ -11,6 +11,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_platform::db::Database;
 use concordat_platform::error::{ApiError, PLATFORM_DOMAIN};
 use concordat_platform::identity::{Federation, Role};
+use concordat_platform::paging::PageTokens;
 use concordat_platform::write::{self, Reply, Write, WriteError, Writer};
 use futures::Stream;
 use sea_orm::ConnectionTrait;
@@ -260,6 +261,7 @@ pub fn etag(revision: i64, content_hash: &str) -> String {
 /// The shared-configuration use cases.
 pub struct SharedConfig {
     writer: Writer,
+    tokens: PageTokens,
     federation: Arc<Federation>,
     change_requests: Arc<dyn ChangeRequests>,
     encode: EncodeEffective,
@@ -317,24 +319,6 @@ fn page_limit(requested: i32, default: u64, max: u64) -> Result<u64> {
     }
 }
 
-fn encode_token(v: &Value) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
-}
-
-fn decode_token(token: &str) -> Result<Option<Value>> {
-    use base64::Engine;
-    if token.is_empty() {
-        return Ok(None);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .map(Some)
-        .ok_or_else(|| invalid("page_token", "is not a token this list returned"))
-}
-
 /// The lock that serialises publishing within an ICS across replicas.
 fn publishing_scope(ics: &str) -> String {
     format!("sharedconfig.publish:{ics}")
@@ -368,12 +352,14 @@ impl SharedConfig {
     /// The use cases writing through `writer`, asking change control through `change_requests`.
     pub fn new(
         writer: Writer,
+        tokens: PageTokens,
         federation: Arc<Federation>,
         change_requests: Arc<dyn ChangeRequests>,
         encode: EncodeEffective,
     ) -> Self {
         Self {
             writer,
+            tokens,
             federation,
             change_requests,
             encode,
@@ -382,6 +368,25 @@ impl SharedConfig {
 
     fn db(&self) -> &Database {
         self.writer.db()
+    }
+
+    /// A signed page token carrying `v` (the query it belongs to and where to resume).
+    fn encode_token(&self, v: &Value) -> String {
+        self.tokens.encode_cursor(SERVICE, &v.to_string())
+    }
+
+    /// The cursor of a page token this service signed; a forged or altered one is refused.
+    fn decode_token(&self, token: &str) -> Result<Option<Value>> {
+        let cursor = self
+            .tokens
+            .decode_cursor("page_token", token, SERVICE)
+            .map_err(|v| ConfigError::Invalid(vec![(v.field, v.description)]))?;
+        cursor
+            .map(|c| {
+                serde_json::from_str(&c)
+                    .map_err(|_| invalid("page_token", "is not a token this list returned"))
+            })
+            .transpose()
     }
 
     fn trusts_of(&self, ics: &str) -> Vec<String> {
@@ -490,11 +495,25 @@ impl SharedConfig {
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))
     }
 
-    /// Lists the kinds of an ICS.
-    pub async fn list_kinds(&self, ctx: &RequestContext, parent: &str) -> Result<Vec<KindRecord>> {
+    /// Lists the kinds of an ICS, a page at a time.
+    pub async fn list_kinds(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<KindRecord>, String)> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
-        Ok(store::kinds(self.db().conn(), &ics).await?)
+        let kinds = store::kinds(self.db().conn(), &ics).await?;
+        concordat_platform::paging::page(
+            &self.tokens,
+            &format!("{}|{parent}", ctx.method),
+            page_size,
+            page_token,
+            kinds,
+        )
+        .map_err(|v| ConfigError::Invalid(vec![(v.field, v.description)]))
     }
 
     // ---- layers ----------------------------------------------------------------------------------
@@ -566,7 +585,7 @@ impl SharedConfig {
     ) -> Result<(Content, i64, String)> {
         let (ics, layer) = self.layer_in_scope(ctx, "parent", parent).await?;
         let limit = page_limit(page_size, 500, 5000)?;
-        let token = decode_token(page_token)?;
+        let token = self.decode_token(page_token)?;
         let (rev, after) = match &token {
             Some(t) => {
                 let rev = t["revision"].as_i64().unwrap_or_default();
@@ -599,7 +618,7 @@ impl SharedConfig {
         let next = if items.len() as u64 > limit {
             items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             items.last().map_or(String::new(), |(k, _)| {
-                encode_token(&json!({"parent": parent, "filter": kind_filter, "revision": rev, "kind": k.kind, "key": k.key}))
+                self.encode_token(&json!({"parent": parent, "filter": kind_filter, "revision": rev, "kind": k.kind, "key": k.key}))
             })
         } else {
             String::new()
@@ -617,7 +636,7 @@ impl SharedConfig {
     ) -> Result<(Vec<Revision>, String)> {
         let (ics, layer) = self.layer_in_scope(ctx, "parent", parent).await?;
         let limit = page_limit(page_size, 50, 500)?;
-        let before = match decode_token(page_token)? {
+        let before = match self.decode_token(page_token)? {
             Some(t) if t["parent"] == json!(parent) => t["before"].as_i64(),
             Some(_) => return Err(invalid("page_token", "belongs to another query")),
             None => None,
@@ -627,7 +646,7 @@ impl SharedConfig {
         let next = if revisions.len() as u64 > limit {
             revisions.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             revisions.last().map_or(String::new(), |r| {
-                encode_token(&json!({"parent": parent, "before": r.revision}))
+                self.encode_token(&json!({"parent": parent, "before": r.revision}))
             })
         } else {
             String::new()
@@ -913,7 +932,7 @@ impl SharedConfig {
         };
         let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "layer": layer.as_ref().map(LayerId::as_str), "state": state.map(ChangesetState::as_str)});
-        let after = match decode_token(page_token)? {
+        let after = match self.decode_token(page_token)? {
             Some(t) if t["query"] == query => {
                 let time = t["time"]
                     .as_str()
@@ -936,7 +955,7 @@ impl SharedConfig {
         let next = if list.len() as u64 > limit {
             list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             list.last().map_or(String::new(), |c| {
-                encode_token(
+                self.encode_token(
                     &json!({"query": query, "time": c.create_time.to_rfc3339(), "id": c.id}),
                 )
             })
@@ -1533,7 +1552,7 @@ impl SharedConfig {
         self.require_ics(ctx, &ics, parent).await?;
         let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "trust": trust});
-        let after = match decode_token(page_token)? {
+        let after = match self.decode_token(page_token)? {
             Some(t) if t["query"] == query => {
                 let time = t["time"]
                     .as_str()
@@ -1549,7 +1568,7 @@ impl SharedConfig {
         let next = if list.len() as u64 > limit {
             list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             list.last().map_or(String::new(), |s| {
-                encode_token(
+                self.encode_token(
                     &json!({"query": query, "time": s.import_time.to_rfc3339(), "id": s.id}),
                 )
             })

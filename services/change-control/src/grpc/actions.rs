@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use super::convert::ts;
+use super::convert::{page, ts};
 use super::{Api, Reply};
 use crate::domain::actions::ActionKind;
 
@@ -35,8 +35,13 @@ pub(super) async fn list_my_actions(
     req: Request<pb::ListMyActionsRequest>,
 ) -> Reply<pb::ListMyActionsResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::ListMyActionsRequest { parent } = req.into_inner();
+    let pb::ListMyActionsRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
     let actions = api.cases.my_actions(&ctx, &parent).await?;
+    let (actions, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, actions)?;
     Ok(Response::new(pb::ListMyActionsResponse {
         actions: actions
             .into_iter()
@@ -49,6 +54,7 @@ pub(super) async fn list_my_actions(
                 description: a.description,
             })
             .collect(),
+        next_page_token,
     }))
 }
 

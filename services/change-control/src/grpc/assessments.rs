@@ -4,7 +4,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{assessment_pb, impact_assessment};
+use super::convert::{assessment_pb, impact_assessment, page};
 use super::{Api, Reply};
 
 pub(super) async fn submit_impact_assessment(
@@ -34,13 +34,19 @@ pub(super) async fn list_impact_assessments(
     req: Request<pb::ListImpactAssessmentsRequest>,
 ) -> Reply<pb::ListImpactAssessmentsResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::ListImpactAssessmentsRequest { parent } = req.into_inner();
+    let pb::ListImpactAssessmentsRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
     let (list, missing) = api.cases.list_assessments(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
     Ok(Response::new(pb::ListImpactAssessmentsResponse {
         impact_assessments: list
             .into_iter()
             .map(|a| assessment_pb(&parent, a))
             .collect(),
         missing_trusts: missing,
+        next_page_token,
     }))
 }

@@ -4,7 +4,9 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{bad, change_request_pb, new_change_request, parse_filter, parse_order};
+use super::convert::{
+    change_request_pb, new_change_request, page_size_of, parse_filter, parse_order, violation,
+};
 use super::{Api, Reply};
 use crate::service::ChangeRequestEdit;
 use crate::store::ListQuery;
@@ -47,7 +49,6 @@ pub(super) async fn list_change_requests(
     api: &Api,
     req: Request<pb::ListChangeRequestsRequest>,
 ) -> Reply<pb::ListChangeRequestsResponse> {
-    use base64::Engine as _;
     let ctx = RequestContext::of(&req)?;
     let pb::ListChangeRequestsRequest {
         parent,
@@ -56,37 +57,15 @@ pub(super) async fn list_change_requests(
         filter,
         order_by,
     } = req.into_inner();
-    if page_size < 0 {
-        return Err(bad("page_size", "must not be negative"));
-    }
-    let limit = if page_size == 0 {
-        50
-    } else {
-        page_size.min(500)
-    } as u64;
+    let limit = page_size_of(page_size)?;
     // The token carries the offset and the query it belongs to, so it is refused with another.
     let fingerprint = format!("{parent}|{filter}|{order_by}");
-    let offset = if page_token.is_empty() {
-        0
-    } else {
-        let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(&page_token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| bad("page_token", "is not a token this server issued"))?;
-        let (offset, fp) = decoded
-            .split_once('|')
-            .ok_or_else(|| bad("page_token", "is not a token this server issued"))?;
-        if fp != fingerprint {
-            return Err(bad(
-                "page_token",
-                "belongs to another query (parent, filter and order_by must not change)",
-            ));
-        }
-        offset
-            .parse::<u64>()
-            .map_err(|_| bad("page_token", "is not a token this server issued"))?
-    };
+    let offset = api
+        .tokens
+        .decode("page_token", &page_token, &fingerprint)
+        .map_err(violation)?
+        .unwrap_or(0);
+    let offset = u64::try_from(offset).unwrap_or(0);
     let query = parse_filter(
         &filter,
         ListQuery {
@@ -99,7 +78,8 @@ pub(super) async fn list_change_requests(
     let (rows, total) = api.cases.list_change_requests(&ctx, &parent, query).await?;
     let next = offset + rows.len() as u64;
     let next_page_token = if next < total {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{next}|{fingerprint}"))
+        api.tokens
+            .encode(&fingerprint, i64::try_from(next).unwrap_or(i64::MAX))
     } else {
         String::new()
     };

@@ -45,6 +45,31 @@ pub(super) fn bad(field: &str, reason: &str) -> Status {
     ApiError::invalid_field(DOMAIN, field, reason).into_status()
 }
 
+/// INVALID_ARGUMENT for a violation found by the API primitives.
+pub(super) fn violation(v: concordat_api::FieldViolation) -> Status {
+    ApiError::violation(DOMAIN, v).into_status()
+}
+
+/// One page of a list of `parent` read whole, and the next page's token (bound to the method
+/// and the parent).
+pub(super) fn page<T>(
+    api: &super::Api,
+    ctx: &concordat_platform::authz::RequestContext,
+    parent: &str,
+    page_size: i32,
+    page_token: &str,
+    items: Vec<T>,
+) -> Result<(Vec<T>, String), Status> {
+    let query = format!("{}|{parent}", ctx.method);
+    concordat_platform::paging::page(&api.tokens, &query, page_size, page_token, items)
+        .map_err(violation)
+}
+
+/// The page size of a List request (default 50, at most 500, never negative).
+pub(super) fn page_size_of(page_size: i32) -> Result<u64, Status> {
+    concordat_platform::paging::page_size("page_size", page_size).map_err(violation)
+}
+
 pub(super) fn threshold(t: i32) -> Option<Threshold> {
     match pb::Threshold::try_from(t).ok()? {
         pb::Threshold::SimpleMajority => Some(Threshold::SimpleMajority),

@@ -4,7 +4,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{charter_from, new_design_authority, new_standard_template};
+use super::convert::{charter_from, new_design_authority, new_standard_template, page};
 use super::{Api, Reply};
 
 pub(super) async fn create_design_authority(
@@ -39,10 +39,16 @@ pub(super) async fn list_design_authorities(
     req: Request<pb::ListDesignAuthoritiesRequest>,
 ) -> Reply<pb::ListDesignAuthoritiesResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::ListDesignAuthoritiesRequest { parent } = req.into_inner();
+    let pb::ListDesignAuthoritiesRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
     let list = api.cases.list_design_authorities(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
     Ok(Response::new(pb::ListDesignAuthoritiesResponse {
         design_authorities: list.iter().map(Into::into).collect(),
+        next_page_token,
     }))
 }
 

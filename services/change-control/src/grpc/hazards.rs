@@ -4,7 +4,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{hazard, hazard_pb, parent_of};
+use super::convert::{hazard, hazard_pb, page, parent_of};
 use super::{Api, Reply};
 
 pub(super) async fn create_hazard(
@@ -33,10 +33,16 @@ pub(super) async fn list_hazards(
     req: Request<pb::ListHazardsRequest>,
 ) -> Reply<pb::ListHazardsResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::ListHazardsRequest { parent } = req.into_inner();
+    let pb::ListHazardsRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
     let list = api.cases.list_hazards(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
     Ok(Response::new(pb::ListHazardsResponse {
         hazards: list.into_iter().map(|h| hazard_pb(&parent, h)).collect(),
+        next_page_token,
     }))
 }
 

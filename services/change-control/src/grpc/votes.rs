@@ -4,7 +4,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{choice, disposition, parent_of, vote_pb, vote_result};
+use super::convert::{choice, disposition, page, parent_of, vote_pb, vote_result};
 use super::{Api, Reply};
 
 pub(super) async fn cast_vote(
@@ -45,10 +45,16 @@ pub(super) async fn list_votes(
     req: Request<pb::ListVotesRequest>,
 ) -> Reply<pb::ListVotesResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::ListVotesRequest { parent } = req.into_inner();
+    let pb::ListVotesRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
     let list = api.cases.list_votes(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
     Ok(Response::new(pb::ListVotesResponse {
         votes: list.into_iter().map(|v| vote_pb(&parent, v)).collect(),
+        next_page_token,
     }))
 }
 
