@@ -117,42 +117,19 @@ impl TestServer {
             std::fs::write(&path, text).unwrap();
             config.federation = Some(path);
         }
+        // Every target in one process, registered as `serve --target all` registers them.
+        let all = concordat::REGISTRY.select("all").unwrap();
         let platform = Platform::start(
             config,
-            &[
-                concordat_change_control::migrate,
-                concordat_shared_config::migrate,
-            ],
-            vec![
-                "platform".into(),
-                "change-control".into(),
-                "shared-config".into(),
-            ],
+            &concordat_platform::registry::Registry::migrations(&all),
+            all.iter().map(|s| s.target.to_owned()).collect(),
         )
         .await
         .unwrap();
         let mut builder = platform.server();
-        builder.add_service(
-            concordat_platform::api::service(&platform),
-            concordat_platform::api::PERMISSIONS,
-        );
-        builder.add_service(
-            concordat_change_control::service(&platform),
-            concordat_change_control::PERMISSIONS,
-        );
-        // Shared configuration asks change control in-process, as `serve --target all` does.
-        let local = builder
-            .local("concordat.changecontrol.v1.ChangeControlService")
+        concordat::REGISTRY
+            .register(&platform, &mut builder, &all)
             .unwrap();
-        builder.add_service(
-            concordat_shared_config::service(
-                &platform,
-                Arc::new(concordat_shared_config::upstream::GrpcChangeRequests::new(
-                    local,
-                )),
-            ),
-            concordat_shared_config::PERMISSIONS,
-        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

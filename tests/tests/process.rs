@@ -203,3 +203,118 @@ async fn migrate_applies_migrations_and_version_prints_the_version() {
         format!("concordat {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The health of `service` on `channel`, as a number of `ServingStatus`.
+async fn health_of(channel: &Channel, service: &str) -> i32 {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .map(|r| r.into_inner().status)
+        .unwrap_or(-1)
+}
+
+/// The services a server advertises by reflection (v1).
+async fn reflected(channel: &Channel) -> Vec<String> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let mut client = ServerReflectionClient::new(channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.message().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected {response:?}")
+    };
+    list.service.into_iter().map(|s| s.name).collect()
+}
+
+fn serve_target(
+    target: &str,
+    grpc: &str,
+    data: &std::path::Path,
+    upstream: Option<&str>,
+) -> tokio::process::Child {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut command = Command::new(concordat_bin());
+    command
+        .args([
+            "serve",
+            "--target",
+            target,
+            "--listen",
+            grpc,
+            "--metrics-listen",
+            &metrics,
+            "--data-dir",
+        ])
+        .arg(data)
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(url) = upstream {
+        command.env("CONCORDAT_UPSTREAM__CHANGE_CONTROL", url);
+    }
+    command.spawn().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_apart_serves_once_its_upstream_answers_and_reflects_only_itself() {
+    const SERVING: i32 = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    const NOT_SERVING: i32 =
+        tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    let (cc_data, sc_data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let cc_grpc = format!("127.0.0.1:{}", free_port());
+    let sc_grpc = format!("127.0.0.1:{}", free_port());
+    let _sc = serve_target(
+        "platform,shared-config",
+        &sc_grpc,
+        sc_data.path(),
+        Some(&format!("http://{cc_grpc}")),
+    );
+    let sc = connect(&sc_grpc).await;
+    let platform = "concordat.platform.v1.PlatformService";
+    let shared_config = "concordat.sharedconfig.v1.SharedConfigService";
+    for _ in 0..200 {
+        if health_of(&sc, platform).await == SERVING {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(health_of(&sc, platform).await, SERVING);
+    // Change control is not running yet: shared configuration, and the server, wait for it.
+    assert_eq!(health_of(&sc, shared_config).await, NOT_SERVING);
+    assert_eq!(health_of(&sc, "").await, NOT_SERVING);
+    let names = reflected(&sc).await;
+    assert!(names.contains(&shared_config.to_owned()), "{names:?}");
+    assert!(
+        !names.contains(&"concordat.changecontrol.v1.ChangeControlService".to_owned()),
+        "a one-target process advertises only what it serves: {names:?}"
+    );
+
+    let _cc = serve_target("change-control", &cc_grpc, cc_data.path(), None);
+    let mut serving = false;
+    for _ in 0..300 {
+        if health_of(&sc, shared_config).await == SERVING {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        serving,
+        "shared configuration serves once change control answers"
+    );
+    assert_eq!(health_of(&sc, "").await, SERVING);
+}

@@ -45,5 +45,17 @@ pub fn service(
     )
 }
 
+/// Change control's entry in the service registry: target `change-control`.
+pub const SERVICE: concordat_platform::registry::Service = concordat_platform::registry::Service {
+    target: "change-control",
+    grpc_services: &[<concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer<grpc::Api> as tonic::server::NamedService>::NAME],
+    migrations: &[migrate],
+    upstreams: &[],
+    register: |r| {
+        r.builder.add_service(service(r.platform), PERMISSIONS);
+        Ok(())
+    },
+};
+
 pub use grpc::PERMISSIONS;
 pub use store::migrations::migrate;

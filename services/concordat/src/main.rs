@@ -14,7 +14,8 @@ use concordat_platform::migrations::MigrateFn;
 use concordat_platform::server::{self, Platform};
 use serde::Serialize;
 
-mod targets;
+use concordat::REGISTRY;
+use concordat_platform::registry::Registry;
 
 /// Concordat: shared EPR governance for the trusts of an Integrated Care System.
 #[derive(Parser)]
@@ -28,8 +29,8 @@ struct Cli {
 enum Command {
     /// Serve the gRPC API (and gRPC-Web) until SIGTERM or SIGINT.
     Serve(ServeArgs),
-    /// Apply every service's pending database migrations, then exit.
-    Migrate(CommonArgs),
+    /// Apply the pending database migrations of the platform and the chosen targets, then exit.
+    Migrate(MigrateArgs),
     /// Development helpers.
     Dev {
         #[command(subcommand)]
@@ -64,6 +65,17 @@ struct CommonArgs {
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     federation: Option<PathBuf>,
+}
+
+#[derive(Args, Serialize)]
+struct MigrateArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    common: CommonArgs,
+    /// `all`, or a comma-separated list of targets whose migrations to apply.
+    #[arg(long, default_value = "all", value_name = "TARGETS")]
+    #[serde(skip)]
+    target: String,
 }
 
 #[derive(Args, Serialize)]
@@ -143,15 +155,16 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Migrate(args) => {
-            let config = match Config::load(args.config.as_deref(), &args) {
+            let config = match Config::load(args.common.config.as_deref(), &args) {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
             init_logging(&config);
-            let all: Vec<MigrateFn> = targets::ALL
-                .iter()
-                .flat_map(|t| t.migrations.iter().copied())
-                .collect();
+            let selected = match REGISTRY.select(&args.target) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
+            let all: Vec<MigrateFn> = Registry::migrations(&selected);
             match server::connect_and_migrate(&config, &all).await {
                 Ok(_) => {
                     tracing::info!(database = %server::redact_url(&config.database_url()), "migrations applied");
@@ -179,18 +192,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
     for name in &config.ignored_environment {
         tracing::warn!(variable = %name, "environment variable names no configuration field; ignored");
     }
-    let selected = match targets::select(&args.target) {
+    let selected = match REGISTRY.select(&args.target) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
-    if let Err(e) = targets::check_upstreams(&selected, config.upstream.change_control.as_deref()) {
+    if let Err(e) = REGISTRY.check_upstreams(&selected, &config) {
         return fail(e);
     }
-    let names: Vec<String> = selected.iter().map(|t| t.name.to_owned()).collect();
-    let migrations: Vec<MigrateFn> = selected
-        .iter()
-        .flat_map(|t| t.migrations.iter().copied())
-        .collect();
+    let names: Vec<String> = selected.iter().map(|t| t.target.to_owned()).collect();
+    let migrations: Vec<MigrateFn> = Registry::migrations(&selected);
 
     let grpc = match tokio::net::TcpListener::bind(config.listen).await {
         Ok(l) => l,
@@ -210,8 +220,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let mut builder = platform.server();
-    for target in &selected {
-        (target.register)(&platform, &mut builder);
+    if let Err(e) = REGISTRY.register(&platform, &mut builder, &selected) {
+        return fail(e);
     }
     let addr = grpc.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let metrics_addr = metrics

@@ -56,6 +56,18 @@ pub fn service(platform: &Arc<Platform>) -> PlatformServiceServer<PlatformApi> {
     )
 }
 
+/// The platform's entry in the service registry: target `platform`.
+pub const SERVICE: crate::registry::Service = crate::registry::Service {
+    target: "platform",
+    grpc_services: &[<PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME],
+    migrations: &[],
+    upstreams: &[],
+    register: |r| {
+        r.builder.add_service(service(r.platform), PERMISSIONS);
+        Ok(())
+    },
+};
+
 /// Implementation of `PlatformService`.
 pub struct PlatformApi {
     platform: Arc<Platform>,

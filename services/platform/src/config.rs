@@ -112,13 +112,26 @@ pub struct EventsConfig {
     pub retention: Duration,
 }
 
-/// Where the services this process calls are, when they are not served by this process.
+/// Where the services this process calls are, when they are not served by this process: target
+/// name → gRPC URL, e.g. `upstream.change-control = "http://concordat-change-control:50051"`.
+/// A key may use `_` for `-` (`upstream.change_control`, `CONCORDAT_UPSTREAM__CHANGE_CONTROL`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UpstreamConfig {
-    /// Change control's gRPC endpoint, e.g. `http://concordat-change-control:50051`; needed by
-    /// shared configuration when change control runs in another process.
-    pub change_control: Option<String>,
+#[serde(transparent)]
+pub struct UpstreamConfig(pub std::collections::BTreeMap<String, String>);
+
+impl UpstreamConfig {
+    /// The URL of `target`, if configured.
+    pub fn url(&self, target: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key.replace('_', "-") == target)
+            .map(|(_, url)| url.as_str())
+    }
+
+    /// The targets named, with `_` read as `-`.
+    pub fn targets(&self) -> Vec<String> {
+        self.0.keys().map(|k| k.replace('_', "-")).collect()
+    }
 }
 
 /// Log output.
@@ -323,13 +336,18 @@ impl Config {
                 reason: format!("file {} does not exist", path.display()),
             });
         }
-        if let Some(url) = &self.upstream.change_control
-            && !url.starts_with("http://")
+        if let Some((key, _)) = self
+            .upstream
+            .0
+            .iter()
+            .find(|(_, url)| !url.starts_with("http://"))
         {
-            return Err(invalid(
-                "upstream.change_control",
-                "must be an http:// URL (TLS between services is left to the mesh)",
-            ));
+            return Err(ConfigError::Invalid {
+                field: "upstream",
+                reason: format!(
+                    "upstream.{key} must be an http:// URL (TLS between services is left to the mesh)"
+                ),
+            });
         }
         if self.listen == self.metrics_listen && self.listen.port() != 0 {
             return Err(invalid("metrics_listen", "must differ from listen"));

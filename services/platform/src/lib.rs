@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod migrations;
 pub mod paging;
+pub mod registry;
 pub mod server;
 pub mod telemetry;
 #[cfg(feature = "testkit")]

@@ -232,6 +232,7 @@ impl Platform {
             reporter,
             names: Vec::new(),
             local: HashMap::new(),
+            gated: Vec::new(),
         }
     }
 }
@@ -252,6 +253,14 @@ pub struct ServerBuilder {
     reporter: HealthReporter,
     names: Vec<&'static str>,
     local: HashMap<&'static str, LocalService>,
+    gated: Vec<Gated>,
+}
+
+/// Services that report SERVING only once an upstream they call answers its health check.
+struct Gated {
+    services: &'static [&'static str],
+    upstream: &'static str,
+    channel: tonic::transport::Channel,
 }
 
 /// Applies the platform's gzip and message-size settings to a generated tonic server.
@@ -289,6 +298,22 @@ impl ServerBuilder {
         self
     }
 
+    /// Keeps `services` NOT_SERVING until `upstream`, reached over `channel`, answers SERVING to a
+    /// health check (polled each second): a target deployed apart reports ready only when what it
+    /// calls does.
+    pub fn serve_when_answering(
+        &mut self,
+        services: &'static [&'static str],
+        upstream: &'static str,
+        channel: tonic::transport::Channel,
+    ) {
+        self.gated.push(Gated {
+            services,
+            upstream,
+            channel,
+        });
+    }
+
     /// A service added earlier to this process (by its gRPC name, e.g.
     /// `concordat.changecontrol.v1.ChangeControlService`), to call in-process.
     pub fn local(&self, name: &str) -> Option<LocalService> {
@@ -306,14 +331,21 @@ impl ServerBuilder {
     ) -> Result<(), tonic::transport::Error> {
         let platform = self.platform;
         let config = &platform.config;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1();
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha();
+        // Reflection lists what this process serves, not every service of the descriptor set.
+        let reflection = || {
+            let mut builder = tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .with_service_name("grpc.health.v1.Health")
+                .with_service_name("grpc.reflection.v1.ServerReflection")
+                .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+            for name in &self.names {
+                builder = builder.with_service_name(*name);
+            }
+            builder
+        };
+        let reflection_v1 = reflection().build_v1();
+        let reflection_v1alpha = reflection().build_v1alpha();
         let mut routes = self.routes;
         match (reflection_v1, reflection_v1alpha) {
             (Ok(v1), Ok(v1alpha)) => {
@@ -329,14 +361,27 @@ impl ServerBuilder {
         let reporter = self.reporter;
         let ready = platform.db.ping().await.is_ok();
         if ready {
-            for name in &self.names {
+            let gated = |name: &str| self.gated.iter().any(|g| g.services.contains(&name));
+            for name in self.names.iter().filter(|n| !gated(n)) {
                 reporter
                     .set_service_status(*name, ServingStatus::Serving)
                     .await;
             }
-            reporter
-                .set_service_status("", ServingStatus::Serving)
-                .await;
+            for name in self.names.iter().filter(|n| gated(n)) {
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+            if self.gated.is_empty() {
+                reporter
+                    .set_service_status("", ServingStatus::Serving)
+                    .await;
+            } else {
+                reporter
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+                spawn_upstream_health(self.gated, reporter.clone());
+            }
             platform.metrics.set_ready(true);
         } else {
             tracing::warn!("database does not answer: health stays NOT_SERVING");
@@ -411,6 +456,46 @@ impl ServerBuilder {
             }
         }
     }
+}
+
+/// Marks each gated service SERVING once its upstream answers SERVING, and the whole server
+/// once every gated service is.
+fn spawn_upstream_health(gated: Vec<Gated>, reporter: HealthReporter) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    tokio::spawn(async move {
+        let mut waiting = gated;
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        while !waiting.is_empty() {
+            tick.tick().await;
+            let mut still = Vec::new();
+            for g in waiting {
+                let mut client = HealthClient::new(g.channel.clone());
+                let answer = client
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await;
+                let serving = answer
+                    .map(|r| r.into_inner().status == ServingStatus::Serving as i32)
+                    .unwrap_or(false);
+                if serving {
+                    tracing::info!(upstream = g.upstream, "upstream answers: serving");
+                    for name in g.services {
+                        reporter
+                            .set_service_status(*name, ServingStatus::Serving)
+                            .await;
+                    }
+                } else {
+                    still.push(g);
+                }
+            }
+            waiting = still;
+        }
+        reporter
+            .set_service_status("", ServingStatus::Serving)
+            .await;
+    });
 }
 
 /// Forgets request ids older than a day, hourly.

@@ -50,5 +50,20 @@ pub fn service(
     )
 }
 
+/// Shared configuration's entry in the service registry: target `shared-config`, which calls
+/// change control (in this process, or at `upstream.change-control`).
+pub const SERVICE: concordat_platform::registry::Service = concordat_platform::registry::Service {
+    target: "shared-config",
+    grpc_services: &[<SharedConfigServiceServer<grpc::Api> as tonic::server::NamedService>::NAME],
+    migrations: &[migrate],
+    upstreams: &["change-control"],
+    register: |r| {
+        let change_requests = upstream::change_requests(r.upstream("change-control")?);
+        r.builder
+            .add_service(service(r.platform, change_requests), PERMISSIONS);
+        Ok(())
+    },
+};
+
 pub use grpc::PERMISSIONS;
 pub use store::migrations::migrate;

@@ -62,13 +62,24 @@ where
 }
 
 impl GrpcChangeRequests<tonic::transport::Channel> {
-    /// Over the network to `url` (connected lazily, so start-up never waits for change control).
+    /// A client of change control at `url`, connecting on first use.
     pub fn connect(url: &str) -> Result<Self, String> {
         let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
-            .map_err(|e| format!("upstream.change_control {url}: {e}"))?
+            .map_err(|e| format!("upstream.change-control {url}: {e}"))?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true);
         Ok(Self::new(endpoint.connect_lazy()))
+    }
+}
+
+/// Change control as shared configuration asks it: in this process or over the network.
+pub fn change_requests(
+    upstream: concordat_platform::registry::Upstream,
+) -> std::sync::Arc<dyn ChangeRequests> {
+    use concordat_platform::registry::Upstream;
+    match upstream {
+        Upstream::Local(service) => std::sync::Arc::new(GrpcChangeRequests::new(service)),
+        Upstream::Remote(channel) => std::sync::Arc::new(GrpcChangeRequests::new(channel)),
     }
 }
 
