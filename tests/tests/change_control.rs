@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use concordat_e2e::{Bearer, Options, TestServer, reason};
+use concordat_platform::both_backends;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as pb;
 use concordat_proto::platform::v1 as platform_pb;
@@ -240,22 +241,6 @@ fn fields(status: &tonic::Status) -> Vec<String> {
         .bad_request()
         .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
         .unwrap_or_default()
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $body(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $body(TestBackend::Postgres).await;
-            }
-        }
-    };
 }
 
 async fn authorization_keeps_each_party_to_its_part(backend: TestBackend) {

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use concordat_e2e::{Bearer, Options, TestServer, reason};
+use concordat_platform::both_backends;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as cc;
 use concordat_proto::platform::v1 as platform_pb;
@@ -1052,22 +1053,6 @@ async fn change_control_answers_over_the_network(backend: TestBackend) {
         down.get(&cr, &caller).await,
         Err(UpstreamError::Unavailable(_))
     ));
-}
-
-macro_rules! both_backends {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $body(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $body(TestBackend::Postgres).await;
-            }
-        }
-    };
 }
 
 both_backends!(

@@ -333,25 +333,15 @@ impl PlatformService for PlatformApi {
 
 #[cfg(test)]
 mod tests {
-    use prost::Message as _;
+    use super::*;
 
+    /// Every RPC of the service has a row in the authorization table, and every row names an
+    /// RPC.
     #[test]
     fn the_authorization_table_covers_every_rpc_exactly() {
-        let set =
-            prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut rpcs: Vec<String> = set
-            .file
-            .iter()
-            .filter(|f| f.package() == "concordat.platform.v1")
-            .flat_map(|f| f.service.iter())
-            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
-            .collect();
-        let mut table: Vec<String> = super::PERMISSIONS
-            .iter()
-            .map(|p| p.method.to_owned())
-            .collect();
-        rpcs.sort();
-        table.sort();
-        assert_eq!(rpcs, table);
+        crate::testkit::assert_permissions_cover(
+            <PlatformServiceServer<PlatformApi> as tonic::server::NamedService>::NAME,
+            super::PERMISSIONS,
+        );
     }
 }

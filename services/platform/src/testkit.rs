@@ -233,29 +233,85 @@ impl TestDb {
     }
 }
 
-/// Runs `body` once per backend with a fresh migrated database.
+/// Asserts that `permissions` name every RPC of the gRPC service `service` (its full name, e.g.
+/// `concordat.changecontrol.v1.ChangeControlService`) exactly: a new RPC is never silently
+/// closed, and a typo never opens nothing. Every service's adapter calls it from one test.
+pub fn assert_permissions_cover(service: &str, permissions: &[crate::authz::Permission]) {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET)
+        .expect("the descriptor set decodes");
+    let mut rpcs: Vec<String> = set
+        .file
+        .iter()
+        .flat_map(|f| {
+            f.service
+                .iter()
+                .filter(move |s| format!("{}.{}", f.package(), s.name()) == service)
+        })
+        .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
+        .collect();
+    assert!(!rpcs.is_empty(), "{service} is not in the descriptor set");
+    let mut table: Vec<String> = permissions.iter().map(|p| p.method.to_owned()).collect();
+    rpcs.sort();
+    table.sort();
+    assert_eq!(
+        rpcs, table,
+        "the permission table of {service} must name each RPC once"
+    );
+}
+
+/// Runs a test body once per backend, as two tests `<name>::sqlite` and `<name>::postgres`:
+///
+/// - `both_backends!(name, body)` calls `body(TestBackend)` (for tests that start a server);
+/// - `both_backends!(name, |db| { … })` gives the body a fresh database with the platform's
+///   migrations applied.
+///
+/// Outside CI, where PostgreSQL may be missing, the PostgreSQL case says on stderr that it was
+/// skipped; under CI a missing PostgreSQL fails it.
 #[macro_export]
-macro_rules! for_each_backend {
-    ($(#[$meta:meta])* $name:ident, |$db:ident| $body:block) => {
+macro_rules! both_backends {
+    ($name:ident, |$db:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
             async fn run($db: $crate::db::Database) $body
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let t = $crate::testkit::TestDb::new($crate::testkit::TestBackend::Sqlite).await.unwrap();
+            async fn with(backend: $crate::testkit::TestBackend) {
+                let Some(t) = $crate::testkit::TestDb::new(backend).await else {
+                    eprintln!("SKIPPED {}::postgres: no PostgreSQL outside CI", stringify!($name));
+                    return;
+                };
                 let db = t.connect().await;
                 $crate::migrations::run(&db, &[]).await.unwrap();
                 run(db).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                with($crate::testkit::TestBackend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(t) = $crate::testkit::TestDb::new($crate::testkit::TestBackend::Postgres).await else { return };
-                let db = t.connect().await;
-                $crate::migrations::run(&db, &[]).await.unwrap();
-                run(db).await;
+                with($crate::testkit::TestBackend::Postgres).await;
+            }
+        }
+    };
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::testkit::TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::testkit::postgres_server().is_none() {
+                    eprintln!("SKIPPED {}::postgres: no PostgreSQL outside CI", stringify!($name));
+                    return;
+                }
+                $body($crate::testkit::TestBackend::Postgres).await;
             }
         }
     };

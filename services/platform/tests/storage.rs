@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use concordat_platform::audit::{self, Actor, NewEntry};
+use concordat_platform::both_backends;
 use concordat_platform::config::EventsConfig;
 use concordat_platform::db::Database;
 use concordat_platform::events::{Outbox, create_outbox_table};
-use concordat_platform::for_each_backend;
 use futures::StreamExt;
 use sea_orm::ConnectionTrait;
 
@@ -38,7 +38,7 @@ async fn append(db: &Database, ics: &str, n: usize) {
     txn.commit().await.unwrap();
 }
 
-for_each_backend!(audit_chain_links_each_entry_to_the_one_before, |db| {
+both_backends!(audit_chain_links_each_entry_to_the_one_before, |db| {
     for n in 0..5 {
         append(&db, "QUE", n).await;
     }
@@ -64,7 +64,7 @@ for_each_backend!(audit_chain_links_each_entry_to_the_one_before, |db| {
     assert_eq!(other[0].sequence, 1);
 });
 
-for_each_backend!(a_changed_entry_is_found_by_verification, |db| {
+both_backends!(a_changed_entry_is_found_by_verification, |db| {
     for n in 0..5 {
         append(&db, "QUE", n).await;
     }
@@ -80,7 +80,7 @@ for_each_backend!(a_changed_entry_is_found_by_verification, |db| {
     assert!(problem.contains("hash"), "{problem}");
 });
 
-for_each_backend!(a_removed_entry_is_found_by_verification, |db| {
+both_backends!(a_removed_entry_is_found_by_verification, |db| {
     for n in 0..4 {
         append(&db, "QUE", n).await;
     }
@@ -99,7 +99,7 @@ for_each_backend!(a_removed_entry_is_found_by_verification, |db| {
     assert_eq!(verified.broken.unwrap().0, 2);
 });
 
-for_each_backend!(concurrent_writers_never_fork_the_chain, |db| {
+both_backends!(concurrent_writers_never_fork_the_chain, |db| {
     let writers: Vec<_> = (0..40)
         .map(|n| {
             let db = db.clone();
@@ -122,7 +122,7 @@ for_each_backend!(concurrent_writers_never_fork_the_chain, |db| {
     );
 });
 
-for_each_backend!(a_rolled_back_change_leaves_no_audit_entry, |db| {
+both_backends!(a_rolled_back_change_leaves_no_audit_entry, |db| {
     append(&db, "QUE", 0).await;
     let txn = db.begin_write().await.unwrap();
     audit::append(
@@ -183,7 +183,7 @@ async fn next(
         .expect("no error")
 }
 
-for_each_backend!(a_watcher_replays_from_its_cursor_then_follows_live, |db| {
+both_backends!(a_watcher_replays_from_its_cursor_then_follows_live, |db| {
     let outbox = outbox(&db).await;
     for kind in ["a", "b", "c"] {
         publish(&outbox, &db, "QUE", kind).await;
@@ -198,7 +198,7 @@ for_each_backend!(a_watcher_replays_from_its_cursor_then_follows_live, |db| {
     assert_eq!(live.payload, b"d");
 });
 
-for_each_backend!(
+both_backends!(
     a_watcher_on_another_replica_sees_every_event_in_order,
     |db| {
         let writer = outbox(&db).await;
@@ -222,7 +222,7 @@ for_each_backend!(
     }
 );
 
-for_each_backend!(a_cursor_older_than_retention_must_resync, |db| {
+both_backends!(a_cursor_older_than_retention_must_resync, |db| {
     let outbox = outbox(&db).await;
     for kind in ["a", "b", "c"] {
         publish(&outbox, &db, "QUE", kind).await;
@@ -246,7 +246,7 @@ for_each_backend!(a_cursor_older_than_retention_must_resync, |db| {
     assert_eq!(next(&mut stream).await.kind, "d");
 });
 
-for_each_backend!(
+both_backends!(
     a_resource_filter_includes_what_is_under_the_resource,
     |db| {
         for resource in [
@@ -296,7 +296,7 @@ for_each_backend!(
     }
 );
 
-for_each_backend!(old_request_ids_are_forgotten, |db| {
+both_backends!(old_request_ids_are_forgotten, |db| {
     use concordat_platform::idempotency::{self, Key};
     let key = Key {
         service: "s",

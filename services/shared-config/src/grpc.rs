@@ -1058,28 +1058,16 @@ impl SharedConfigService for Api {
 
 #[cfg(test)]
 mod tests {
-    use prost::Message as _;
+    use super::*;
 
     /// Every RPC of the service has a row in the authorization table, and every row names an
-    /// RPC: a new RPC is never silently closed, and a typo never opens nothing.
+    /// RPC.
     #[test]
     fn the_authorization_table_covers_every_rpc_exactly() {
-        let set =
-            prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET).unwrap();
-        let mut rpcs: Vec<String> = set
-            .file
-            .iter()
-            .filter(|f| f.package() == "concordat.sharedconfig.v1")
-            .flat_map(|f| f.service.iter())
-            .flat_map(|s| s.method.iter().map(|m| m.name().to_owned()))
-            .collect();
-        rpcs.sort();
-        let mut table: Vec<String> = super::PERMISSIONS
-            .iter()
-            .map(|p| p.method.to_owned())
-            .collect();
-        table.sort();
-        assert_eq!(rpcs, table);
+        concordat_platform::testkit::assert_permissions_cover(
+            <pb::shared_config_service_server::SharedConfigServiceServer<Api> as tonic::server::NamedService>::NAME,
+            super::PERMISSIONS,
+        );
     }
 
     #[test]
