@@ -24,6 +24,7 @@ use pb::change_control_service_server::ChangeControlService;
 use tonic::{Request, Response, Status};
 
 pub use convert::{change_request_pb, encode_change_request};
+pub use error::name_reason;
 
 use crate::service::ChangeControl;
 

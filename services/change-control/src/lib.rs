@@ -38,6 +38,7 @@ pub fn service(
         writer,
         platform.federation.clone(),
         grpc::encode_change_request,
+        grpc::name_reason,
     );
     concordat_platform::configure_service!(
         concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer::new(grpc::Api::new(Arc::new(cases), platform.page_tokens.clone())),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use concordat_platform::authz::RequestContext;
 use concordat_platform::db::Database;
-use concordat_platform::error::{ApiError, PLATFORM_DOMAIN};
+use concordat_platform::error::ApiError;
 use concordat_platform::identity::{Federation, Role};
 use concordat_platform::write::{Refusal, Write, WriteError, Writer};
 use sea_orm::ConnectionTrait;
@@ -63,8 +63,8 @@ pub enum ChangeError {
     /// A precondition of the domain failed.
     #[error("{message}")]
     Precondition {
-        /// The `ErrorReason`.
-        reason: &'static str,
+        /// Why.
+        reason: Reason,
         /// The subject of the violation.
         subject: String,
         /// What is wrong.
@@ -101,6 +101,65 @@ impl From<ApiError> for ChangeError {
 
 type Result<T, E = ChangeError> = std::result::Result<T, E>;
 
+/// Why a use case refuses or cannot go on. Each is a value of change control's (or, for trust
+/// scope, the platform's) `ErrorReason` enum in the proto; the adapter names them
+/// ([`NameReason`]), so no reason is a string written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The caller's trust takes no part, or the token names no trust.
+    TrustNotInvolved,
+    /// A standard change names a template its design authority did not approve.
+    TemplateNotApproved,
+    /// The state does not allow the move.
+    InvalidTransition,
+    /// Safety is not cleared (hazard log, CSO sign-off, residual risk).
+    SafetyNotCleared,
+    /// Impact assessments are outstanding before the deadline.
+    AssessmentsOutstanding,
+    /// Voting is still open.
+    VotingOpen,
+    /// Voting closed at its deadline.
+    VotingClosed,
+    /// An objection awaits the chair's disposition.
+    ObjectionUndisposed,
+    /// Only a rejecting vote is an objection.
+    NotAnObjection,
+    /// The hazard is signed off already.
+    AlreadySignedOff,
+    /// No retrospective review is due.
+    NoReviewDue,
+    /// Not the chair of the design authority.
+    NotTheChair,
+    /// Not a voting member for the trust.
+    NotAVotingMember,
+    /// Acting for another trust (a platform reason).
+    TrustScope,
+}
+
+impl Reason {
+    /// Every reason, for the test that each is listed in the proto.
+    pub const ALL: [Reason; 14] = [
+        Reason::TrustNotInvolved,
+        Reason::TemplateNotApproved,
+        Reason::InvalidTransition,
+        Reason::SafetyNotCleared,
+        Reason::AssessmentsOutstanding,
+        Reason::VotingOpen,
+        Reason::VotingClosed,
+        Reason::ObjectionUndisposed,
+        Reason::NotAnObjection,
+        Reason::AlreadySignedOff,
+        Reason::NoReviewDue,
+        Reason::NotTheChair,
+        Reason::NotAVotingMember,
+        Reason::TrustScope,
+    ];
+}
+
+/// The `ErrorInfo` domain and reason of a [`Reason`], supplied by the adapter from the proto's
+/// generated enums.
+pub type NameReason = fn(Reason) -> (&'static str, &'static str);
+
 /// Encodes a change request for events (the gRPC message), supplied by the adapter.
 pub type EncodeChangeRequest = fn(&ChangeRequest) -> Vec<u8>;
 
@@ -109,6 +168,7 @@ pub struct ChangeControl {
     writer: Writer,
     federation: Arc<Federation>,
     encode: EncodeChangeRequest,
+    name_reason: NameReason,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> ChangeError {
@@ -178,26 +238,37 @@ fn actor(ctx: &RequestContext) -> Actor<'_> {
     }
 }
 
-/// A domain refusal as the write path records it: scope refusals keep the platform's reasons,
-/// change control's own refusals its domain.
-fn refusal(w: &Write, resource: &str, refused: Refused) -> ChangeError {
-    let (domain, reason) = match refused.reason {
-        standing::Refusal::TrustScope => (PLATFORM_DOMAIN, "TRUST_SCOPE"),
-        standing::Refusal::NotTheChair => (DOMAIN, "NOT_THE_CHAIR"),
-        standing::Refusal::TrustNotInvolved => (DOMAIN, "TRUST_NOT_INVOLVED"),
-        standing::Refusal::NotAVotingMember => (DOMAIN, "NOT_A_VOTING_MEMBER"),
+/// A domain refusal as the write path records it (audited, with its proto reason).
+fn refusal(name: NameReason, w: &Write, resource: &str, refused: Refused) -> ChangeError {
+    let reason = match refused.reason {
+        standing::Refusal::TrustScope => Reason::TrustScope,
+        standing::Refusal::NotTheChair => Reason::NotTheChair,
+        standing::Refusal::TrustNotInvolved => Reason::TrustNotInvolved,
+        standing::Refusal::NotAVotingMember => Reason::NotAVotingMember,
     };
+    let (domain, reason) = name(reason);
     w.refuse(domain, reason, resource, refused.message).into()
 }
 
 impl ChangeControl {
-    /// The use cases writing through `writer`.
-    pub fn new(writer: Writer, federation: Arc<Federation>, encode: EncodeChangeRequest) -> Self {
+    /// The use cases writing through `writer`; `encode` and `name_reason` come from the adapter.
+    pub fn new(
+        writer: Writer,
+        federation: Arc<Federation>,
+        encode: EncodeChangeRequest,
+        name_reason: NameReason,
+    ) -> Self {
         Self {
             writer,
             federation,
             encode,
+            name_reason,
         }
+    }
+
+    /// Refuses inside a write: see [`refusal`].
+    fn refuse(&self, w: &Write, resource: &str, refused: Refused) -> ChangeError {
+        refusal(self.name_reason, w, resource, refused)
     }
 
     fn db(&self) -> &Database {

@@ -15,6 +15,20 @@ use tonic_types::{ErrorDetails, FieldViolation, PreconditionViolation, StatusExt
 /// The `ErrorInfo` domain of platform errors.
 pub const PLATFORM_DOMAIN: &str = "platform.concordat";
 
+/// The reasons the helpers below ([`ApiError::invalid_field`], [`ApiError::invalid_fields`],
+/// [`ApiError::not_found`], [`ApiError::etag_mismatch`]) give under the domain they are called
+/// with: every service's `ErrorReason` enum lists them.
+pub const HELPER_REASONS: &[&str] = &["INVALID_ARGUMENT", "NOT_FOUND", "ETAG_MISMATCH"];
+
+/// The `ErrorInfo` reason of a generated `ErrorReason` value, from its proto name
+/// (`ERROR_REASON_NOT_THE_CHAIR` → `NOT_THE_CHAIR`): services name reasons only through their
+/// generated enums.
+pub fn reason_name(proto_name: &'static str) -> &'static str {
+    proto_name
+        .strip_prefix("ERROR_REASON_")
+        .unwrap_or(proto_name)
+}
+
 /// An error as the client will see it.
 #[derive(Debug)]
 pub struct ApiError(Box<Inner>);

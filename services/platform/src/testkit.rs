@@ -260,6 +260,32 @@ pub fn assert_permissions_cover(service: &str, permissions: &[crate::authz::Perm
     );
 }
 
+/// Asserts that every `(domain, reason)` a service can send is a value of the `ErrorReason` enum
+/// of the domain's package (`changecontrol.concordat` → `concordat.changecontrol.v1.ErrorReason`).
+/// Every service's adapter calls it with all its reasons.
+pub fn assert_reasons_listed(sent: &[(&str, &str)]) {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(concordat_proto::FILE_DESCRIPTOR_SET)
+        .expect("the descriptor set decodes");
+    for (domain, reason) in sent {
+        let service = domain.strip_suffix(".concordat").unwrap_or(domain);
+        let package = format!("concordat.{service}.v1");
+        let listed: Vec<String> = set
+            .file
+            .iter()
+            .filter(|f| f.package() == package)
+            .flat_map(|f| f.enum_type.iter())
+            .filter(|e| e.name() == "ErrorReason")
+            .flat_map(|e| e.value.iter().map(|v| v.name().to_owned()))
+            .collect();
+        assert!(!listed.is_empty(), "{package} has no ErrorReason enum");
+        assert!(
+            listed.contains(&format!("ERROR_REASON_{reason}")),
+            "{reason} (domain {domain}) is not listed in {package}.ErrorReason"
+        );
+    }
+}
+
 /// Runs a test body once per backend, as two tests `<name>::sqlite` and `<name>::postgres`:
 ///
 /// - `both_backends!(name, body)` calls `body(TestBackend)` (for tests that start a server);
@@ -315,4 +341,26 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_reason_passes() {
+        assert_reasons_listed(&[("platform.concordat", "TRUST_SCOPE")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not listed")]
+    fn a_reason_missing_from_the_enum_fails() {
+        assert_reasons_listed(&[("changecontrol.concordat", "NOT_AUTHOR")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "must name each RPC once")]
+    fn a_permission_table_missing_an_rpc_fails() {
+        assert_permissions_cover("concordat.platform.v1.PlatformService", &[]);
+    }
 }

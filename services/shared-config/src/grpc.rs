@@ -1,6 +1,10 @@
 //! The gRPC adapter: `SharedConfigService` implemented over the use cases. Converts proto ↔
 //! domain and nothing more; every rule lives in the domain and the use cases.
 
+mod error;
+
+pub use error::name_reason;
+
 use std::pin::Pin;
 use std::sync::Arc;
 

@@ -38,6 +38,7 @@ pub fn service(
         platform.clock.clone(),
     );
     let cases = service::SharedConfig::new(
+        grpc::name_reason,
         writer,
         platform.page_tokens.clone(),
         platform.federation.clone(),

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use concordat_platform::authz::RequestContext;
 use concordat_platform::db::Database;
-use concordat_platform::error::{ApiError, PLATFORM_DOMAIN};
+use concordat_platform::error::ApiError;
 use concordat_platform::identity::{Federation, Role};
 use concordat_platform::paging::PageTokens;
 use concordat_platform::write::{self, Reply, Write, WriteError, Writer};
 use futures::Stream;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use tonic::Code;
 
 use crate::domain::changeset::{self, Change};
 use crate::domain::kind::{self, ConfigKind, Violation};
@@ -49,16 +48,17 @@ pub enum ConfigError {
     /// The resource exists.
     #[error("{0} already exists")]
     AlreadyExists(String),
-    /// A precondition failed.
+    /// The changeset is no longer open.
     #[error("{message}")]
-    Precondition {
-        /// The `ErrorReason`.
-        reason: &'static str,
-        /// The subject of the violation.
+    ChangesetClosed {
+        /// The changeset.
         subject: String,
         /// What is wrong.
         message: String,
     },
+    /// Only the author (or an ICS admin) may do this; refused inside the write and audited.
+    #[error("{0}")]
+    NotAuthor(write::Refusal),
     /// The change request does not allow the publish.
     #[error("change request refused")]
     Refused(String, Refusal),
@@ -113,93 +113,15 @@ impl From<ApiError> for ConfigError {
     }
 }
 
-impl From<ConfigError> for ApiError {
-    fn from(err: ConfigError) -> Self {
-        match err {
-            ConfigError::Invalid(violations) => ApiError::invalid_fields(DOMAIN, violations),
-            ConfigError::NotFound(name) => ApiError::not_found(DOMAIN, &name),
-            ConfigError::AlreadyExists(name) | ConfigError::Store(StoreError::AlreadyExists(name)) => {
-                ApiError::new(Code::AlreadyExists, DOMAIN, "ALREADY_EXISTS", format!("{name} already exists"))
-                    .with_metadata("resource", name)
-            }
-            ConfigError::Precondition { reason, subject, message } => {
-                ApiError::failed_precondition(DOMAIN, reason, &subject, message)
-            }
-            ConfigError::Refused(cr, Refusal::NotApproved(state)) => ApiError::failed_precondition(
-                DOMAIN,
-                "CHANGE_REQUEST_NOT_APPROVED",
-                &cr,
-                format!("{cr} is {state}: configuration is published only under an APPROVED or SCHEDULED change request"),
-            )
-            .with_metadata("state", state),
-            ConfigError::Refused(cr, Refusal::Domain(kind, domain)) => ApiError::failed_precondition(
-                DOMAIN,
-                "CHANGE_REQUEST_DOMAIN",
-                &cr,
-                format!("kind {kind} belongs to the {domain} domain; {cr} is of another domain"),
-            )
-            .with_metadata("kind", kind),
-            ConfigError::Refused(cr, Refusal::DoesNotCover(trusts)) => {
-                let mut e = ApiError::new(
-                    Code::FailedPrecondition,
-                    DOMAIN,
-                    "CHANGE_REQUEST_DOES_NOT_COVER",
-                    format!(
-                        "the publish changes the configuration of {} but {cr} does not affect {}",
-                        trusts.join(", "),
-                        if trusts.len() == 1 { "it" } else { "them" }
-                    ),
-                )
-                .with_metadata("trusts", trusts.join(","));
-                for t in &trusts {
-                    e = e.with_precondition_violation(
-                        "CHANGE_REQUEST_DOES_NOT_COVER",
-                        t,
-                        format!("{t} is not among the affected trusts of {cr}"),
-                    );
-                }
-                e
-            }
-            ConfigError::StaleBase { layer, base, head } => ApiError::new(
-                Code::Aborted,
-                DOMAIN,
-                "STALE_BASE",
-                format!("the changeset was written against revision {base} of {layer}, which is now at {head}: review it against the newest revision, or publish with rebase"),
-            )
-            .with_metadata("base_revision", base.to_string())
-            .with_metadata("head_revision", head.to_string()),
-            ConfigError::RebaseConflict(keys) => {
-                let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                let mut e = ApiError::new(
-                    Code::Aborted,
-                    DOMAIN,
-                    "REBASE_CONFLICT",
-                    format!("cannot rebase: {} changed since the changeset's base", names.join(", ")),
-                );
-                for n in &names {
-                    e = e.with_precondition_violation("REBASE_CONFLICT", n, format!("{n} changed since the base"));
-                }
-                e
-            }
-            ConfigError::Upstream(UpstreamError::Unknown(message)) => ApiError::new(
-                Code::FailedPrecondition,
-                DOMAIN,
-                "CHANGE_REQUEST_UNKNOWN",
-                format!("the change request cannot be read: {message}"),
-            ),
-            ConfigError::Upstream(UpstreamError::Unavailable(message)) => ApiError::new(
-                Code::Unavailable,
-                DOMAIN,
-                "UPSTREAM_UNAVAILABLE",
-                format!("change control could not be asked about the change request: {message}"),
-            )
-            .with_retry_after(std::time::Duration::from_secs(1)),
-            ConfigError::Denied(api) => api,
-            ConfigError::Store(other) => ApiError::internal(other),
-            ConfigError::Write(err) => err.into(),
-        }
-    }
+/// A refusal found inside a write, named by the adapter from the proto's generated enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// Only a changeset's author (or an ICS admin) discards it.
+    NotAuthor,
 }
+
+/// The `ErrorInfo` domain and reason of a [`RefusalReason`], supplied by the adapter.
+pub type NameReason = fn(RefusalReason) -> (&'static str, &'static str);
 
 type Result<T, E = ConfigError> = std::result::Result<T, E>;
 
@@ -260,6 +182,7 @@ pub fn etag(revision: i64, content_hash: &str) -> String {
 
 /// The shared-configuration use cases.
 pub struct SharedConfig {
+    name_reason: NameReason,
     writer: Writer,
     tokens: PageTokens,
     federation: Arc<Federation>,
@@ -351,6 +274,7 @@ fn compile_kinds(records: &[KindRecord]) -> BTreeMap<String, ConfigKind> {
 impl SharedConfig {
     /// The use cases writing through `writer`, asking change control through `change_requests`.
     pub fn new(
+        name_reason: NameReason,
         writer: Writer,
         tokens: PageTokens,
         federation: Arc<Federation>,
@@ -358,6 +282,7 @@ impl SharedConfig {
         encode: EncodeEffective,
     ) -> Self {
         Self {
+            name_reason,
             writer,
             tokens,
             federation,
@@ -985,9 +910,9 @@ impl SharedConfig {
                         "only {} (the author) or ics-admin may discard it",
                         cs.author
                     );
-                    return Err(w
-                        .refuse(PLATFORM_DOMAIN, "NOT_AUTHOR", name, message)
-                        .into());
+                    let reason = (self.name_reason)(RefusalReason::NotAuthor);
+                    let refusal = w.refuse(reason.0, reason.1, name, message);
+                    return Err(ConfigError::NotAuthor(refusal));
                 }
                 closed_check(&cs)?;
                 cs.state = ChangesetState::Discarded;
@@ -1667,8 +1592,7 @@ fn closed_check(cs: &Changeset) -> Result<()> {
     if cs.state == ChangesetState::Open {
         return Ok(());
     }
-    Err(ConfigError::Precondition {
-        reason: "CHANGESET_CLOSED",
+    Err(ConfigError::ChangesetClosed {
         subject: cs.name(),
         message: format!(
             "{} is {}: only an OPEN changeset can be published or discarded",

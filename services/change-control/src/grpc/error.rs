@@ -1,11 +1,44 @@
 //! Change control's errors as the client sees them: the one mapping from [`ChangeError`] to the
 //! platform's [`ApiError`] (and so to a `tonic::Status` with its details).
 
-use concordat_platform::error::ApiError;
+use concordat_platform::error::{ApiError, PLATFORM_DOMAIN, reason_name};
+use concordat_proto::changecontrol::v1::ErrorReason as R;
+use concordat_proto::platform::v1::ErrorReason as PlatformReason;
 use tonic::{Code, Status};
 
-use crate::service::{ChangeError, DOMAIN};
+use crate::service::{ChangeError, DOMAIN, Reason};
 use crate::store::StoreError;
+
+/// A change-control reason as its `ErrorInfo` reason.
+fn reason_of(r: R) -> &'static str {
+    reason_name(r.as_str_name())
+}
+
+/// The `ErrorInfo` domain and reason of a use case's [`Reason`]: values of the generated enums.
+pub fn name_reason(reason: Reason) -> (&'static str, &'static str) {
+    let r = match reason {
+        Reason::TrustScope => {
+            return (
+                PLATFORM_DOMAIN,
+                reason_name(PlatformReason::TrustScope.as_str_name()),
+            );
+        }
+        Reason::TrustNotInvolved => R::TrustNotInvolved,
+        Reason::TemplateNotApproved => R::TemplateNotApproved,
+        Reason::InvalidTransition => R::InvalidTransition,
+        Reason::SafetyNotCleared => R::SafetyNotCleared,
+        Reason::AssessmentsOutstanding => R::AssessmentsOutstanding,
+        Reason::VotingOpen => R::VotingOpen,
+        Reason::VotingClosed => R::VotingClosed,
+        Reason::ObjectionUndisposed => R::ObjectionUndisposed,
+        Reason::NotAnObjection => R::NotAnObjection,
+        Reason::AlreadySignedOff => R::AlreadySignedOff,
+        Reason::NoReviewDue => R::NoReviewDue,
+        Reason::NotTheChair => R::NotTheChair,
+        Reason::NotAVotingMember => R::NotAVotingMember,
+    };
+    (DOMAIN, reason_of(r))
+}
 
 impl From<ChangeError> for ApiError {
     fn from(err: ChangeError) -> Self {
@@ -16,7 +49,7 @@ impl From<ChangeError> for ApiError {
                 let mut e = ApiError::new(
                     Code::FailedPrecondition,
                     DOMAIN,
-                    "INVALID_TRANSITION",
+                    reason_of(R::InvalidTransition),
                     t.to_string(),
                 )
                 .with_metadata("state", t.from.as_str())
@@ -34,7 +67,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::AlreadyVoted(trust, cr) => ApiError::new(
                 Code::AlreadyExists,
                 DOMAIN,
-                "ALREADY_VOTED",
+                reason_of(R::AlreadyVoted),
                 format!(
                     "{trust} already voted on {cr}; a trust votes once (again only if its vote went stale)"
                 ),
@@ -44,7 +77,7 @@ impl From<ChangeError> for ApiError {
                 ApiError::new(
                     Code::AlreadyExists,
                     DOMAIN,
-                    "ALREADY_EXISTS",
+                    reason_of(R::AlreadyExists),
                     format!("{name} already exists"),
                 )
                 .with_metadata("resource", name)
@@ -54,7 +87,10 @@ impl From<ChangeError> for ApiError {
                 reason,
                 subject,
                 message,
-            } => ApiError::failed_precondition(DOMAIN, reason, &subject, message),
+            } => {
+                let (domain, reason) = name_reason(reason);
+                ApiError::failed_precondition(domain, reason, &subject, message)
+            }
             ChangeError::Denied(api) => api,
             ChangeError::Refused(refusal) => refusal.into(),
             ChangeError::Conflicts(conflicts) => {
@@ -64,7 +100,7 @@ impl From<ChangeError> for ApiError {
                     .collect::<Vec<_>>()
                     .join("; ");
                 let mut e =
-                    ApiError::new(Code::FailedPrecondition, DOMAIN, "RELEASE_CONFLICT", message);
+                    ApiError::new(Code::FailedPrecondition, DOMAIN, reason_of(R::ReleaseConflict), message);
                 for (kind, subject, description) in conflicts {
                     e = e.with_precondition_violation(&kind, &subject, description);
                 }
@@ -73,7 +109,7 @@ impl From<ChangeError> for ApiError {
             ChangeError::Store(StoreError::Conflict(name)) => ApiError::new(
                 Code::Aborted,
                 DOMAIN,
-                "CONCURRENT_CHANGE",
+                reason_of(R::ConcurrentChange),
                 format!("{name} was changed concurrently; read it again and retry"),
             )
             .with_retry_after(std::time::Duration::from_millis(50)),
@@ -86,5 +122,23 @@ impl From<ChangeError> for ApiError {
 impl From<ChangeError> for Status {
     fn from(err: ChangeError) -> Self {
         ApiError::from(err).into_status()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reason change control can send is a value of its `ErrorReason` enum (or, under the
+    /// platform's domain, of the platform's).
+    #[test]
+    fn every_reason_sent_is_listed_in_the_proto() {
+        let mut sent: Vec<(&str, &str)> = Reason::ALL.iter().map(|r| name_reason(*r)).collect();
+        sent.extend(
+            concordat_platform::error::HELPER_REASONS
+                .iter()
+                .map(|r| (DOMAIN, *r)),
+        );
+        concordat_platform::testkit::assert_reasons_listed(&sent);
     }
 }

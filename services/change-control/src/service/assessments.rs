@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use concordat_platform::authz::RequestContext;
 use concordat_platform::write::Reply;
 
-use super::{ChangeControl, ChangeError, Result, invalid, parse_name};
+use super::{ChangeControl, ChangeError, Reason, Result, invalid, parse_name};
 use crate::domain::change_request::ImpactAssessment;
 use crate::domain::lifecycle::{self, InvalidTransition, State};
 use crate::store;
@@ -35,7 +35,7 @@ impl ChangeControl {
                 let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
                 if !cr.affected_trusts.contains(&assessment.trust) {
                     return Err(ChangeError::Precondition {
-                        reason: "TRUST_NOT_INVOLVED",
+                        reason: Reason::TrustNotInvolved,
                         subject: assessment.trust.clone(),
                         message: format!("{} is not affected by {}", assessment.trust, cr.number),
                     });

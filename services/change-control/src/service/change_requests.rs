@@ -5,9 +5,8 @@ use concordat_platform::authz::RequestContext;
 use concordat_platform::write::Reply;
 use sea_orm::ConnectionTrait;
 
-use super::{
-    ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent, refusal,
-};
+use super::Reason;
+use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent};
 use crate::domain::change_request::{self as cr_domain, ChangeRequest, ChangeType};
 use crate::domain::charter::ChangeClass;
 use crate::domain::lifecycle::State;
@@ -85,7 +84,7 @@ impl ChangeControl {
         self.require_ics(ctx, &ics, parent).await?;
         let Some(trust) = ctx.principal.trust.clone() else {
             return Err(ChangeError::Precondition {
-                reason: "TRUST_NOT_INVOLVED",
+                reason: Reason::TrustNotInvolved,
                 subject: ctx.principal.subject.clone(),
                 message: "a change request is raised by a trust: your token names none".into(),
             });
@@ -170,7 +169,7 @@ impl ChangeControl {
                 }
                 _ => {
                     return Err(ChangeError::Precondition {
-                        reason: "TEMPLATE_NOT_APPROVED",
+                        reason: Reason::TemplateNotApproved,
                         subject: cr.standard_template.clone(),
                         message: format!(
                             "{} is not a standard template approved by {}",
@@ -257,13 +256,13 @@ impl ChangeControl {
                 let current = self.load_cr(w.txn(), &ics, &id, true).await?;
                 actor(ctx)
                     .must_request(&current, "edits")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 if current.etag() != edit.etag {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
                 if !current.state.editable() {
                     return Err(ChangeError::Precondition {
-                        reason: "INVALID_TRANSITION",
+                        reason: Reason::InvalidTransition,
                         subject: current.state.as_str().into(),
                         message: format!(
                             "a change request in {} can no longer be edited",

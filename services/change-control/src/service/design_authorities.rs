@@ -5,9 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use concordat_platform::authz::RequestContext;
 use concordat_platform::write::Reply;
 
-use super::{
-    ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent, refusal,
-};
+use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent};
 use crate::domain::change_request::{
     self as cr_domain, DesignAuthority, StandardTemplate, Violation,
 };
@@ -154,7 +152,7 @@ impl ChangeControl {
                 let current = self.load_da(w.txn(), &ics, &id).await?;
                 actor(ctx)
                     .may_change_charter(&current)
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 if current.version.to_string() != etag {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
@@ -226,7 +224,7 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &da_id).await?;
                 actor(ctx)
                     .must_chair(&da, "approves its standard templates")
-                    .map_err(|r| refusal(&w, &parent, r))?;
+                    .map_err(|r| self.refuse(&w, &parent, r))?;
                 let template = StandardTemplate {
                     ics,
                     id,

@@ -4,7 +4,7 @@
 use concordat_platform::authz::RequestContext;
 use concordat_platform::write::Reply;
 
-use super::{ChangeControl, ChangeError, Result, actor, parse_child, parse_name, refusal};
+use super::{ChangeControl, ChangeError, Reason, Result, actor, parse_child, parse_name};
 use crate::domain::change_request::Hazard;
 use crate::domain::lifecycle::{self, InvalidTransition, State};
 use crate::store;
@@ -31,7 +31,7 @@ impl ChangeControl {
                 let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
                 actor(ctx)
                     .may_log_hazard(&cr)
-                    .map_err(|r| refusal(&w, parent, r))?;
+                    .map_err(|r| self.refuse(&w, parent, r))?;
                 if !cr.state.editable() {
                     return Err(ChangeError::Transition(InvalidTransition {
                         from: cr.state,
@@ -84,7 +84,7 @@ impl ChangeControl {
                 let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
                 let trust = actor(ctx)
                     .must_be_affected(&cr, "sign its hazards off")
-                    .map_err(|r| refusal(&w, name, r))?
+                    .map_err(|r| self.refuse(&w, name, r))?
                     .to_owned();
                 let mut hazard = store::hazards(w.txn(), &ics, &id)
                     .await?
@@ -93,7 +93,7 @@ impl ChangeControl {
                     .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
                 if !hazard.signed_off_by.is_empty() {
                     return Err(ChangeError::Precondition {
-                        reason: "ALREADY_SIGNED_OFF",
+                        reason: Reason::AlreadySignedOff,
                         subject: name.to_owned(),
                         message: format!("signed off by {} already", hazard.signed_off_by),
                     });

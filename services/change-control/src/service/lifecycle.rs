@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use concordat_platform::authz::RequestContext;
 use concordat_platform::write::{Reply, Write};
 
-use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, refusal};
+use super::{ChangeControl, ChangeError, Reason, Result, actor, invalid, parse_name};
 use crate::domain::change_request::{
     self as cr_domain, BoardDecision, ChangeRequest, ChangeType, Decision, DesignAuthority,
 };
@@ -128,7 +128,7 @@ impl ChangeControl {
             | Command::OpenVoting { .. }
             | Command::Defer { .. } => who.must_chair(da, "may do this"),
         };
-        allowed.map_err(|r| refusal(w, name, r))?;
+        allowed.map_err(|r| self.refuse(w, name, r))?;
         let number = &current.number;
         Ok(match command {
             Command::Submit => {
@@ -193,7 +193,7 @@ impl ChangeControl {
                 let blockers = cr_domain::safety_blockers(current, &da.charter, &hazards);
                 if !blockers.is_empty() {
                     return Err(ChangeError::Precondition {
-                        reason: "SAFETY_NOT_CLEARED",
+                        reason: Reason::SafetyNotCleared,
                         subject: name.to_owned(),
                         message: blockers.join("; "),
                     });
@@ -213,7 +213,7 @@ impl ChangeControl {
                 let deadline_passed = current.assessment_deadline.is_some_and(|d| d <= now);
                 if !missing.is_empty() && !deadline_passed {
                     return Err(ChangeError::Precondition {
-                        reason: "ASSESSMENTS_OUTSTANDING",
+                        reason: Reason::AssessmentsOutstanding,
                         subject: name.to_owned(),
                         message: format!(
                             "impact assessments outstanding from {} until the deadline",
@@ -253,11 +253,11 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .must_chair(&da, "closes voting")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 lifecycle::apply(cr.state, Move::NoQuorum)?;
                 if let Some(deadline) = cr.voting_deadline.filter(|d| *d > w.now()) {
                     return Err(ChangeError::Precondition {
-                        reason: "VOTING_OPEN",
+                        reason: Reason::VotingOpen,
                         subject: name.to_owned(),
                         message: format!("voting is open until {}", deadline.to_rfc3339()),
                     });
@@ -265,7 +265,7 @@ impl ChangeControl {
                 let Some((mut decided, summary)) = self.try_decide(&w, &cr, &da, true).await?
                 else {
                     return Err(ChangeError::Precondition {
-                        reason: "VOTING_OPEN",
+                        reason: Reason::VotingOpen,
                         subject: name.to_owned(),
                         message: "voting cannot close yet".into(),
                     });
@@ -343,10 +343,10 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .must_chair(&da, "approves emergencies")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 if cr.change_type != ChangeType::Emergency {
                     return Err(ChangeError::Precondition {
-                        reason: "INVALID_TRANSITION",
+                        reason: Reason::InvalidTransition,
                         subject: name.to_owned(),
                         message: format!("{} is not an emergency change", cr.number),
                     });
@@ -356,7 +356,7 @@ impl ChangeControl {
                 let blockers = cr_domain::emergency_blockers(&cr, &da.charter, &hazards);
                 if !blockers.is_empty() {
                     return Err(ChangeError::Precondition {
-                        reason: "SAFETY_NOT_CLEARED",
+                        reason: Reason::SafetyNotCleared,
                         subject: name.to_owned(),
                         message: blockers.join("; "),
                     });
@@ -413,12 +413,12 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .must_chair(&da, "reviews emergencies")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 if cr.retrospective_review_deadline.is_none()
                     || cr.retrospective_review_time.is_some()
                 {
                     return Err(ChangeError::Precondition {
-                        reason: "NO_REVIEW_DUE",
+                        reason: Reason::NoReviewDue,
                         subject: name.to_owned(),
                         message: format!("no retrospective review is due for {}", cr.number),
                     });
@@ -459,7 +459,7 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .must_chair(&da, "closes its change requests")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 let mut next = cr.clone();
                 next.state = lifecycle::apply(cr.state, Move::Close)?;
                 self.save(&w, &mut next, cr.version, "changeRequest.closed")

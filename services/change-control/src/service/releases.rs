@@ -5,9 +5,8 @@ use concordat_platform::authz::{RequestContext, deny};
 use concordat_platform::write::Reply;
 use sea_orm::ConnectionTrait;
 
-use super::{
-    ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent, refusal,
-};
+use super::Reason;
+use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent};
 use crate::domain::change_request::{ChangeRequest, Deployment};
 use crate::domain::lifecycle::{self, InvalidTransition, Move, State};
 use crate::domain::release::Release;
@@ -140,7 +139,7 @@ impl ChangeControl {
                     &ctx.principal,
                     &ctx.request_id,
                     name,
-                    "TRUST_SCOPE",
+                    (self.name_reason)(Reason::TrustScope).1,
                     refused.message,
                 )
                 .await
@@ -152,7 +151,7 @@ impl ChangeControl {
                 let (cr, release) =
                     match self.scheduling(w.txn(), ctx, keys.0, keys.1, true).await? {
                         Scheduling::Ready(ready) => *ready,
-                        Scheduling::Refused(refused) => return Err(refusal(&w, name, refused)),
+                        Scheduling::Refused(refused) => return Err(self.refuse(&w, name, refused)),
                     };
                 let mut next = cr.clone();
                 next.state = lifecycle::apply(cr.state, Move::Schedule)?;
@@ -189,7 +188,7 @@ impl ChangeControl {
                 let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
                 let trust = actor(ctx)
                     .must_be_affected(&cr, "report its deployment")
-                    .map_err(|r| refusal(&w, name, r))?
+                    .map_err(|r| self.refuse(&w, name, r))?
                     .to_owned();
                 if cr.state != State::Scheduled {
                     return Err(ChangeError::Transition(InvalidTransition {

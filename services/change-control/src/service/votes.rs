@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use concordat_platform::authz::RequestContext;
 use concordat_platform::write::{Reply, Write};
 
-use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_child, parse_name, refusal};
+use super::{ChangeControl, ChangeError, Reason, Result, actor, invalid, parse_child, parse_name};
 use crate::domain::change_request::{
     self as cr_domain, ChangeRequest, Decision, DesignAuthority, Disposition, Vote,
 };
@@ -71,7 +71,7 @@ impl ChangeControl {
                 if !undisposed.is_empty() {
                     if closing {
                         return Err(ChangeError::Precondition {
-                            reason: "OBJECTION_UNDISPOSED",
+                            reason: Reason::ObjectionUndisposed,
                             subject: cr.name(),
                             message: format!(
                                 "the objections of {} await the chair's disposition",
@@ -87,7 +87,7 @@ impl ChangeControl {
                     if !blockers.is_empty() {
                         if closing {
                             return Err(ChangeError::Precondition {
-                                reason: "SAFETY_NOT_CLEARED",
+                                reason: Reason::SafetyNotCleared,
                                 subject: cr.name(),
                                 message: blockers.join("; "),
                             });
@@ -145,7 +145,7 @@ impl ChangeControl {
         }
         let Some(trust) = ctx.principal.trust.clone() else {
             return Err(ChangeError::Precondition {
-                reason: "TRUST_NOT_INVOLVED",
+                reason: Reason::TrustNotInvolved,
                 subject: ctx.principal.subject.clone(),
                 message: "votes are cast for a trust: your token names none".into(),
             });
@@ -156,10 +156,10 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .may_vote(&da, &trust)
-                    .map_err(|r| refusal(&w, parent, r))?;
+                    .map_err(|r| self.refuse(&w, parent, r))?;
                 if cr.state == State::DaReview && cr.voting_deadline.is_some_and(|d| d <= w.now()) {
                     return Err(ChangeError::Precondition {
-                        reason: "VOTING_CLOSED",
+                        reason: Reason::VotingClosed,
                         subject: parent.to_owned(),
                         message: format!(
                             "voting on {} closed at its deadline; the chair closes the vote",
@@ -236,7 +236,7 @@ impl ChangeControl {
                 let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
                 actor(ctx)
                     .must_chair(&da, "disposes of objections")
-                    .map_err(|r| refusal(&w, name, r))?;
+                    .map_err(|r| self.refuse(&w, name, r))?;
                 let mut vote = store::votes(w.txn(), &ics, &id)
                     .await?
                     .into_iter()
@@ -244,7 +244,7 @@ impl ChangeControl {
                     .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
                 if vote.choice != Choice::Reject {
                     return Err(ChangeError::Precondition {
-                        reason: "NOT_AN_OBJECTION",
+                        reason: Reason::NotAnObjection,
                         subject: name.to_owned(),
                         message: "only a rejecting vote is an objection".into(),
                     });
