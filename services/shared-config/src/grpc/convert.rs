@@ -1,0 +1,389 @@
+//! Proto ↔ domain for shared configuration: requests destructured field by field, resources
+//! built whole, JSON ↔ `google.protobuf.Value`, and the enum maps.
+
+use chrono::{DateTime, Utc};
+use concordat_platform::error::ApiError;
+use concordat_proto::sharedconfig::v1 as pb;
+use prost::Message;
+use serde_json::Value;
+use tonic::{Request, Status};
+
+use crate::domain::changeset::Change;
+use crate::domain::layer::{Bound, Entry, Governance, Key};
+use crate::domain::publish::Placed;
+use crate::domain::records::{
+    Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
+};
+use crate::domain::resolve::{Difference, Resolved, Source};
+use crate::service::{ConfigError, Rendered, layer_name};
+use crate::upstream::Caller;
+
+pub(super) fn status(err: ConfigError) -> Status {
+    ApiError::from(err).into_status()
+}
+
+pub(super) fn caller<T>(req: &Request<T>) -> Caller {
+    let header = |name: &str| {
+        req.metadata()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Caller {
+        authorization: header("authorization"),
+        request_id: header("x-request-id"),
+    }
+}
+
+pub(super) fn invalid(field: &str, reason: &str) -> Status {
+    status(ConfigError::Invalid(vec![(
+        field.to_owned(),
+        reason.to_owned(),
+    )]))
+}
+
+// ---- conversions -------------------------------------------------------------------------------
+
+pub(super) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub(super) fn time_of(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+/// A protobuf `Value` as JSON; whole numbers become integers (protobuf carries every number as a
+/// double), so `5` stays `5` in schemas and content hashes.
+pub fn json_of(v: prost_types::Value) -> Value {
+    use prost_types::value::Kind;
+    match v.kind {
+        None | Some(Kind::NullValue(_)) => Value::Null,
+        Some(Kind::BoolValue(b)) => Value::Bool(b),
+        Some(Kind::NumberValue(n)) => {
+            if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                Value::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+            }
+        }
+        Some(Kind::StringValue(s)) => Value::String(s),
+        Some(Kind::ListValue(l)) => Value::Array(l.values.into_iter().map(json_of).collect()),
+        Some(Kind::StructValue(s)) => {
+            Value::Object(s.fields.into_iter().map(|(k, v)| (k, json_of(v))).collect())
+        }
+    }
+}
+
+/// JSON as a protobuf `Value`.
+pub fn value_of(v: &Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match v {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(*b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s.clone()),
+        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.iter().map(value_of).collect(),
+        }),
+        Value::Object(o) => Kind::StructValue(struct_of(o)),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+pub(super) fn struct_of(o: &serde_json::Map<String, Value>) -> prost_types::Struct {
+    prost_types::Struct {
+        fields: o.iter().map(|(k, v)| (k.clone(), value_of(v))).collect(),
+    }
+}
+
+pub(super) fn governance_of(g: Option<pb::Governance>, field: &str) -> Result<Governance, Status> {
+    let Some(pb::Governance { mode, bounds }) = g else {
+        return Ok(Governance::Overridable);
+    };
+    let mode = pb::GovernanceMode::try_from(mode)
+        .map_err(|_| invalid(&format!("{field}.mode"), "is not a governance mode"))?;
+    let bounds = bounds
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| match b.bound {
+            Some(pb::bound::Bound::Range(pb::RangeBound { pointer, min, max })) => {
+                Ok(Bound::Range { pointer, min, max })
+            }
+            Some(pb::bound::Bound::OneOf(pb::OneOfBound { pointer, allowed })) => {
+                Ok(Bound::OneOf {
+                    pointer,
+                    allowed: allowed.into_iter().map(json_of).collect(),
+                })
+            }
+            None => Err(invalid(
+                &format!("{field}.bounds[{i}]"),
+                "must be a range or a one_of",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match mode {
+        pb::GovernanceMode::Locked
+        | pb::GovernanceMode::Overridable
+        | pb::GovernanceMode::Unspecified
+            if !bounds.is_empty() =>
+        {
+            Err(invalid(
+                &format!("{field}.bounds"),
+                "only a BOUNDED key has bounds",
+            ))
+        }
+        pb::GovernanceMode::Locked => Ok(Governance::Locked),
+        pb::GovernanceMode::Overridable | pb::GovernanceMode::Unspecified => {
+            Ok(Governance::Overridable)
+        }
+        pb::GovernanceMode::Bounded => Ok(Governance::Bounded(bounds)),
+    }
+}
+
+pub(super) fn governance_pb(g: &Governance) -> pb::Governance {
+    match g {
+        Governance::Locked => pb::Governance {
+            mode: pb::GovernanceMode::Locked as i32,
+            bounds: vec![],
+        },
+        Governance::Overridable => pb::Governance {
+            mode: pb::GovernanceMode::Overridable as i32,
+            bounds: vec![],
+        },
+        Governance::Bounded(bounds) => pb::Governance {
+            mode: pb::GovernanceMode::Bounded as i32,
+            bounds: bounds
+                .iter()
+                .map(|b| pb::Bound {
+                    bound: Some(match b {
+                        Bound::Range { pointer, min, max } => {
+                            pb::bound::Bound::Range(pb::RangeBound {
+                                pointer: pointer.clone(),
+                                min: *min,
+                                max: *max,
+                            })
+                        }
+                        Bound::OneOf { pointer, allowed } => {
+                            pb::bound::Bound::OneOf(pb::OneOfBound {
+                                pointer: pointer.clone(),
+                                allowed: allowed.iter().map(value_of).collect(),
+                            })
+                        }
+                    }),
+                })
+                .collect(),
+        },
+    }
+}
+
+pub(super) fn change_of(i: usize, c: pb::ItemChange) -> Result<Change<Entry>, Status> {
+    let pb::ItemChange { operation, item } = c;
+    let field = format!("changeset.changes[{i}]");
+    let Some(pb::ConfigItem {
+        kind,
+        key,
+        value,
+        governance,
+        owner,
+        description,
+        suppress,
+        revision: _,
+        change_request: _,
+    }) = item
+    else {
+        return Err(invalid(&format!("{field}.item"), "is required"));
+    };
+    let k = Key::new(&kind, &key);
+    let entry = Entry {
+        value: value.map_or(Value::Null, json_of),
+        governance: governance_of(governance, &format!("{field}.item.governance"))?,
+        owner,
+        description,
+        suppress,
+    };
+    match pb::Operation::try_from(operation) {
+        Ok(pb::Operation::Add) => Ok(Change::Add(k, entry)),
+        Ok(pb::Operation::Modify) => Ok(Change::Modify(k, entry)),
+        Ok(pb::Operation::Remove) => Ok(Change::Remove(k)),
+        _ => Err(invalid(
+            &format!("{field}.operation"),
+            "must be ADD, MODIFY or REMOVE",
+        )),
+    }
+}
+
+pub(super) fn item_pb(k: &Key, e: &Entry) -> pb::ConfigItem {
+    pb::ConfigItem {
+        kind: k.kind.clone(),
+        key: k.key.clone(),
+        value: (!e.suppress).then(|| value_of(&e.value)),
+        governance: Some(governance_pb(&e.governance)),
+        owner: e.owner.clone(),
+        description: e.description.clone(),
+        suppress: e.suppress,
+        revision: 0,
+        change_request: String::new(),
+    }
+}
+
+pub(super) fn placed_pb(k: &Key, p: &Placed) -> pb::ConfigItem {
+    pb::ConfigItem {
+        revision: i64::try_from(p.provenance.revision).unwrap_or_default(),
+        change_request: p.provenance.change_request.clone(),
+        ..item_pb(k, &p.entry)
+    }
+}
+
+pub(super) fn change_pb(c: &Change<Entry>) -> pb::ItemChange {
+    let (operation, item) = match c {
+        Change::Add(k, e) => (pb::Operation::Add, item_pb(k, e)),
+        Change::Modify(k, e) => (pb::Operation::Modify, item_pb(k, e)),
+        Change::Remove(k) => (
+            pb::Operation::Remove,
+            pb::ConfigItem {
+                kind: k.kind.clone(),
+                key: k.key.clone(),
+                ..Default::default()
+            },
+        ),
+    };
+    pb::ItemChange {
+        operation: operation as i32,
+        item: Some(item),
+    }
+}
+
+pub(super) fn diff_pb(d: &Difference) -> pb::ItemDiff {
+    pb::ItemDiff {
+        kind: d.key.kind.clone(),
+        key: d.key.key.clone(),
+        before: d.before.as_ref().map(value_of),
+        after: d.after.as_ref().map(value_of),
+    }
+}
+
+pub(super) fn kind_pb(k: &KindRecord) -> pb::ConfigKind {
+    pb::ConfigKind {
+        name: format!("icss/{}/configKinds/{}", k.ics, k.name),
+        domain: k.domain.clone(),
+        schema: k.schema.as_object().map(struct_of),
+        description: k.description.clone(),
+        creator: k.creator.clone(),
+        create_time: Some(ts(k.create_time)),
+    }
+}
+
+pub(super) fn revision_pb(r: &Revision) -> pb::Revision {
+    pb::Revision {
+        name: format!("{}/revisions/{}", layer_name(&r.ics, &r.layer), r.revision),
+        revision: r.revision,
+        changeset: if r.changeset.is_empty() {
+            String::new()
+        } else {
+            format!("icss/{}/changesets/{}", r.ics, r.changeset)
+        },
+        change_request: r.change_request.clone(),
+        publisher: r.publisher.clone(),
+        publisher_trust: r.publisher_trust.clone(),
+        publish_time: Some(ts(r.publish_time)),
+        content_hash: r.content_hash.clone(),
+        item_count: r.item_count,
+        restores_revision: r.restores_revision,
+        change_count: r.change_count,
+    }
+}
+
+pub(super) fn state_pb(s: ChangesetState) -> pb::ChangesetState {
+    match s {
+        ChangesetState::Open => pb::ChangesetState::Open,
+        ChangesetState::Published => pb::ChangesetState::Published,
+        ChangesetState::Discarded => pb::ChangesetState::Discarded,
+    }
+}
+
+pub(super) fn changeset_pb(c: &Changeset) -> pb::Changeset {
+    pb::Changeset {
+        name: c.name(),
+        layer: layer_name(&c.ics, &c.layer),
+        base_revision: c.base_revision,
+        change_request: c.change_request.clone(),
+        description: c.description.clone(),
+        changes: c.changes.iter().map(change_pb).collect(),
+        state: state_pb(c.state) as i32,
+        author: c.author.clone(),
+        create_time: Some(ts(c.create_time)),
+        published_revision: c.published_revision,
+        trust_diffs: vec![],
+        head_revision: 0,
+    }
+}
+
+pub(super) fn rendered_pb(r: &Rendered) -> pb::Changeset {
+    pb::Changeset {
+        trust_diffs: r
+            .trust_diffs
+            .iter()
+            .map(|(t, d)| pb::TrustDiff {
+                trust: t.clone(),
+                changes: d.iter().map(diff_pb).collect(),
+            })
+            .collect(),
+        head_revision: r.head_revision,
+        ..changeset_pb(&r.changeset)
+    }
+}
+
+/// The gRPC message of an effective revision (outbox payloads and watch responses).
+pub fn effective_revision_pb(e: &EffectiveRevision) -> pb::EffectiveRevision {
+    pb::EffectiveRevision {
+        trust: e.trust.clone(),
+        revision: e.revision,
+        baseline_revision: e.baseline_revision,
+        overlay_revision: e.overlay_revision,
+        content_hash: e.content_hash.clone(),
+        layer: layer_name(&e.ics, &e.layer),
+        change_request: e.change_request.clone(),
+        publisher: e.publisher.clone(),
+        publish_time: Some(ts(e.publish_time)),
+        changes: e.changes.iter().map(diff_pb).collect(),
+    }
+}
+
+/// Encodes an effective revision for the outbox.
+pub fn encode_effective(e: &EffectiveRevision) -> Vec<u8> {
+    effective_revision_pb(e).encode_to_vec()
+}
+
+pub(super) fn resolved_pb(k: &Key, r: &Resolved) -> pb::EffectiveItem {
+    pb::EffectiveItem {
+        kind: k.kind.clone(),
+        key: k.key.clone(),
+        value: Some(value_of(&r.value)),
+        source: match r.source {
+            Source::Baseline => pb::Source::Baseline,
+            Source::Override => pb::Source::Override,
+            Source::LocalOnly => pb::Source::LocalOnly,
+        } as i32,
+        layer_revision: i64::try_from(r.provenance.revision).unwrap_or_default(),
+        change_request: r.provenance.change_request.clone(),
+        ignored: r.ignored.clone().unwrap_or_default(),
+    }
+}
+
+pub(super) fn snapshot_pb(s: &Snapshot) -> pb::Snapshot {
+    pb::Snapshot {
+        name: format!("icss/{}/snapshots/{}", s.ics, s.id),
+        trust: s.trust.clone(),
+        display_name: s.display_name.clone(),
+        taken_time: Some(ts(s.taken_time)),
+        content_hash: s.content_hash.clone(),
+        item_count: s.item_count,
+        nonconforming_count: s.nonconforming_count,
+        importer: s.importer.clone(),
+        import_time: Some(ts(s.import_time)),
+    }
+}

@@ -1,0 +1,279 @@
+//! Publishing: a changeset or a rollback becomes a layer's next revision, under a change
+//! request change control approved, with every affected trust's next effective revision.
+
+use super::*;
+
+impl SharedConfig {
+    /// Publishes a changeset as its layer's next revision.
+    pub async fn publish<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        caller: &Caller,
+        name: &str,
+        rebase: bool,
+        request_id: &str,
+        reply: impl FnOnce(&Revision, &Changeset) -> R,
+    ) -> Result<R> {
+        let (ics, id) = parse_name("name", name, "changesets")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if let Some(first) = self.writer.replayed(ctx, request_id).await? {
+            return Ok(first);
+        }
+        let cs = store::changeset(self.db().conn(), &ics, &id, false)
+            .await?
+            .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+        self.require_writer(ctx, &cs.layer, &layer_name(&ics, &cs.layer))
+            .await?;
+        closed_check(&cs)?;
+        // Asked before the write transaction opens: no lock is held while change control answers.
+        let cr = self.change_requests.get(&cs.change_request, caller).await?;
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                w.lock(&publishing_scope(&ics)).await?;
+                let mut cs = store::changeset(w.txn(), &ics, &id, true)
+                    .await?
+                    .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+                closed_check(&cs)?;
+                let head = self.head_revision(w.txn(), &ics, &cs.layer).await?;
+                if head != cs.base_revision {
+                    if !rebase {
+                        return Err(ConfigError::StaleBase {
+                            layer: layer_name(&ics, &cs.layer),
+                            base: cs.base_revision,
+                            head,
+                        });
+                    }
+                    let changed = store::keys_changed_between(
+                        w.txn(),
+                        &ics,
+                        &cs.layer,
+                        cs.base_revision,
+                        head,
+                    )
+                    .await?;
+                    let overlap: Vec<Key> = cs
+                        .changes
+                        .iter()
+                        .map(|c| c.key().clone())
+                        .filter(|k| changed.contains(k))
+                        .collect();
+                    if !overlap.is_empty() {
+                        return Err(ConfigError::RebaseConflict(overlap));
+                    }
+                }
+                let (revision, effective) = self
+                    .publish_changes(&w, ctx, &ics, &cs.layer, head, &cs.changes, &cr, &cs.id, 0)
+                    .await?;
+                cs.state = ChangesetState::Published;
+                cs.published_revision = revision.revision;
+                cs.update_time = revision.publish_time;
+                store::update_changeset_state(w.txn(), &cs).await?;
+                let summary =
+                    publish_summary(&revision, &cr, &effective, &format!("changeset {}", cs.id));
+                let resource = format!(
+                    "{}/revisions/{}",
+                    layer_name(&ics, &cs.layer),
+                    revision.revision
+                );
+                w.audit("config.publish", &resource, summary);
+                Ok(reply(&revision, &cs))
+            })
+            .await
+    }
+
+    /// Publishes a new revision of a layer restoring an earlier revision's content.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rollback<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        caller: &Caller,
+        layer_name_: &str,
+        to: i64,
+        change_request: &str,
+        expected_head: i64,
+        request_id: &str,
+        reply: impl FnOnce(&Revision) -> R,
+    ) -> Result<R> {
+        let (ics, layer) = self.layer_in_scope(ctx, "layer", layer_name_).await?;
+        self.require_writer(ctx, &layer, layer_name_).await?;
+        let (cr_ics, _) = parse_name("change_request", change_request, "changeRequests")?;
+        if cr_ics != ics {
+            return Err(invalid(
+                "change_request",
+                "must be a change request of the same ICS",
+            ));
+        }
+        if let Some(first) = self.writer.replayed(ctx, request_id).await? {
+            return Ok(first);
+        }
+        let cr = self.change_requests.get(change_request, caller).await?;
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                w.lock(&publishing_scope(&ics)).await?;
+                let head = self.head_revision(w.txn(), &ics, &layer).await?;
+                if to < 0 || to >= head {
+                    return Err(invalid(
+                        "revision",
+                        format!("must be an earlier revision than the newest ({head})"),
+                    ));
+                }
+                if expected_head != 0 && expected_head != head {
+                    return Err(ConfigError::StaleBase {
+                        layer: layer_name_.to_owned(),
+                        base: expected_head,
+                        head,
+                    });
+                }
+                let now = publish::entries(
+                    &store::content(w.txn(), &ics, &layer, head, None, None, None).await?,
+                );
+                let then = publish::entries(
+                    &store::content(w.txn(), &ics, &layer, to, None, None, None).await?,
+                );
+                let changes = changeset::inverse(&then, &now);
+                if changes.is_empty() {
+                    return Err(invalid(
+                        "revision",
+                        format!("revision {to} has the same content as the newest ({head})"),
+                    ));
+                }
+                let (revision, effective) = self
+                    .publish_changes(&w, ctx, &ics, &layer, head, &changes, &cr, "", to)
+                    .await?;
+                let summary = publish_summary(
+                    &revision,
+                    &cr,
+                    &effective,
+                    &format!("rollback to revision {to}"),
+                );
+                let resource = format!(
+                    "{}/revisions/{}",
+                    layer_name(&ics, &layer),
+                    revision.revision
+                );
+                w.audit("config.rollback", &resource, summary);
+                Ok(reply(&revision))
+            })
+            .await
+    }
+
+    /// Validates `changes` against the layer at `head`, checks the change request, writes the
+    /// next revision and every affected trust's next effective revision (with outbox events).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn publish_changes(
+        &self,
+        w: &Write,
+        ctx: &RequestContext,
+        ics: &str,
+        layer: &LayerId,
+        head: i64,
+        changes: &[Change<Entry>],
+        cr: &ChangeRequestFacts,
+        changeset_id: &str,
+        restores: i64,
+    ) -> Result<(Revision, Vec<EffectiveRevision>)> {
+        let c = w.txn();
+        let (current, after_entries, kinds) = self.validate(c, ics, layer, changes, head).await?;
+        let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
+        let new_rev = head + 1;
+        let after = placed(&current, after_entries, new_rev, &cr.name);
+        let (baseline, overlays) = self
+            .pairs_for(c, ics, layer, &keys, &current, &after)
+            .await?;
+        let changed = publish::effective_changes(&keys, (&baseline.0, &baseline.1), &overlays);
+        let mut covered: BTreeSet<String> = changed.keys().cloned().collect();
+        if let LayerId::Trust(t) = layer {
+            covered.insert(t.clone());
+        }
+        let kind_domains: BTreeMap<String, String> = keys
+            .iter()
+            .filter_map(|k| {
+                kinds
+                    .get(&k.kind)
+                    .map(|kind| (k.kind.clone(), kind.domain.clone()))
+            })
+            .collect();
+        publish::check_change_request(cr, &kind_domains, &covered)
+            .map_err(|refusal| ConfigError::Refused(cr.name.clone(), refusal))?;
+
+        let now = w.now();
+        let mut revision = Revision {
+            ics: ics.to_owned(),
+            layer: layer.clone(),
+            revision: new_rev,
+            changeset: changeset_id.to_owned(),
+            change_request: cr.name.clone(),
+            publisher: ctx.principal.subject.clone(),
+            publisher_trust: ctx.principal.trust.clone().unwrap_or_default(),
+            publish_time: now,
+            content_hash: String::new(),
+            item_count: 0,
+            restores_revision: restores,
+            change_count: i64::try_from(changes.len()).unwrap_or(i64::MAX),
+        };
+        store::insert_revision(c, &revision).await?;
+        store::write_items(c, ics, layer, new_rev, &cr.name, changes).await?;
+        let layer_content = store::content(c, ics, layer, new_rev, None, None, None).await?;
+        revision.content_hash = entries_hash(&layer_content);
+        revision.item_count = i64::try_from(layer_content.len()).unwrap_or(i64::MAX);
+        store::finish_revision(
+            c,
+            ics,
+            layer,
+            new_rev,
+            &revision.content_hash,
+            revision.item_count,
+        )
+        .await?;
+
+        // Every trust the layer feeds gets its next effective revision, with a full content hash.
+        let (baseline_rev, baseline_full, trusts) = match layer {
+            LayerId::Baseline => (new_rev, layer_content, self.trusts_of(ics)),
+            LayerId::Trust(t) => {
+                let b = self.head_revision(c, ics, &LayerId::Baseline).await?;
+                (
+                    b,
+                    store::content(c, ics, &LayerId::Baseline, b, None, None, None).await?,
+                    vec![t.clone()],
+                )
+            }
+        };
+        let baseline_items = as_baseline(&baseline_full);
+        let mut effective = Vec::new();
+        for trust in trusts {
+            let id = LayerId::Trust(trust.clone());
+            let overlay_rev = if *layer == id {
+                new_rev
+            } else {
+                self.head_revision(c, ics, &id).await?
+            };
+            let overlay = store::content(c, ics, &id, overlay_rev, None, None, None).await?;
+            let hash = content_hash(&values_of(&resolve(&baseline_items, &as_overlay(&overlay))));
+            let previous = store::effective(c, ics, &trust, 0)
+                .await?
+                .map_or(0, |e| e.revision);
+            let e = EffectiveRevision {
+                ics: ics.to_owned(),
+                trust: trust.clone(),
+                revision: previous + 1,
+                baseline_revision: baseline_rev,
+                overlay_revision: overlay_rev,
+                content_hash: hash,
+                layer: layer.clone(),
+                change_request: cr.name.clone(),
+                publisher: ctx.principal.subject.clone(),
+                publish_time: now,
+                changes: changed.get(&trust).cloned().unwrap_or_default(),
+            };
+            store::insert_effective(c, &e).await?;
+            w.event(
+                ics,
+                &effective_name(ics, &trust),
+                "effectiveConfig.published",
+                (self.encode)(&e),
+            );
+            effective.push(e);
+        }
+        Ok((revision, effective))
+    }
+}
