@@ -326,3 +326,57 @@ async fn provider_tokens_are_held_to_their_trust_and_ics() {
         status.message()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_client_token_is_cached_then_renewed_before_it_expires() {
+    use concordat_platform::clock::Clock;
+    use concordat_platform::identity::service_client::{ClientCredentials, TokenSource};
+    let (rgt, _ics, server) = setup().await;
+    let clock = Clock::system();
+    let source =
+        ClientCredentials::new(&rgt.issuer, "engine", "engine-secret", None, clock.clone())
+            .unwrap();
+    let first = source.token().await.unwrap();
+    let p = who(&server, &first).await.unwrap();
+    assert_eq!(
+        (p.subject.as_str(), p.trust.as_str(), p.kind),
+        ("engine", "RGT", pb::PrincipalKind::Service as i32)
+    );
+    assert_eq!(
+        p.roles,
+        ["automation"],
+        "the registered service client's roles"
+    );
+    assert_eq!(source.token().await.unwrap(), first, "cached while fresh");
+    // Past four fifths of any lifetime the provider gives: a new token, accepted too.
+    clock.advance(std::time::Duration::from_secs(24 * 3600));
+    let renewed = source.token().await.unwrap();
+    assert_ne!(renewed, first, "renewed before expiry");
+    assert_eq!(who(&server, &renewed).await.unwrap().subject, "engine");
+
+    let wrong = ClientCredentials::new(&rgt.issuer, "engine", "not-the-secret", None, clock)
+        .unwrap()
+        .token()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        wrong.contains("invalid_client") && wrong.contains(&rgt.issuer),
+        "{wrong}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_service_client_background_work_uses_the_development_issuer() {
+    let server = TestServer::start(Options::default()).await.unwrap();
+    let source = server
+        .platform
+        .service_tokens
+        .clone()
+        .expect("a token source");
+    let token = source.token().await.unwrap();
+    let p = who(&server, &token).await.unwrap();
+    assert_eq!((p.subject.as_str(), p.ics.as_str()), ("concordat", "QUE"));
+    assert_eq!(p.roles, ["automation"]);
+    assert_eq!(source.token().await.unwrap(), token, "cached");
+}

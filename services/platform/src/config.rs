@@ -40,6 +40,10 @@ pub struct Config {
     pub log: LogConfig,
     /// Where the other services are when they do not run in this process.
     pub upstream: UpstreamConfig,
+    /// How this process authenticates its own background work (not on behalf of a user): a
+    /// registered service client of an issuer. Unset: the development issuer's tokens when it
+    /// runs, otherwise none.
+    pub service_client: Option<ServiceClientConfig>,
     /// `CONCORDAT_…` environment variables that name no configuration field (reported at start).
     #[serde(skip)]
     pub ignored_environment: Vec<String>,
@@ -134,6 +138,22 @@ impl UpstreamConfig {
     }
 }
 
+/// A registered OAuth client this process uses for its own background work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceClientConfig {
+    /// The issuer (one of the federation's), e.g. `https://login.que-ics.nhs.uk`; its token
+    /// endpoint is found by discovery.
+    pub issuer: String,
+    /// The OAuth `client_id`, registered under the issuer's `service_client` in the federation.
+    pub client_id: String,
+    /// The client secret (better from `CONCORDAT_SERVICE_CLIENT__CLIENT_SECRET` than a file).
+    pub client_secret: String,
+    /// The resource (audience) to ask tokens for (RFC 8707), when the issuer needs one.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
 /// Log output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,6 +189,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
+            service_client: None,
             ignored_environment: Vec::new(),
         }
     }
@@ -280,7 +301,7 @@ impl Config {
         Ok(config)
     }
 
-    fn top_level_fields() -> [&'static str; 12] {
+    fn top_level_fields() -> [&'static str; 13] {
         [
             "listen",
             "metrics_listen",
@@ -294,6 +315,7 @@ impl Config {
             "events",
             "log",
             "upstream",
+            "service_client",
         ]
     }
 

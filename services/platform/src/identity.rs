@@ -4,6 +4,7 @@
 pub mod dev_issuer;
 pub mod federation;
 pub mod principal;
+pub mod service_client;
 pub mod verifier;
 
 pub use federation::Federation;

@@ -26,8 +26,9 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::deadline::DeadlineLayer;
 use crate::identity::Verifier;
-use crate::identity::dev_issuer::{self, DevIssuer};
+use crate::identity::dev_issuer::{self, DevIssuer, TokenRequest};
 use crate::identity::federation::{Federation, FederationError};
+use crate::identity::service_client::{ClientCredentials, DevIssuerTokens, TokenSource};
 use crate::migrations::{self, MigrateFn};
 use crate::paging::{PageTokens, load_page_tokens};
 use crate::telemetry::{Metrics, MetricsLayer, ShedLayer};
@@ -98,6 +99,46 @@ pub struct Platform {
     pub clock: Clock,
     /// Signs and checks every List RPC's page tokens, with the key all replicas share.
     pub page_tokens: PageTokens,
+    /// This process's own token for background work (`service_client`, or the development
+    /// issuer's); `None` when neither is configured.
+    pub service_tokens: Option<Arc<dyn TokenSource>>,
+}
+
+/// The source of this process's own token: the configured service client, else the development
+/// issuer's tokens for a service principal of the first ICS, else none.
+fn service_tokens(
+    config: &Config,
+    federation: &Federation,
+    dev: Option<&Arc<DevIssuer>>,
+    clock: &Clock,
+) -> Result<Option<Arc<dyn TokenSource>>, StartError> {
+    if let Some(client) = &config.service_client {
+        let source = ClientCredentials::new(
+            &client.issuer,
+            &client.client_id,
+            &client.client_secret,
+            client.resource.as_deref(),
+            clock.clone(),
+        )
+        .map_err(|e| StartError::Identity(e.to_string()))?;
+        return Ok(Some(Arc::new(source)));
+    }
+    let (Some(dev), Some(ics)) = (dev, federation.icss.first()) else {
+        return Ok(None);
+    };
+    let request = TokenRequest {
+        subject: "concordat".into(),
+        name: Some("Concordat background work".into()),
+        org: ics.code.clone(),
+        ics: None,
+        roles: vec!["automation".into()],
+        ttl: std::time::Duration::from_secs(600),
+    };
+    Ok(Some(Arc::new(DevIssuerTokens::new(
+        dev.clone(),
+        request,
+        clock.clone(),
+    ))))
 }
 
 /// Hides a URL's password for messages.
@@ -205,6 +246,7 @@ impl Platform {
         );
         verifier.start();
         let page_tokens = load_page_tokens(&db).await.map_err(StartError::Migrate)?;
+        let service_tokens = service_tokens(&config, &federation, dev.as_ref(), &clock)?;
         spawn_idempotency_pruner(db.clone());
         Ok(Arc::new(Self {
             config,
@@ -217,6 +259,7 @@ impl Platform {
             dev_issuer: dev,
             clock,
             page_tokens,
+            service_tokens,
         }))
     }
 
