@@ -471,3 +471,78 @@ mod tests {
         assert_eq!(overlay.trust(), Some("RXQ"));
     }
 }
+
+/// The ICS and id of `icss/{ics}/{collection}/{id}`, for each collection directly under an ICS,
+/// through its typed name: for servers that handle several collections alike.
+pub fn ics_child(
+    field: &str,
+    text: &str,
+    collection: &str,
+) -> Result<(String, String), FieldViolation> {
+    match collection {
+        "auditEntries" => AuditEntryName::parse(field, text).map(|n| (n.ics, n.sequence)),
+        "designAuthorities" => {
+            DesignAuthorityName::parse(field, text).map(|n| (n.ics, n.design_authority))
+        }
+        "standardTemplates" => {
+            StandardTemplateName::parse(field, text).map(|n| (n.ics, n.standard_template))
+        }
+        "changeRequests" => {
+            ChangeRequestName::parse(field, text).map(|n| (n.ics, n.change_request))
+        }
+        "releases" => ReleaseName::parse(field, text).map(|n| (n.ics, n.release)),
+        "configKinds" => ConfigKindName::parse(field, text).map(|n| (n.ics, n.kind)),
+        "layers" => LayerName::parse(field, text).map(|n| (n.ics, n.layer)),
+        "changesets" => ChangesetName::parse(field, text).map(|n| (n.ics, n.changeset)),
+        "snapshots" => SnapshotName::parse(field, text).map(|n| (n.ics, n.snapshot)),
+        other => Err(FieldViolation::new(
+            field,
+            format!("names a collection `{other}` that no resource has"),
+        )),
+    }
+}
+
+/// The ICS, change request and id of `icss/{ics}/changeRequests/{change_request}/{collection}/{id}`
+/// (`votes`, `hazards`, `impactAssessments`).
+pub fn change_request_child(
+    field: &str,
+    text: &str,
+    collection: &str,
+) -> Result<(String, String, String), FieldViolation> {
+    match collection {
+        "votes" => VoteName::parse(field, text).map(|n| (n.ics, n.change_request, n.trust)),
+        "hazards" => HazardName::parse(field, text).map(|n| (n.ics, n.change_request, n.hazard)),
+        "impactAssessments" => {
+            ImpactAssessmentName::parse(field, text).map(|n| (n.ics, n.change_request, n.trust))
+        }
+        other => Err(FieldViolation::new(
+            field,
+            format!("names a collection `{other}` that no change request has"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod collection_tests {
+    use super::*;
+
+    #[test]
+    fn children_parse_through_their_typed_names() {
+        assert_eq!(
+            ics_child("name", "icss/QUE/changeRequests/42", "changeRequests").unwrap(),
+            ("QUE".to_owned(), "42".to_owned())
+        );
+        let wrong = ics_child("name", "icss/QUE/releases/r1", "changeRequests").unwrap_err();
+        assert_eq!(wrong.field, "name");
+        assert!(
+            wrong
+                .description
+                .contains("changeRequests/{change_request}")
+        );
+        assert_eq!(
+            change_request_child("name", "icss/QUE/changeRequests/42/votes/RGT", "votes").unwrap(),
+            ("QUE".to_owned(), "42".to_owned(), "RGT".to_owned())
+        );
+        assert!(ics_child("name", "icss/QUE/x/1", "x").is_err());
+    }
+}

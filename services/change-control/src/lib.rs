@@ -12,7 +12,6 @@ pub mod store;
 
 use std::sync::Arc;
 
-use concordat_platform::events::Outbox;
 use concordat_platform::server::Platform;
 
 /// The change-control service over the platform's storage and federation, ready to add to a
@@ -22,18 +21,7 @@ pub fn service(
 ) -> concordat_proto::changecontrol::v1::change_control_service_server::ChangeControlServiceServer<
     grpc::Api,
 > {
-    let outbox = Outbox::new(
-        store::migrations::OUTBOX,
-        platform.db.clone(),
-        &platform.config.events,
-    );
-    outbox.spawn_pruner();
-    let writer = concordat_platform::write::Writer::new(
-        platform.db.clone(),
-        outbox,
-        service::SERVICE,
-        platform.clock.clone(),
-    );
+    let writer = platform.writer(store::migrations::OUTBOX, service::SERVICE);
     let cases = service::ChangeControl::new(
         writer,
         platform.federation.clone(),

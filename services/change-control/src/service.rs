@@ -16,6 +16,7 @@ mod votes;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use concordat_api::names;
 use concordat_platform::authz::RequestContext;
 use concordat_platform::db::Database;
 use concordat_platform::error::ApiError;
@@ -175,42 +176,25 @@ fn invalid(field: &str, reason: impl Into<String>) -> ChangeError {
     ChangeError::Invalid(vec![(field.to_owned(), reason.into())])
 }
 
-/// Parses `icss/{ics}`.
-pub fn parse_parent(field: &str, name: &str) -> Result<String> {
-    match name.strip_prefix("icss/") {
-        Some(ics) if !ics.is_empty() && !ics.contains('/') => Ok(ics.to_owned()),
-        _ => Err(invalid(field, "must be `icss/{ics}`")),
+impl From<concordat_api::FieldViolation> for ChangeError {
+    fn from(v: concordat_api::FieldViolation) -> Self {
+        ChangeError::Invalid(vec![(v.field, v.description)])
     }
+}
+
+/// Parses `icss/{ics}` (sent in `field`).
+pub fn parse_parent(field: &str, name: &str) -> Result<String> {
+    Ok(names::IcsName::parse(field, name)?.ics)
 }
 
 /// Parses `icss/{ics}/{collection}/{id}`.
 pub fn parse_name(field: &str, name: &str, collection: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["icss", ics, c, id] if *c == collection && !ics.is_empty() && !id.is_empty() => {
-            Ok(((*ics).to_owned(), (*id).to_owned()))
-        }
-        _ => Err(invalid(
-            field,
-            format!("must be `icss/{{ics}}/{collection}/{{id}}`"),
-        )),
-    }
+    Ok(names::ics_child(field, name, collection)?)
 }
 
 /// Parses `icss/{ics}/changeRequests/{cr}/{collection}/{id}`.
 pub fn parse_child(field: &str, name: &str, collection: &str) -> Result<(String, String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["icss", ics, "changeRequests", cr, c, id]
-            if *c == collection && !ics.is_empty() && !cr.is_empty() && !id.is_empty() =>
-        {
-            Ok(((*ics).to_owned(), (*cr).to_owned(), (*id).to_owned()))
-        }
-        _ => Err(invalid(
-            field,
-            format!("must be `icss/{{ics}}/changeRequests/{{id}}/{collection}/{{id}}`"),
-        )),
-    }
+    Ok(names::change_request_child(field, name, collection)?)
 }
 
 /// The caller as the domain's rules see them.

@@ -57,8 +57,43 @@ impl MigrationName for M0001AuditAndOutbox {
     }
 }
 
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
+/// Helpers every service's migrations use to describe its tables.
+pub mod schema {
+    use sea_orm_migration::prelude::*;
+
+    /// A column named `name`.
+    pub fn col(name: &str) -> ColumnDef {
+        ColumnDef::new(Alias::new(name))
+    }
+
+    /// A primary key over `cols`.
+    pub fn pk(cols: &[&str]) -> IndexCreateStatement {
+        let mut index = Index::create();
+        for c in cols {
+            index.col(Alias::new(*c));
+        }
+        index
+    }
+
+    /// An index `name` of `table` over `cols`.
+    pub fn index(name: &str, table: &str, cols: &[&str]) -> IndexCreateStatement {
+        let mut index = Index::create();
+        index.name(name).table(Alias::new(table));
+        for c in cols {
+            index.col(Alias::new(*c));
+        }
+        index
+    }
+}
+
+use schema::col;
+
+/// Applies the pending migrations of a service's migrator `M` (its own migrations table): the
+/// body of every service's `migrate`, a [`MigrateFn`].
+pub fn run_migrator<M: MigratorTrait>(
+    db: &Database,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
+    Box::pin(async move { M::up(db.conn(), None).await })
 }
 
 #[async_trait::async_trait]

@@ -263,6 +263,18 @@ impl Platform {
         }))
     }
 
+    /// The write path of a service whose outbox is `outbox_table` and whose request ids are
+    /// kept under `service`; starts the outbox's pruner.
+    pub fn writer(
+        &self,
+        outbox_table: &'static str,
+        service: &'static str,
+    ) -> crate::write::Writer {
+        let outbox = crate::events::Outbox::new(outbox_table, self.db.clone(), &self.config.events);
+        outbox.spawn_pruner();
+        crate::write::Writer::new(self.db.clone(), outbox, service, self.clock.clone())
+    }
+
     /// A server builder for this process.
     pub fn server(self: &Arc<Self>) -> ServerBuilder {
         let (reporter, health) = tonic_health::server::health_reporter();

@@ -15,7 +15,6 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use concordat_platform::events::Outbox;
 use concordat_platform::server::Platform;
 use concordat_proto::sharedconfig::v1::shared_config_service_server::SharedConfigServiceServer;
 
@@ -25,18 +24,7 @@ pub fn service(
     platform: &Arc<Platform>,
     change_requests: Arc<dyn upstream::ChangeRequests>,
 ) -> SharedConfigServiceServer<grpc::Api> {
-    let outbox = Outbox::new(
-        store::migrations::OUTBOX,
-        platform.db.clone(),
-        &platform.config.events,
-    );
-    outbox.spawn_pruner();
-    let writer = concordat_platform::write::Writer::new(
-        platform.db.clone(),
-        outbox,
-        service::SERVICE,
-        platform.clock.clone(),
-    );
+    let writer = platform.writer(store::migrations::OUTBOX, service::SERVICE);
     let cases = service::SharedConfig::new(
         grpc::name_reason,
         writer,

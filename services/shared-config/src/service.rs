@@ -203,23 +203,17 @@ fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
 
 /// Parses `icss/{ics}`.
 pub fn parse_parent(field: &str, name: &str) -> Result<String> {
-    match name.strip_prefix("icss/") {
-        Some(ics) if !ics.is_empty() && !ics.contains('/') => Ok(ics.to_owned()),
-        _ => Err(invalid(field, "must be `icss/{ics}`")),
-    }
+    Ok(concordat_api::names::IcsName::parse(field, name)?.ics)
 }
 
 /// Parses `icss/{ics}/{collection}/{id}`.
 pub fn parse_name(field: &str, name: &str, collection: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = name.split('/').collect();
-    match parts.as_slice() {
-        ["icss", ics, c, id] if *c == collection && !ics.is_empty() && !id.is_empty() => {
-            Ok(((*ics).to_owned(), (*id).to_owned()))
-        }
-        _ => Err(invalid(
-            field,
-            format!("must be `icss/{{ics}}/{collection}/{{id}}`"),
-        )),
+    Ok(concordat_api::names::ics_child(field, name, collection)?)
+}
+
+impl From<concordat_api::FieldViolation> for ConfigError {
+    fn from(v: concordat_api::FieldViolation) -> Self {
+        ConfigError::Invalid(vec![(v.field, v.description)])
     }
 }
 

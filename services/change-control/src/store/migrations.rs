@@ -4,6 +4,7 @@ use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
 use concordat_platform::db::Database;
+use concordat_platform::migrations::schema::{col, pk};
 
 /// The outbox table of change-control events.
 pub const OUTBOX: &str = "cc_events";
@@ -29,7 +30,7 @@ impl MigratorTrait for Migrator {
 pub fn migrate(
     db: &Database,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
-    Box::pin(async move { Migrator::up(db.conn(), None).await })
+    concordat_platform::migrations::run_migrator::<Migrator>(db)
 }
 
 struct M0001Initial;
@@ -38,18 +39,6 @@ impl MigrationName for M0001Initial {
     fn name(&self) -> &str {
         "m0001_initial"
     }
-}
-
-fn col(name: &str) -> ColumnDef {
-    ColumnDef::new(Alias::new(name))
-}
-
-fn pk(cols: &[&str]) -> IndexCreateStatement {
-    let mut index = Index::create();
-    for c in cols {
-        index.col(Alias::new(*c));
-    }
-    index
 }
 
 #[async_trait::async_trait]
