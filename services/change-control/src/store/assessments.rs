@@ -1,0 +1,74 @@
+//! Impact assessments.
+
+use super::*;
+
+pub(super) fn recommendation_str(r: Recommendation) -> &'static str {
+    match r {
+        Recommendation::Support => "SUPPORT",
+        Recommendation::Object => "OBJECT",
+        Recommendation::Abstain => "ABSTAIN",
+    }
+}
+
+/// Inserts or replaces a trust's assessment.
+pub async fn upsert_assessment<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+    a: &ImpactAssessment,
+) -> Result<(), StoreError> {
+    assessment::Entity::delete_many()
+        .filter(assessment::Column::Ics.eq(ics))
+        .filter(assessment::Column::ChangeRequest.eq(cr))
+        .filter(assessment::Column::Trust.eq(&a.trust))
+        .exec(c)
+        .await?;
+    assessment::Entity::insert(assessment::ActiveModel {
+        ics: Set(ics.into()),
+        change_request: Set(cr.into()),
+        trust: Set(a.trust.clone()),
+        effort_days: Set(a.effort_days),
+        local_configuration_impact: Set(a.local_configuration_impact.clone()),
+        training_impact: Set(a.training_impact.clone()),
+        clinical_risk_notes: Set(a.clinical_risk_notes.clone()),
+        readiness_date: Set(a.readiness_date.clone()),
+        recommendation: Set(recommendation_str(a.recommendation).into()),
+        assessor: Set(a.assessor.clone()),
+        update_time: Set(a.update_time),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// The assessments of a change request, by trust.
+pub async fn assessments<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+) -> Result<Vec<ImpactAssessment>, StoreError> {
+    let rows = assessment::Entity::find()
+        .filter(assessment::Column::Ics.eq(ics))
+        .filter(assessment::Column::ChangeRequest.eq(cr))
+        .order_by_asc(assessment::Column::Trust)
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| ImpactAssessment {
+            trust: m.trust,
+            effort_days: m.effort_days,
+            local_configuration_impact: m.local_configuration_impact,
+            training_impact: m.training_impact,
+            clinical_risk_notes: m.clinical_risk_notes,
+            readiness_date: m.readiness_date,
+            recommendation: match m.recommendation.as_str() {
+                "SUPPORT" => Recommendation::Support,
+                "OBJECT" => Recommendation::Object,
+                _ => Recommendation::Abstain,
+            },
+            assessor: m.assessor,
+            update_time: m.update_time,
+        })
+        .collect())
+}

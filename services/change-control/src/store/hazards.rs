@@ -1,0 +1,105 @@
+//! The hazard log.
+
+use super::*;
+
+pub(super) fn hazard_model(
+    ics: &str,
+    cr: &str,
+    h: &Hazard,
+    created: DateTime<Utc>,
+) -> hazard::ActiveModel {
+    hazard::ActiveModel {
+        ics: Set(ics.into()),
+        change_request: Set(cr.into()),
+        id: Set(h.id.clone()),
+        description: Set(h.description.clone()),
+        cause: Set(h.cause.clone()),
+        effect: Set(h.effect.clone()),
+        existing_controls: Set(h.existing_controls.clone()),
+        initial_likelihood: Set(h.initial_likelihood),
+        initial_severity: Set(h.initial_severity),
+        initial_risk: Set(h.initial_risk as i32),
+        further_controls: Set(h.further_controls.clone()),
+        residual_likelihood: Set(h.residual_likelihood),
+        residual_severity: Set(h.residual_severity),
+        residual_risk: Set(h.residual_risk as i32),
+        signed_off_by: Set(h.signed_off_by.clone()),
+        signed_off_trust: Set(h.signed_off_trust.clone()),
+        sign_off_time: Set(h.sign_off_time),
+        create_time: Set(created),
+    }
+}
+
+/// Adds a hazard.
+pub async fn insert_hazard<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+    h: &Hazard,
+) -> Result<(), StoreError> {
+    hazard::Entity::insert(hazard_model(ics, cr, h, Utc::now()))
+        .exec_without_returning(c)
+        .await
+        .map_err(|e| unique(e, format!("hazard {}", h.id)))?;
+    Ok(())
+}
+
+/// Records a hazard's sign-off.
+pub async fn sign_off_hazard<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+    h: &Hazard,
+) -> Result<(), StoreError> {
+    hazard::Entity::update_many()
+        .col_expr(
+            hazard::Column::SignedOffBy,
+            Expr::value(h.signed_off_by.clone()),
+        )
+        .col_expr(
+            hazard::Column::SignedOffTrust,
+            Expr::value(h.signed_off_trust.clone()),
+        )
+        .col_expr(hazard::Column::SignOffTime, Expr::value(h.sign_off_time))
+        .filter(hazard::Column::Ics.eq(ics))
+        .filter(hazard::Column::ChangeRequest.eq(cr))
+        .filter(hazard::Column::Id.eq(&h.id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// The hazard log, oldest first.
+pub async fn hazards<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+) -> Result<Vec<Hazard>, StoreError> {
+    let rows = hazard::Entity::find()
+        .filter(hazard::Column::Ics.eq(ics))
+        .filter(hazard::Column::ChangeRequest.eq(cr))
+        .order_by_asc(hazard::Column::CreateTime)
+        .order_by_asc(hazard::Column::Id)
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| Hazard {
+            id: m.id,
+            description: m.description,
+            cause: m.cause,
+            effect: m.effect,
+            existing_controls: m.existing_controls,
+            initial_likelihood: m.initial_likelihood,
+            initial_severity: m.initial_severity,
+            initial_risk: m.initial_risk as u8,
+            further_controls: m.further_controls,
+            residual_likelihood: m.residual_likelihood,
+            residual_severity: m.residual_severity,
+            residual_risk: m.residual_risk as u8,
+            signed_off_by: m.signed_off_by,
+            signed_off_trust: m.signed_off_trust,
+            sign_off_time: m.sign_off_time,
+        })
+        .collect())
+}
