@@ -4,12 +4,12 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{
-    change_request_pb, new_change_request, page_size_of, parse_filter, parse_order, violation,
-};
+use super::convert::{bad, change_request_pb, new_change_request, page_size_of, violation};
 use super::{Api, Reply};
+use crate::domain::lifecycle::State;
 use crate::service::ChangeRequestEdit;
-use crate::store::ListQuery;
+use crate::store::{ListOrder, ListQuery};
+use tonic::Status;
 
 pub(super) async fn create_change_request(
     api: &Api,
@@ -119,4 +119,75 @@ pub(super) async fn update_change_request(
         })
         .await?;
     Ok(Response::new(reply))
+}
+
+/// Parses a list filter: conditions joined by `AND`.
+fn parse_filter(filter: &str, mut q: ListQuery) -> Result<ListQuery, Status> {
+    if filter.trim().is_empty() {
+        return Ok(q);
+    }
+    for term in filter.split(" AND ") {
+        let term = term.trim();
+        let (key, op, value) = ["<=", ">=", "=", ":"]
+            .iter()
+            .find_map(|op| {
+                term.split_once(op)
+                    .map(|(k, v)| (k.trim(), *op, v.trim().trim_matches('"')))
+            })
+            .ok_or_else(|| bad("filter", &format!("`{term}` is not `field = value`")))?;
+        match (key, op) {
+            ("state", "=") => {
+                q.state = Some(
+                    State::parse(value)
+                        .ok_or_else(|| bad("filter", &format!("unknown state `{value}`")))?,
+                )
+            }
+            ("design_authority", "=") => {
+                q.design_authority = Some(value.rsplit('/').next().unwrap_or(value).to_owned())
+            }
+            ("trust", "=") => q.trust = Some(value.to_owned()),
+            ("requester", "=") => q.requester = Some(value.to_owned()),
+            ("residual_risk", ">=") => {
+                q.min_residual_risk = Some(
+                    value
+                        .parse()
+                        .map_err(|_| bad("filter", "residual_risk needs a number 1–5"))?,
+                )
+            }
+            ("text", ":") => q.text = Some(value.to_owned()),
+            _ => {
+                return Err(bad(
+                    "filter",
+                    &format!(
+                        "`{term}`: use state =, design_authority =, trust =, requester =, residual_risk >= or text :"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(q)
+}
+
+fn parse_order(order_by: &str) -> Result<(ListOrder, bool), Status> {
+    let mut parts = order_by.split_whitespace();
+    let field = parts.next().unwrap_or("create_time");
+    let desc = match parts.next() {
+        None => order_by.trim().is_empty(),
+        Some("desc") => true,
+        Some("asc") => false,
+        Some(_) => return Err(bad("order_by", "use `<field> [asc|desc]`")),
+    };
+    let order = match field {
+        "create_time" => ListOrder::CreateTime,
+        "update_time" => ListOrder::UpdateTime,
+        "number" => ListOrder::Number,
+        "residual_risk" => ListOrder::ResidualRisk,
+        _ => {
+            return Err(bad(
+                "order_by",
+                "order by create_time, update_time, number or residual_risk",
+            ));
+        }
+    };
+    Ok((order, desc))
 }

@@ -20,7 +20,6 @@ use crate::domain::release::{Freeze, Release};
 use crate::service::{
     DOMAIN, NewChangeRequest, NewDesignAuthority, NewStandardTemplate, VoteResult,
 };
-use crate::store::{ListOrder, ListQuery};
 
 pub(super) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -443,77 +442,6 @@ pub(super) fn vote_pb(parent: &str, v: Vote) -> pb::Vote {
         disposition_note: v.disposition_note,
         cast_time: Some(ts(v.cast_time)),
     }
-}
-
-/// Parses a list filter: conditions joined by `AND`.
-pub(super) fn parse_filter(filter: &str, mut q: ListQuery) -> Result<ListQuery, Status> {
-    if filter.trim().is_empty() {
-        return Ok(q);
-    }
-    for term in filter.split(" AND ") {
-        let term = term.trim();
-        let (key, op, value) = ["<=", ">=", "=", ":"]
-            .iter()
-            .find_map(|op| {
-                term.split_once(op)
-                    .map(|(k, v)| (k.trim(), *op, v.trim().trim_matches('"')))
-            })
-            .ok_or_else(|| bad("filter", &format!("`{term}` is not `field = value`")))?;
-        match (key, op) {
-            ("state", "=") => {
-                q.state = Some(
-                    State::parse(value)
-                        .ok_or_else(|| bad("filter", &format!("unknown state `{value}`")))?,
-                )
-            }
-            ("design_authority", "=") => {
-                q.design_authority = Some(value.rsplit('/').next().unwrap_or(value).to_owned())
-            }
-            ("trust", "=") => q.trust = Some(value.to_owned()),
-            ("requester", "=") => q.requester = Some(value.to_owned()),
-            ("residual_risk", ">=") => {
-                q.min_residual_risk = Some(
-                    value
-                        .parse()
-                        .map_err(|_| bad("filter", "residual_risk needs a number 1–5"))?,
-                )
-            }
-            ("text", ":") => q.text = Some(value.to_owned()),
-            _ => {
-                return Err(bad(
-                    "filter",
-                    &format!(
-                        "`{term}`: use state =, design_authority =, trust =, requester =, residual_risk >= or text :"
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(q)
-}
-
-pub(super) fn parse_order(order_by: &str) -> Result<(ListOrder, bool), Status> {
-    let mut parts = order_by.split_whitespace();
-    let field = parts.next().unwrap_or("create_time");
-    let desc = match parts.next() {
-        None => order_by.trim().is_empty(),
-        Some("desc") => true,
-        Some("asc") => false,
-        Some(_) => return Err(bad("order_by", "use `<field> [asc|desc]`")),
-    };
-    let order = match field {
-        "create_time" => ListOrder::CreateTime,
-        "update_time" => ListOrder::UpdateTime,
-        "number" => ListOrder::Number,
-        "residual_risk" => ListOrder::ResidualRisk,
-        _ => {
-            return Err(bad(
-                "order_by",
-                "order by create_time, update_time, number or residual_risk",
-            ));
-        }
-    };
-    Ok((order, desc))
 }
 
 pub(super) fn template_pb(t: StandardTemplate) -> pb::StandardTemplate {

@@ -1,0 +1,112 @@
+//! Each trust's effective revisions.
+
+use super::*;
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct StoredDiff {
+    kind: String,
+    key: String,
+    before: Option<Value>,
+    after: Option<Value>,
+}
+
+pub(super) fn effective_of(m: effective::Model) -> Result<EffectiveRevision> {
+    let diffs: Vec<StoredDiff> = parse("effective changes", &m.changes)?;
+    Ok(EffectiveRevision {
+        layer: layer_of(&m.layer)?,
+        changes: diffs
+            .into_iter()
+            .map(|d| Difference {
+                key: Key::new(&d.kind, &d.key),
+                before: d.before,
+                after: d.after,
+            })
+            .collect(),
+        ics: m.ics,
+        trust: m.trust,
+        revision: m.revision,
+        baseline_revision: m.baseline_revision,
+        overlay_revision: m.overlay_revision,
+        content_hash: m.content_hash,
+        change_request: m.change_request,
+        publisher: m.publisher,
+        publish_time: m.publish_time,
+    })
+}
+
+/// Records a trust's new effective revision.
+pub async fn insert_effective<C: ConnectionTrait>(c: &C, e: &EffectiveRevision) -> Result<()> {
+    let diffs: Vec<StoredDiff> = e
+        .changes
+        .iter()
+        .map(|d| StoredDiff {
+            kind: d.key.kind.clone(),
+            key: d.key.key.clone(),
+            before: d.before.clone(),
+            after: d.after.clone(),
+        })
+        .collect();
+    effective::ActiveModel {
+        ics: Set(e.ics.clone()),
+        trust: Set(e.trust.clone()),
+        revision: Set(e.revision),
+        baseline_revision: Set(e.baseline_revision),
+        overlay_revision: Set(e.overlay_revision),
+        content_hash: Set(e.content_hash.clone()),
+        layer: Set(e.layer.as_str().to_owned()),
+        change_request: Set(e.change_request.clone()),
+        publisher: Set(e.publisher.clone()),
+        publish_time: Set(e.publish_time),
+        changes: Set(serde_json::to_string(&diffs).unwrap_or_default()),
+    }
+    .insert(c)
+    .await
+    .map(|_| ())
+    .map_err(|err| {
+        unique(
+            err,
+            format!("effective revision {} of {}", e.revision, e.trust),
+        )
+    })
+}
+
+/// A trust's effective revision `rev`, or its newest when `rev` is 0.
+pub async fn effective<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    trust: &str,
+    rev: i64,
+) -> Result<Option<EffectiveRevision>> {
+    let mut q = effective::Entity::find()
+        .filter(effective::Column::Ics.eq(ics))
+        .filter(effective::Column::Trust.eq(trust));
+    if rev > 0 {
+        q = q.filter(effective::Column::Revision.eq(rev));
+    }
+    q.order_by_desc(effective::Column::Revision)
+        .one(c)
+        .await?
+        .map(effective_of)
+        .transpose()
+}
+
+/// A trust's effective revisions after `after`, oldest first, at most `limit`.
+pub async fn effective_after<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    trust: &str,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<EffectiveRevision>> {
+    effective::Entity::find()
+        .filter(effective::Column::Ics.eq(ics))
+        .filter(effective::Column::Trust.eq(trust))
+        .filter(effective::Column::Revision.gt(after))
+        .order_by_asc(effective::Column::Revision)
+        .limit(limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(effective_of)
+        .collect()
+}

@@ -1,0 +1,213 @@
+//! Items: temporal rows of every layer, written per revision and read at any revision.
+
+use super::*;
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct StoredChange {
+    pub(super) op: String,
+    pub(super) kind: String,
+    pub(super) key: String,
+    #[serde(default)]
+    pub(super) value: Value,
+    #[serde(default)]
+    pub(super) governance: Governance,
+    #[serde(default)]
+    pub(super) owner: String,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) suppress: bool,
+}
+
+pub(super) fn in_force_at(revision: i64) -> Condition {
+    Condition::all()
+        .add(item::Column::FromRevision.lte(revision))
+        .add(
+            Condition::any()
+                .add(item::Column::ToRevision.is_null())
+                .add(item::Column::ToRevision.gt(revision)),
+        )
+}
+
+pub(super) fn placed_of(m: item::Model) -> Result<(Key, Placed)> {
+    Ok((
+        Key::new(&m.kind, &m.item_key),
+        Placed {
+            entry: Entry {
+                value: parse("item value", &m.value)?,
+                governance: parse("item governance", &m.governance)?,
+                owner: m.owner,
+                description: m.description,
+                suppress: m.suppress,
+            },
+            provenance: Provenance {
+                revision: u64::try_from(m.from_revision).unwrap_or_default(),
+                change_request: m.change_request,
+            },
+        },
+    ))
+}
+
+/// A layer's content at `revision` (0: empty), optionally of one kind, optionally a page after
+/// `after` of at most `limit` items.
+pub async fn content<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    kind_filter: Option<&str>,
+    after: Option<&Key>,
+    limit: Option<u64>,
+) -> Result<Content> {
+    if revision <= 0 {
+        return Ok(Content::new());
+    }
+    let mut q = item::Entity::find()
+        .filter(item::Column::Ics.eq(ics))
+        .filter(item::Column::Layer.eq(layer.as_str()))
+        .filter(in_force_at(revision));
+    if let Some(k) = kind_filter {
+        q = q.filter(item::Column::Kind.eq(k));
+    }
+    if let Some(after) = after {
+        q = q.filter(
+            Condition::any()
+                .add(item::Column::Kind.gt(after.kind.as_str()))
+                .add(
+                    Condition::all()
+                        .add(item::Column::Kind.eq(after.kind.as_str()))
+                        .add(item::Column::ItemKey.gt(after.key.as_str())),
+                ),
+        );
+    }
+    q = q
+        .order_by_asc(item::Column::Kind)
+        .order_by_asc(item::Column::ItemKey);
+    if let Some(limit) = limit {
+        q = q.limit(limit);
+    }
+    q.all(c).await?.into_iter().map(placed_of).collect()
+}
+
+/// The entries of `keys` in a layer at `revision`.
+pub async fn content_of_keys<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    keys: &BTreeSet<Key>,
+) -> Result<Content> {
+    let mut out = Content::new();
+    if revision <= 0 {
+        return Ok(out);
+    }
+    let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for k in keys {
+        by_kind.entry(&k.kind).or_default().push(&k.key);
+    }
+    for (kind, names) in by_kind {
+        for chunk in names.chunks(CHUNK) {
+            let rows = item::Entity::find()
+                .filter(item::Column::Ics.eq(ics))
+                .filter(item::Column::Layer.eq(layer.as_str()))
+                .filter(item::Column::Kind.eq(kind))
+                .filter(item::Column::ItemKey.is_in(chunk.iter().copied()))
+                .filter(in_force_at(revision))
+                .all(c)
+                .await?;
+            for row in rows {
+                let (k, p) = placed_of(row)?;
+                out.insert(k, p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes revision `revision` of a layer: closes the current rows of modified and removed keys
+/// and inserts the new entries, all under `change_request`.
+pub async fn write_items<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    change_request: &str,
+    changes: &[Change<Entry>],
+) -> Result<()> {
+    let mut closing: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut rows = Vec::new();
+    for change in changes {
+        let key = change.key();
+        if !matches!(change, Change::Add(..)) {
+            closing.entry(&key.kind).or_default().push(&key.key);
+        }
+        if let Change::Add(_, e) | Change::Modify(_, e) = change {
+            rows.push(item::ActiveModel {
+                ics: Set(ics.to_owned()),
+                layer: Set(layer.as_str().to_owned()),
+                kind: Set(key.kind.clone()),
+                item_key: Set(key.key.clone()),
+                from_revision: Set(revision),
+                to_revision: Set(None),
+                value: Set(e.value.to_string()),
+                governance: Set(serde_json::to_string(&e.governance).unwrap_or_default()),
+                owner: Set(e.owner.clone()),
+                description: Set(e.description.clone()),
+                suppress: Set(e.suppress),
+                change_request: Set(change_request.to_owned()),
+            });
+        }
+    }
+    for (kind, names) in closing {
+        for chunk in names.chunks(CHUNK) {
+            item::Entity::update_many()
+                .col_expr(item::Column::ToRevision, Expr::value(revision))
+                .filter(item::Column::Ics.eq(ics))
+                .filter(item::Column::Layer.eq(layer.as_str()))
+                .filter(item::Column::Kind.eq(kind))
+                .filter(item::Column::ItemKey.is_in(chunk.iter().copied()))
+                .filter(item::Column::ToRevision.is_null())
+                .exec(c)
+                .await?;
+        }
+    }
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        item::Entity::insert_many(chunk).exec(c).await?;
+    }
+    Ok(())
+}
+
+/// The keys of a layer changed by revisions after `base` up to `head`.
+pub async fn keys_changed_between<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    base: i64,
+    head: i64,
+) -> Result<BTreeSet<Key>> {
+    let rows: Vec<(String, String)> = item::Entity::find()
+        .select_only()
+        .column(item::Column::Kind)
+        .column(item::Column::ItemKey)
+        .filter(item::Column::Ics.eq(ics))
+        .filter(item::Column::Layer.eq(layer.as_str()))
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(item::Column::FromRevision.gt(base))
+                        .add(item::Column::FromRevision.lte(head)),
+                )
+                .add(
+                    Condition::all()
+                        .add(item::Column::ToRevision.gt(base))
+                        .add(item::Column::ToRevision.lte(head)),
+                ),
+        )
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(rows.into_iter().map(|(k, n)| Key::new(&k, &n)).collect())
+}
