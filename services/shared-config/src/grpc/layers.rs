@@ -1,0 +1,110 @@
+//! Handlers: layers, their items and revisions.
+
+use super::*;
+
+pub(super) async fn get_layer(
+    api: &Api,
+    req: Request<pb::GetLayerRequest>,
+) -> Result<Response<pb::GetLayerResponse>, Status> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::GetLayerRequest { name, revision } = req.into_inner();
+    let (ics, layer, record) = api
+        .cases
+        .get_layer(&ctx, &name, revision)
+        .await
+        .map_err(status)?;
+    let trust = match &layer {
+        crate::domain::layer::LayerId::Trust(t) => t.clone(),
+        crate::domain::layer::LayerId::Baseline => String::new(),
+    };
+    let empty = crate::domain::resolve::content_hash(&Default::default());
+    Ok(Response::new(pb::GetLayerResponse {
+        layer: Some(pb::Layer {
+            name: layer_name(&ics, &layer),
+            trust,
+            revision: record.as_ref().map_or(0, |r| r.revision),
+            content_hash: record.as_ref().map_or(empty, |r| r.content_hash.clone()),
+            item_count: record.as_ref().map_or(0, |r| r.item_count),
+            update_time: record.as_ref().map(|r| ts(r.publish_time)),
+        }),
+    }))
+}
+
+pub(super) async fn list_layer_items(
+    api: &Api,
+    req: Request<pb::ListLayerItemsRequest>,
+) -> Result<Response<pb::ListLayerItemsResponse>, Status> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::ListLayerItemsRequest {
+        parent,
+        revision,
+        kind,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let (items, revision, next_page_token) = api
+        .cases
+        .list_items(&ctx, &parent, revision, &kind, page_size, &page_token)
+        .await
+        .map_err(status)?;
+    Ok(Response::new(pb::ListLayerItemsResponse {
+        items: items.iter().map(|(k, p)| placed_pb(k, p)).collect(),
+        revision,
+        next_page_token,
+    }))
+}
+
+pub(super) async fn list_revisions(
+    api: &Api,
+    req: Request<pb::ListRevisionsRequest>,
+) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::ListRevisionsRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let (revisions, next_page_token) = api
+        .cases
+        .list_revisions(&ctx, &parent, page_size, &page_token)
+        .await
+        .map_err(status)?;
+    Ok(Response::new(pb::ListRevisionsResponse {
+        revisions: revisions.iter().map(revision_pb).collect(),
+        next_page_token,
+    }))
+}
+
+pub(super) async fn get_revision(
+    api: &Api,
+    req: Request<pb::GetRevisionRequest>,
+) -> Result<Response<pb::GetRevisionResponse>, Status> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::GetRevisionRequest { name } = req.into_inner();
+    let r = api.cases.get_revision(&ctx, &name).await.map_err(status)?;
+    Ok(Response::new(pb::GetRevisionResponse {
+        revision: Some(revision_pb(&r)),
+    }))
+}
+
+pub(super) async fn diff_revisions(
+    api: &Api,
+    req: Request<pb::DiffRevisionsRequest>,
+) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::DiffRevisionsRequest {
+        layer,
+        from_revision,
+        to_revision,
+    } = req.into_inner();
+    let (changes, from_revision, to_revision) = api
+        .cases
+        .diff_revisions(&ctx, &layer, from_revision, to_revision)
+        .await
+        .map_err(status)?;
+    Ok(Response::new(pb::DiffRevisionsResponse {
+        changes: changes.iter().map(diff_pb).collect(),
+        from_revision,
+        to_revision,
+    }))
+}
