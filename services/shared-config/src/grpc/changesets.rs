@@ -56,11 +56,7 @@ pub(super) async fn get_changeset(
 ) -> Result<Response<pb::GetChangesetResponse>, Status> {
     let ctx = RequestContext::of(&req)?;
     let pb::GetChangesetRequest { name } = req.into_inner();
-    let r = api
-        .cases
-        .get_changeset(&ctx, &name)
-        .await
-        .map_err(status)?;
+    let r = api.cases.get_changeset(&ctx, &name).await.map_err(status)?;
     Ok(Response::new(pb::GetChangesetResponse {
         changeset: Some(rendered_pb(&r)),
     }))
