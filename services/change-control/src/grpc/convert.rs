@@ -21,22 +21,14 @@ use crate::service::{
     DOMAIN, NewChangeRequest, NewDesignAuthority, NewStandardTemplate, VoteResult,
 };
 
-pub(super) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: t.timestamp_subsec_nanos() as i32,
-    }
-}
+pub(super) use concordat_api::time::timestamp as ts;
 
+/// A timestamp sent in `field`, refused when out of range.
 pub(super) fn from_ts(
     field: &str,
     t: Option<prost_types::Timestamp>,
 ) -> Result<Option<DateTime<Utc>>, Status> {
-    t.map(|t| {
-        DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
-            .ok_or_else(|| bad(field, "is out of range"))
-    })
-    .transpose()
+    concordat_api::time::from_timestamp(field, t).map_err(violation)
 }
 
 /// INVALID_ARGUMENT naming `field`.

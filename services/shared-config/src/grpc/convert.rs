@@ -45,12 +45,7 @@ pub(super) fn invalid(field: &str, reason: &str) -> Status {
 
 // ---- conversions -------------------------------------------------------------------------------
 
-pub(super) fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub(super) use concordat_api::time::timestamp as ts;
 
 pub(super) fn time_of(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
