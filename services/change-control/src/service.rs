@@ -296,6 +296,24 @@ impl ChangeControl {
             .ok_or_else(|| ChangeError::NotFound(format!("icss/{ics}/changeRequests/{id}")))
     }
 
+    /// Inside a write: change request `id` (locked) and its design authority, refused (and
+    /// audited) unless the caller chairs it; `what` says what only the chair does.
+    async fn chaired(
+        &self,
+        w: &Write,
+        ctx: &RequestContext,
+        (ics, id): (&str, &str),
+        name: &str,
+        what: &str,
+    ) -> Result<(ChangeRequest, DesignAuthority)> {
+        let cr = self.load_cr(w.txn(), ics, id, true).await?;
+        let da = self.load_da(w.txn(), ics, &cr.design_authority).await?;
+        actor(ctx)
+            .must_chair(&da, what)
+            .map_err(|r| self.refuse(w, name, r))?;
+        Ok((cr, da))
+    }
+
     /// Writes the next version of a change request read at `read_version` and announces it as
     /// `kind` on the watch stream.
     async fn save(

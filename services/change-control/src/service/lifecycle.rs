@@ -249,11 +249,9 @@ impl ChangeControl {
         self.require_ics(ctx, &ics, name).await?;
         self.writer
             .write(ctx, request_id, |w| async move {
-                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
-                let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
-                actor(ctx)
-                    .must_chair(&da, "closes voting")
-                    .map_err(|r| self.refuse(&w, name, r))?;
+                let (cr, da) = self
+                    .chaired(&w, ctx, (&ics, &id), name, "closes voting")
+                    .await?;
                 lifecycle::apply(cr.state, Move::NoQuorum)?;
                 if let Some(deadline) = cr.voting_deadline.filter(|d| *d > w.now()) {
                     return Err(ChangeError::Precondition {
@@ -339,11 +337,9 @@ impl ChangeControl {
         }
         self.writer
             .write(ctx, request_id, |w| async move {
-                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
-                let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
-                actor(ctx)
-                    .must_chair(&da, "approves emergencies")
-                    .map_err(|r| self.refuse(&w, name, r))?;
+                let (cr, da) = self
+                    .chaired(&w, ctx, (&ics, &id), name, "approves emergencies")
+                    .await?;
                 if cr.change_type != ChangeType::Emergency {
                     return Err(ChangeError::Precondition {
                         reason: Reason::InvalidTransition,
@@ -409,11 +405,9 @@ impl ChangeControl {
         }
         self.writer
             .write(ctx, request_id, |w| async move {
-                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
-                let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
-                actor(ctx)
-                    .must_chair(&da, "reviews emergencies")
-                    .map_err(|r| self.refuse(&w, name, r))?;
+                let (cr, _) = self
+                    .chaired(&w, ctx, (&ics, &id), name, "reviews emergencies")
+                    .await?;
                 if cr.retrospective_review_deadline.is_none()
                     || cr.retrospective_review_time.is_some()
                 {
@@ -455,11 +449,9 @@ impl ChangeControl {
         self.require_ics(ctx, &ics, name).await?;
         self.writer
             .write(ctx, request_id, |w| async move {
-                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
-                let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
-                actor(ctx)
-                    .must_chair(&da, "closes its change requests")
-                    .map_err(|r| self.refuse(&w, name, r))?;
+                let (cr, _) = self
+                    .chaired(&w, ctx, (&ics, &id), name, "closes its change requests")
+                    .await?;
                 let mut next = cr.clone();
                 next.state = lifecycle::apply(cr.state, Move::Close)?;
                 self.save(&w, &mut next, cr.version, "changeRequest.closed")

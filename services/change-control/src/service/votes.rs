@@ -232,11 +232,9 @@ impl ChangeControl {
         self.require_ics(ctx, &ics, name).await?;
         self.writer
             .write(ctx, request_id, |w| async move {
-                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
-                let da = self.load_da(w.txn(), &ics, &cr.design_authority).await?;
-                actor(ctx)
-                    .must_chair(&da, "disposes of objections")
-                    .map_err(|r| self.refuse(&w, name, r))?;
+                let (cr, da) = self
+                    .chaired(&w, ctx, (&ics, &id), name, "disposes of objections")
+                    .await?;
                 let mut vote = store::votes(w.txn(), &ics, &id)
                     .await?
                     .into_iter()
