@@ -42,38 +42,13 @@ use entities::{
     assessment, change_request, charter, counter, design_authority, hazard, release, template, vote,
 };
 
-/// Storage failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A row with that key exists.
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    /// The row changed since it was read.
-    #[error("{0} was changed concurrently")]
-    Conflict(String),
-    /// A stored value could not be decoded.
-    #[error("stored {0} is corrupt: {1}")]
-    Corrupt(&'static str, String),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
+pub use concordat_platform::db::StoreError;
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(what: &'static str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what, e.to_string()))
-}
-
-fn unique(err: DbErr, what: String) -> StoreError {
-    if concordat_platform::db::is_unique_violation(&err) {
-        StoreError::AlreadyExists(what)
-    } else {
-        StoreError::Db(err)
-    }
-}
+use concordat_platform::db::parse_json as parse;
 
 #[derive(Serialize, Deserialize)]
 struct CharterDto {

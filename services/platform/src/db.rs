@@ -162,3 +162,39 @@ pub fn is_unique_violation(err: &DbErr) -> bool {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
 }
+
+/// A service store's failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with that key exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The row changed since it was read.
+    #[error("{0} was changed concurrently")]
+    Conflict(String),
+    /// A stored value could not be decoded.
+    #[error("stored {0} is corrupt: {1}")]
+    Corrupt(&'static str, String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl StoreError {
+    /// `err` from inserting `what`: [`StoreError::AlreadyExists`] when the key was taken.
+    pub fn unique(err: DbErr, what: String) -> Self {
+        if is_unique_violation(&err) {
+            StoreError::AlreadyExists(what)
+        } else {
+            StoreError::Db(err)
+        }
+    }
+}
+
+/// A stored JSON column `what` decoded, or [`StoreError::Corrupt`].
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what, e.to_string()))
+}

@@ -8,37 +8,74 @@ use sea_orm_migration::prelude::*;
 
 use crate::db::Database;
 
-/// The platform's migrator.
-pub struct PlatformMigrator;
+/// Declares a migrator: the struct `$migrator` with its own migrations table `$table`, the
+/// migrations in order (each a unit struct with its stored name, whose `MigrationTrait` the
+/// caller writes), and `$migrate`, a [`MigrateFn`] applying the pending ones.
+#[macro_export]
+macro_rules! migrator {
+    (
+        $(#[$doc:meta])* $migrator:ident in $table:literal,
+        $(#[$mdoc:meta])* $migrate:ident,
+        [$($migration:ident = $name:literal),+ $(,)?]
+    ) => {
+        $(#[$doc])*
+        pub struct $migrator;
 
-#[async_trait::async_trait]
-impl MigratorTrait for PlatformMigrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(M0001AuditAndOutbox),
-            Box::new(M0002IdempotencyKeys),
-            Box::new(M0003ServerSecrets),
-        ]
-    }
+        #[$crate::migrations::__rt::async_trait]
+        impl $crate::migrations::__rt::MigratorTrait for $migrator {
+            fn migrations() -> Vec<Box<dyn $crate::migrations::__rt::MigrationTrait>> {
+                vec![$(Box::new($migration)),+]
+            }
 
-    fn migration_table_name() -> DynIden {
-        Alias::new("concordat_platform_migrations").into_iden()
-    }
+            fn migration_table_name() -> $crate::migrations::__rt::DynIden {
+                use $crate::migrations::__rt::IntoIden;
+                $crate::migrations::__rt::Alias::new($table).into_iden()
+            }
+        }
+
+        $(#[$mdoc])*
+        pub fn $migrate(db: &$crate::db::Database) -> $crate::migrations::MigrateFuture<'_> {
+            $crate::migrations::run_migrator::<$migrator>(db)
+        }
+
+        $(
+            struct $migration;
+
+            impl $crate::migrations::__rt::MigrationName for $migration {
+                fn name(&self) -> &str {
+                    $name
+                }
+            }
+        )+
+    };
+}
+
+#[doc(hidden)]
+pub mod __rt {
+    pub use async_trait::async_trait;
+    pub use sea_orm_migration::prelude::{
+        Alias, DynIden, IntoIden, MigrationName, MigrationTrait, MigratorTrait,
+    };
+}
+
+/// What a [`MigrateFn`] returns.
+pub type MigrateFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + 'a>>;
+
+crate::migrator! {
+    /// The platform's migrator.
+    PlatformMigrator in "concordat_platform_migrations",
+    /// Applies the platform's pending migrations.
+    migrate_platform,
+    [
+        M0001AuditAndOutbox = "m0001_audit_and_outbox",
+        M0002IdempotencyKeys = "m0002_idempotency_keys",
+        M0003ServerSecrets = "m0003_server_secrets",
+    ]
 }
 
 /// A function applying one service's pending migrations.
-pub type MigrateFn = for<'a> fn(
-    &'a Database,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + 'a>,
->;
-
-/// Applies the platform's pending migrations.
-pub fn migrate_platform(
-    db: &Database,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
-    Box::pin(async move { PlatformMigrator::up(db.conn(), None).await })
-}
+pub type MigrateFn = for<'a> fn(&'a Database) -> MigrateFuture<'a>;
 
 /// Applies the platform's migrations and then each of `services`' in order.
 pub async fn run(db: &Database, services: &[MigrateFn]) -> Result<(), DbErr> {
@@ -47,14 +84,6 @@ pub async fn run(db: &Database, services: &[MigrateFn]) -> Result<(), DbErr> {
         migrate(db).await?;
     }
     Ok(())
-}
-
-struct M0001AuditAndOutbox;
-
-impl MigrationName for M0001AuditAndOutbox {
-    fn name(&self) -> &str {
-        "m0001_audit_and_outbox"
-    }
 }
 
 /// Helpers every service's migrations use to describe its tables.
@@ -90,9 +119,7 @@ use schema::col;
 
 /// Applies the pending migrations of a service's migrator `M` (its own migrations table): the
 /// body of every service's `migrate`, a [`MigrateFn`].
-pub fn run_migrator<M: MigratorTrait>(
-    db: &Database,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
+pub fn run_migrator<M: MigratorTrait>(db: &Database) -> MigrateFuture<'_> {
     Box::pin(async move { M::up(db.conn(), None).await })
 }
 
@@ -170,14 +197,6 @@ impl MigrationTrait for M0001AuditAndOutbox {
     }
 }
 
-struct M0002IdempotencyKeys;
-
-impl MigrationName for M0002IdempotencyKeys {
-    fn name(&self) -> &str {
-        "m0002_idempotency_keys"
-    }
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for M0002IdempotencyKeys {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -215,14 +234,6 @@ impl MigrationTrait for M0002IdempotencyKeys {
 
 /// The name of the page-token key in `server_secrets`.
 pub const PAGE_TOKEN_KEY: &str = "page_tokens";
-
-struct M0003ServerSecrets;
-
-impl MigrationName for M0003ServerSecrets {
-    fn name(&self) -> &str {
-        "m0003_server_secrets"
-    }
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for M0003ServerSecrets {

@@ -39,36 +39,14 @@ use crate::domain::records::{
 use crate::domain::resolve::Difference;
 use entities::{changeset, effective, item, kind, revision, snapshot, snapshot_item};
 
-/// Storage failures.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A row with that key exists.
-    #[error("{0} already exists")]
-    AlreadyExists(String),
-    /// A stored value could not be decoded.
-    #[error("stored {0} is corrupt: {1}")]
-    Corrupt(&'static str, String),
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
+pub use concordat_platform::db::StoreError;
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Rows written per statement (well inside SQLite's limit on bound variables).
 const CHUNK: usize = 500;
 
-fn parse<T: for<'de> Deserialize<'de>>(what: &'static str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what, e.to_string()))
-}
-
-fn unique(err: DbErr, what: String) -> StoreError {
-    if concordat_platform::db::is_unique_violation(&err) {
-        StoreError::AlreadyExists(what)
-    } else {
-        StoreError::Db(err)
-    }
-}
+use concordat_platform::db::parse_json as parse;
 
 fn layer_of(s: &str) -> Result<LayerId> {
     LayerId::parse(s).ok_or_else(|| StoreError::Corrupt("layer", s.to_owned()))

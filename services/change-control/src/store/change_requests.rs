@@ -230,7 +230,7 @@ pub async fn insert_change_request<C: ConnectionTrait>(
     change_request::Entity::insert(cr_model(cr))
         .exec_without_returning(c)
         .await
-        .map_err(|e| unique(e, cr.name()))?;
+        .map_err(|e| StoreError::unique(e, cr.name()))?;
     Ok(())
 }
 

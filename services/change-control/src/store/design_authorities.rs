@@ -116,7 +116,7 @@ pub async fn insert_design_authority<C: ConnectionTrait>(
     })
     .exec_without_returning(c)
     .await
-    .map_err(|e| unique(e, da.name()))?;
+    .map_err(|e| StoreError::unique(e, da.name()))?;
     insert_charter_version(c, &da.ics, &da.id, &da.charter, da.update_time).await
 }
 
@@ -136,7 +136,7 @@ async fn insert_charter_version<C: ConnectionTrait>(
     })
     .exec_without_returning(c)
     .await
-    .map_err(|e| unique(e, format!("charter version {}", charter.version)))?;
+    .map_err(|e| StoreError::unique(e, format!("charter version {}", charter.version)))?;
     Ok(())
 }
 
@@ -229,7 +229,7 @@ pub async fn insert_template<C: ConnectionTrait>(
     })
     .exec_without_returning(c)
     .await
-    .map_err(|e| unique(e, t.name()))?;
+    .map_err(|e| StoreError::unique(e, t.name()))?;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub async fn insert_hazard<C: ConnectionTrait>(
     hazard::Entity::insert(hazard_model(ics, cr, h, Utc::now()))
         .exec_without_returning(c)
         .await
-        .map_err(|e| unique(e, format!("hazard {}", h.id)))?;
+        .map_err(|e| StoreError::unique(e, format!("hazard {}", h.id)))?;
     Ok(())
 }
 

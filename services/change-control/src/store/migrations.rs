@@ -3,42 +3,20 @@
 use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
-use concordat_platform::db::Database;
 use concordat_platform::migrations::schema::{col, pk};
 
 /// The outbox table of change-control events.
 pub const OUTBOX: &str = "cc_events";
 
-/// Change control's migrator.
-pub struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(M0001Initial),
-            Box::new(M0002ReleasesTemplatesDeployments),
-        ]
-    }
-
-    fn migration_table_name() -> DynIden {
-        Alias::new("concordat_changecontrol_migrations").into_iden()
-    }
-}
-
-/// Applies change control's pending migrations.
-pub fn migrate(
-    db: &Database,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
-    concordat_platform::migrations::run_migrator::<Migrator>(db)
-}
-
-struct M0001Initial;
-
-impl MigrationName for M0001Initial {
-    fn name(&self) -> &str {
-        "m0001_initial"
-    }
+concordat_platform::migrator! {
+    /// Change control's migrator.
+    Migrator in "concordat_changecontrol_migrations",
+    /// Applies change control's pending migrations.
+    migrate,
+    [
+        M0001Initial = "m0001_initial",
+        M0002ReleasesTemplatesDeployments = "m0002_releases_templates_deployments",
+    ]
 }
 
 #[async_trait::async_trait]
@@ -225,14 +203,6 @@ impl MigrationTrait for M0001Initial {
                 .await?;
         }
         Ok(())
-    }
-}
-
-struct M0002ReleasesTemplatesDeployments;
-
-impl MigrationName for M0002ReleasesTemplatesDeployments {
-    fn name(&self) -> &str {
-        "m0002_releases_templates_deployments"
     }
 }
 

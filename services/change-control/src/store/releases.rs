@@ -38,7 +38,7 @@ pub async fn insert_release<C: ConnectionTrait>(c: &C, r: &Release) -> Result<()
     })
     .exec_without_returning(c)
     .await
-    .map_err(|e| unique(e, r.name()))?;
+    .map_err(|e| StoreError::unique(e, r.name()))?;
     Ok(())
 }
 

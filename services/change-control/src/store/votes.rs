@@ -47,7 +47,7 @@ pub async fn insert_vote<C: ConnectionTrait>(
     })
     .exec_without_returning(c)
     .await
-    .map_err(|e| unique(e, format!("the vote of {}", v.trust)))?;
+    .map_err(|e| StoreError::unique(e, format!("the vote of {}", v.trust)))?;
     Ok(())
 }
 

@@ -87,7 +87,7 @@ pub async fn insert_changeset<C: ConnectionTrait>(c: &C, cs: &Changeset) -> Resu
     .insert(c)
     .await
     .map(|_| ())
-    .map_err(|e| unique(e, cs.name()))
+    .map_err(|e| StoreError::unique(e, cs.name()))
 }
 
 /// Records a changeset's new state.

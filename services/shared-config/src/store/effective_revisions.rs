@@ -63,7 +63,7 @@ pub async fn insert_effective<C: ConnectionTrait>(c: &C, e: &EffectiveRevision) 
     .await
     .map(|_| ())
     .map_err(|err| {
-        unique(
+        StoreError::unique(
             err,
             format!("effective revision {} of {}", e.revision, e.trust),
         )

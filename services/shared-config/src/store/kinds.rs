@@ -16,7 +16,7 @@ pub async fn insert_kind<C: ConnectionTrait>(c: &C, k: &KindRecord) -> Result<()
     .insert(c)
     .await
     .map(|_| ())
-    .map_err(|e| unique(e, format!("icss/{}/configKinds/{}", k.ics, k.name)))
+    .map_err(|e| StoreError::unique(e, format!("icss/{}/configKinds/{}", k.ics, k.name)))
 }
 
 pub(super) fn kind_of(m: kind::Model) -> Result<KindRecord> {

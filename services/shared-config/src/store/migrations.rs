@@ -3,39 +3,19 @@
 use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
-use concordat_platform::db::Database;
 use concordat_platform::migrations::schema::{col, index, pk};
 
 /// The outbox table of shared-configuration events.
 pub const OUTBOX: &str = "sc_events";
 
-/// Shared configuration's migrator.
-pub struct Migrator;
-
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
-    }
-
-    fn migration_table_name() -> DynIden {
-        Alias::new("concordat_sharedconfig_migrations").into_iden()
-    }
-}
-
-/// Applies shared configuration's pending migrations.
-pub fn migrate(
-    db: &Database,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), DbErr>> + Send + '_>> {
-    concordat_platform::migrations::run_migrator::<Migrator>(db)
-}
-
-struct M0001Initial;
-
-impl MigrationName for M0001Initial {
-    fn name(&self) -> &str {
-        "m0001_initial"
-    }
+concordat_platform::migrator! {
+    /// Shared configuration's migrator.
+    Migrator in "concordat_sharedconfig_migrations",
+    /// Applies shared configuration's pending migrations.
+    migrate,
+    [
+        M0001Initial = "m0001_initial",
+    ]
 }
 
 #[async_trait::async_trait]

@@ -39,7 +39,7 @@ pub async fn insert_revision<C: ConnectionTrait>(c: &C, r: &Revision) -> Result<
     .await
     .map(|_| ())
     .map_err(|e| {
-        unique(
+        StoreError::unique(
             e,
             format!(
                 "icss/{}/layers/{}/revisions/{}",

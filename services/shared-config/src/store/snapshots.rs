@@ -37,7 +37,7 @@ pub async fn insert_snapshot<C: ConnectionTrait>(
     }
     .insert(c)
     .await
-    .map_err(|e| unique(e, format!("icss/{}/snapshots/{}", s.ics, s.id)))?;
+    .map_err(|e| StoreError::unique(e, format!("icss/{}/snapshots/{}", s.ics, s.id)))?;
     let rows: Vec<_> = items
         .iter()
         .map(|(k, v)| snapshot_item::ActiveModel {
