@@ -269,7 +269,7 @@ call pharmacist-rgt "$CC/CreateChangeRequest" '{
 expect_state DRAFT CreateChangeRequest
 get CR 'd["changeRequest"]["name"]'
 get NUMBER 'd["changeRequest"]["number"]'
-get ETAG 'd["changeRequest"]["etag"]'
+get ETAG 'json.dumps(d["changeRequest"]["etag"])'
 expect 're.fullmatch(r"icss/QUE/changeRequests/[^/]+", d["changeRequest"]["name"]) is not None' \
   "CreateChangeRequest: name"
 expect 're.fullmatch(r"CR-[0-9]{4}-[0-9]{4}", d["changeRequest"]["number"]) is not None' \
@@ -287,7 +287,7 @@ ok "CreateChangeRequest as pharmacist-rgt: $NUMBER $CR DRAFT"
 # ---- c: submit, start impact assessment ---------------------------------------------------------
 
 step c
-call pharmacist-rgt "$CC/SubmitChangeRequest" '{"name": "'"$CR"'", "etag": "'"$ETAG"'"}'
+call pharmacist-rgt "$CC/SubmitChangeRequest" '{"name": "'"$CR"'", "etag": '"$ETAG"'}'
 expect_state SUBMITTED SubmitChangeRequest
 ok "SubmitChangeRequest as pharmacist-rgt: $NUMBER SUBMITTED"
 call chair-rgt "$CC/StartImpactAssessment" '{"name": "'"$CR"'"}'

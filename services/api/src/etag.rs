@@ -20,6 +20,12 @@ pub fn matches(sent: &str, version: i64) -> bool {
     sent.is_empty() || sent == etag(version) || sent == version.to_string()
 }
 
+/// Whether `sent` names the resource at `version` exactly, for a write that requires an etag
+/// and for `if_none_match` reads: as [`matches`], but an empty `sent` does not match.
+pub fn is_current(sent: &str, version: i64) -> bool {
+    !sent.is_empty() && matches(sent, version)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -44,6 +50,14 @@ mod tests {
             assert!(matches(&etag(version), version));
             assert!(matches(&version.to_string(), version));
         }
+    }
+
+    #[test]
+    fn a_required_etag_must_be_sent() {
+        assert!(!is_current("", 7));
+        assert!(is_current(&etag(7), 7));
+        assert!(is_current("7", 7));
+        assert!(!is_current("\"6\"", 7));
     }
 
     #[test]

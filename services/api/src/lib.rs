@@ -18,7 +18,7 @@ pub mod time;
 pub mod violation;
 
 pub use credentials::{BearerToken, InvalidBearerToken};
-pub use etag::{etag, matches as etag_matches};
+pub use etag::{etag, is_current as etag_is_current, matches as etag_matches};
 pub use names::{
     AuditEntryName, ChangeRequestName, ChangesetName, ConfigKindName, DesignAuthorityName,
     EffectiveConfigName, HazardName, IcsName, ImpactAssessmentName, LayerName, ReleaseName,

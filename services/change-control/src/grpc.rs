@@ -263,56 +263,56 @@ impl ChangeControlService for Api {
         &self,
         req: Request<pb::SubmitChangeRequestRequest>,
     ) -> Reply<pb::SubmitChangeRequestResponse> {
-        lifecycle::submit_change_request(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn start_impact_assessment(
         &self,
         req: Request<pb::StartImpactAssessmentRequest>,
     ) -> Reply<pb::StartImpactAssessmentResponse> {
-        lifecycle::start_impact_assessment(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn open_voting(
         &self,
         req: Request<pb::OpenVotingRequest>,
     ) -> Reply<pb::OpenVotingResponse> {
-        lifecycle::open_voting(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn close_voting(
         &self,
         req: Request<pb::CloseVotingRequest>,
     ) -> Reply<pb::CloseVotingResponse> {
-        lifecycle::close_voting(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn record_board_decision(
         &self,
         req: Request<pb::RecordBoardDecisionRequest>,
     ) -> Reply<pb::RecordBoardDecisionResponse> {
-        lifecycle::record_board_decision(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn withdraw_change_request(
         &self,
         req: Request<pb::WithdrawChangeRequestRequest>,
     ) -> Reply<pb::WithdrawChangeRequestResponse> {
-        lifecycle::withdraw_change_request(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn defer_change_request(
         &self,
         req: Request<pb::DeferChangeRequestRequest>,
     ) -> Reply<pb::DeferChangeRequestResponse> {
-        lifecycle::defer_change_request(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn reopen_change_request(
         &self,
         req: Request<pb::ReopenChangeRequestRequest>,
     ) -> Reply<pb::ReopenChangeRequestResponse> {
-        lifecycle::reopen_change_request(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn submit_impact_assessment(
@@ -383,14 +383,14 @@ impl ChangeControlService for Api {
         &self,
         req: Request<pb::ApproveEmergencyChangeRequest>,
     ) -> Reply<pb::ApproveEmergencyChangeResponse> {
-        lifecycle::approve_emergency_change(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn complete_retrospective_review(
         &self,
         req: Request<pb::CompleteRetrospectiveReviewRequest>,
     ) -> Reply<pb::CompleteRetrospectiveReviewResponse> {
-        lifecycle::complete_retrospective_review(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn schedule_change_request(
@@ -411,7 +411,7 @@ impl ChangeControlService for Api {
         &self,
         req: Request<pb::CloseChangeRequestRequest>,
     ) -> Reply<pb::CloseChangeRequestResponse> {
-        lifecycle::close_change_request(self, req).await
+        lifecycle::moved(self, req).await
     }
 
     async fn create_release(

@@ -28,7 +28,7 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::{EffectiveRead, NewChangeset, SharedConfig, etag, layer_name};
+use crate::service::{EffectiveRead, NewChangeset, SharedConfig, layer_name};
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[

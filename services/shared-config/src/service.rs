@@ -179,14 +179,6 @@ pub enum EffectiveRead {
     Config(Box<EffectiveView>),
 }
 
-/// The etag of an effective revision.
-pub fn etag(revision: i64, content_hash: &str) -> String {
-    format!(
-        "\"{revision}-{}\"",
-        &content_hash[..content_hash.len().min(16)]
-    )
-}
-
 /// The shared-configuration use cases.
 pub struct SharedConfig {
     name_reason: NameReason,

@@ -245,11 +245,6 @@ impl ChangeRequest {
         format!("icss/{}/changeRequests/{}", self.ics, self.id)
     }
 
-    /// The etag of this version.
-    pub fn etag(&self) -> String {
-        self.version.to_string()
-    }
-
     /// Checks the editable fields; `known_trust` says whether an ODS code is a trust of the ICS.
     pub fn validate(&self, known_trust: impl Fn(&str) -> bool) -> Result<(), Vec<Violation>> {
         let mut v: Vec<Violation> = Vec::new();

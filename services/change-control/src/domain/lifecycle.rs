@@ -137,22 +137,59 @@ pub enum Move {
     Reopen,
 }
 
+/// What a caller asks of a change request that its state must allow: each lifecycle move, and
+/// the work done on a change request in a state (assessing it, logging a hazard, voting). The
+/// adapter names the API method of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Submit the draft.
+    Submit,
+    /// Start impact assessment.
+    StartAssessment,
+    /// Open voting.
+    OpenVoting,
+    /// Close voting (a decision, or no quorum).
+    CloseVoting,
+    /// Record the board's decision.
+    BoardDecision,
+    /// Approve as an emergency.
+    ApproveEmergency,
+    /// Schedule into a release.
+    Schedule,
+    /// Report a trust's deployment.
+    ReportDeployment,
+    /// Close.
+    Close,
+    /// Withdraw.
+    Withdraw,
+    /// Defer.
+    Defer,
+    /// Reopen.
+    Reopen,
+    /// Submit an impact assessment.
+    Assess,
+    /// Log a hazard.
+    LogHazard,
+    /// Cast a vote.
+    Vote,
+}
+
 impl Move {
-    /// The API method that makes the move.
-    pub fn method(self) -> &'static str {
+    /// The step that makes the move.
+    pub fn step(self) -> Step {
         match self {
-            Move::Submit { .. } => "SubmitChangeRequest",
-            Move::StartAssessment => "StartImpactAssessment",
-            Move::OpenVoting => "OpenVoting",
-            Move::Decide { .. } | Move::NoQuorum => "CloseVoting",
-            Move::BoardDecide { .. } => "RecordBoardDecision",
-            Move::ApproveEmergency => "ApproveEmergencyChange",
-            Move::Schedule => "ScheduleChangeRequest",
-            Move::Implement => "ReportDeployment",
-            Move::Close => "CloseChangeRequest",
-            Move::Withdraw => "WithdrawChangeRequest",
-            Move::Defer => "DeferChangeRequest",
-            Move::Reopen => "ReopenChangeRequest",
+            Move::Submit { .. } => Step::Submit,
+            Move::StartAssessment => Step::StartAssessment,
+            Move::OpenVoting => Step::OpenVoting,
+            Move::Decide { .. } | Move::NoQuorum => Step::CloseVoting,
+            Move::BoardDecide { .. } => Step::BoardDecision,
+            Move::ApproveEmergency => Step::ApproveEmergency,
+            Move::Schedule => Step::Schedule,
+            Move::Implement => Step::ReportDeployment,
+            Move::Close => Step::Close,
+            Move::Withdraw => Step::Withdraw,
+            Move::Defer => Step::Defer,
+            Move::Reopen => Step::Reopen,
         }
     }
 
@@ -177,30 +214,38 @@ impl Move {
     ];
 }
 
-/// A move the current state does not allow.
+/// A step the current state does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{method} is not allowed in state {from}; allowed: {}", allowed_list(.allowed))]
+#[error("{step:?} is not allowed in state {from}; allowed: {allowed:?}")]
 pub struct InvalidTransition {
     /// The current state.
     pub from: State,
-    /// The refused method.
-    pub method: &'static str,
-    /// The methods the state allows.
-    pub allowed: Vec<&'static str>,
+    /// The refused step.
+    pub step: Step,
+    /// The moves the state allows, as steps.
+    pub allowed: Vec<Step>,
 }
 
-fn allowed_list(allowed: &[&'static str]) -> String {
-    if allowed.is_empty() {
-        "none (the change request is finished)".into()
-    } else {
-        allowed.join(", ")
+impl InvalidTransition {
+    /// `step` refused in state `from`.
+    pub fn new(from: State, step: Step) -> Self {
+        Self {
+            from,
+            step,
+            allowed: allowed_steps(from),
+        }
     }
 }
 
 /// The state after `mv` from `from`, or why not.
 pub fn apply(from: State, mv: Move) -> Result<State, InvalidTransition> {
+    next(from, mv).ok_or_else(|| InvalidTransition::new(from, mv.step()))
+}
+
+/// The state after `mv` from `from`, when the move is allowed.
+fn next(from: State, mv: Move) -> Option<State> {
     use State::*;
-    let to = match (from, mv) {
+    match (from, mv) {
         (Draft, Move::Submit { standard: true }) => Some(Approved),
         (Draft, Move::Submit { standard: false }) => Some(Submitted),
         (Submitted, Move::StartAssessment) => Some(ImpactAssessment),
@@ -238,17 +283,12 @@ pub fn apply(from: State, mv: Move) -> Result<State, InvalidTransition> {
         (Submitted | ImpactAssessment | DaReview, Move::Defer) => Some(Deferred),
         (Deferred, Move::Reopen) => Some(Submitted),
         _ => None,
-    };
-    to.ok_or_else(|| InvalidTransition {
-        from,
-        method: mv.method(),
-        allowed: allowed_methods(from),
-    })
+    }
 }
 
-/// The API methods that move a change request on from `state`.
-pub fn allowed_methods(state: State) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = Vec::new();
+/// The steps that move a change request on from `state`, in lifecycle order.
+pub fn allowed_steps(state: State) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
     let variants = |m: Move| -> Vec<Move> {
         match m {
             Move::Submit { .. } => vec![
@@ -279,38 +319,13 @@ pub fn allowed_methods(state: State) -> Vec<&'static str> {
         }
     };
     for kind in Move::KINDS {
-        if variants(kind).into_iter().any(|m| raw(state, m)) && !methods.contains(&kind.method()) {
-            methods.push(kind.method());
+        if variants(kind).into_iter().any(|m| next(state, m).is_some())
+            && !steps.contains(&kind.step())
+        {
+            steps.push(kind.step());
         }
     }
-    methods
-}
-
-fn raw(state: State, mv: Move) -> bool {
-    // `apply` without building the error (which calls back here).
-    use State::*;
-    matches!(
-        (state, mv),
-        (Draft, Move::Submit { .. })
-            | (Submitted, Move::StartAssessment)
-            | (ImpactAssessment, Move::OpenVoting)
-            | (DaReview, Move::Decide { .. })
-            | (DaReview, Move::NoQuorum)
-            | (BoardReview, Move::BoardDecide { .. })
-            | (
-                Submitted | ImpactAssessment | DaReview,
-                Move::ApproveEmergency
-            )
-            | (Approved, Move::Schedule)
-            | (Scheduled, Move::Implement)
-            | (Implemented, Move::Close)
-            | (
-                Draft | Submitted | ImpactAssessment | DaReview | Deferred,
-                Move::Withdraw
-            )
-            | (Submitted | ImpactAssessment | DaReview, Move::Defer)
-            | (Deferred, Move::Reopen)
-    )
+    steps
 }
 
 #[cfg(test)]
@@ -419,7 +434,7 @@ mod tests {
                     (Ok(to), Some(want)) => assert_eq!(to, want, "{from} {mv:?}"),
                     (Err(err), None) => {
                         assert_eq!(err.from, from);
-                        assert_eq!(err.allowed, allowed_methods(from));
+                        assert_eq!(err.allowed, allowed_steps(from));
                     }
                     (got, want) => panic!("{from} {mv:?}: got {got:?}, want {want:?}"),
                 }
@@ -430,23 +445,26 @@ mod tests {
     }
 
     #[test]
-    fn a_refusal_names_the_state_and_the_allowed_moves() {
+    fn a_refusal_names_the_state_and_the_allowed_steps() {
         let err = apply(Draft, Move::OpenVoting).unwrap_err();
         assert_eq!(
-            err.to_string(),
-            "OpenVoting is not allowed in state DRAFT; allowed: SubmitChangeRequest, WithdrawChangeRequest"
+            err,
+            InvalidTransition {
+                from: Draft,
+                step: Step::OpenVoting,
+                allowed: vec![Step::Submit, Step::Withdraw],
+            }
         );
-        let err = apply(Closed, Move::Withdraw).unwrap_err();
-        assert!(
-            err.to_string()
-                .ends_with("none (the change request is finished)")
+        assert_eq!(
+            apply(Closed, Move::Withdraw).unwrap_err().allowed,
+            Vec::<Step>::new()
         );
     }
 
     #[test]
     fn finished_states_allow_nothing() {
         for state in ALL_STATES.into_iter().filter(|s| s.is_final()) {
-            assert!(allowed_methods(state).is_empty(), "{state}");
+            assert!(allowed_steps(state).is_empty(), "{state}");
         }
     }
 

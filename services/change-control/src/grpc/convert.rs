@@ -1,6 +1,8 @@
 //! Proto ↔ domain: every request destructured field by field (a new proto field breaks the build
 //! until someone decides what it means), every resource built whole, the enum maps.
 
+mod moves;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -218,7 +220,7 @@ pub(super) fn da_pb(da: DesignAuthority) -> pb::DesignAuthority {
             .collect(),
         chair: da.chair,
         charter: Some(charter_pb(&da.charter, da.update_time)),
-        etag: da.version.to_string(),
+        etag: concordat_api::etag(da.version),
         create_time: Some(ts(da.create_time)),
         update_time: Some(ts(da.update_time)),
     }
@@ -239,7 +241,7 @@ pub(super) fn decision_pb(d: Decision) -> pb::Decision {
 /// The gRPC form of a change request (also the payload of its events).
 pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeRequest {
     let name = cr.name();
-    let etag = cr.etag();
+    let etag = concordat_api::etag(cr.version);
     pb::ChangeRequest {
         name,
         number: cr.number,

@@ -6,6 +6,7 @@ use concordat_proto::changecontrol::v1::ErrorReason as R;
 use concordat_proto::platform::v1::ErrorReason as PlatformReason;
 use tonic::{Code, Status};
 
+use crate::domain::lifecycle::{InvalidTransition, Step};
 use crate::service::{ChangeError, DOMAIN, Reason};
 use crate::store::StoreError;
 
@@ -45,25 +46,7 @@ impl From<ChangeError> for ApiError {
         match err {
             ChangeError::Invalid(violations) => ApiError::invalid_fields(DOMAIN, violations),
             ChangeError::NotFound(name) => ApiError::not_found(DOMAIN, &name),
-            ChangeError::Transition(t) => {
-                let mut e = ApiError::new(
-                    Code::FailedPrecondition,
-                    DOMAIN,
-                    reason_of(R::InvalidTransition),
-                    t.to_string(),
-                )
-                .with_metadata("state", t.from.as_str())
-                .with_metadata("allowed", t.allowed.join(","))
-                .with_precondition_violation("STATE", t.from.as_str(), t.to_string());
-                for method in &t.allowed {
-                    e = e.with_precondition_violation(
-                        "ALLOWED",
-                        method,
-                        format!("{method} is allowed in {}", t.from),
-                    );
-                }
-                e
-            }
+            ChangeError::Transition(t) => transition(&t),
             ChangeError::AlreadyVoted(trust, cr) => ApiError::new(
                 Code::AlreadyExists,
                 DOMAIN,
@@ -119,6 +102,55 @@ impl From<ChangeError> for ApiError {
     }
 }
 
+/// The API method that takes `step`.
+pub(super) fn method(step: Step) -> &'static str {
+    match step {
+        Step::Submit => "SubmitChangeRequest",
+        Step::StartAssessment => "StartImpactAssessment",
+        Step::OpenVoting => "OpenVoting",
+        Step::CloseVoting => "CloseVoting",
+        Step::BoardDecision => "RecordBoardDecision",
+        Step::ApproveEmergency => "ApproveEmergencyChange",
+        Step::Schedule => "ScheduleChangeRequest",
+        Step::ReportDeployment => "ReportDeployment",
+        Step::Close => "CloseChangeRequest",
+        Step::Withdraw => "WithdrawChangeRequest",
+        Step::Defer => "DeferChangeRequest",
+        Step::Reopen => "ReopenChangeRequest",
+        Step::Assess => "SubmitImpactAssessment",
+        Step::LogHazard => "CreateHazard",
+        Step::Vote => "CastVote",
+    }
+}
+
+/// A refused step: FAILED_PRECONDITION naming the state and the methods it allows.
+fn transition(t: &InvalidTransition) -> ApiError {
+    let allowed: Vec<&str> = t.allowed.iter().map(|s| method(*s)).collect();
+    let message = format!(
+        "{} is not allowed in state {}; allowed: {}",
+        method(t.step),
+        t.from,
+        if allowed.is_empty() {
+            "none (the change request is finished)".to_owned()
+        } else {
+            allowed.join(", ")
+        }
+    );
+    let mut e = ApiError::new(
+        Code::FailedPrecondition,
+        DOMAIN,
+        reason_of(R::InvalidTransition),
+        message.clone(),
+    )
+    .with_metadata("state", t.from.as_str())
+    .with_metadata("allowed", allowed.join(","))
+    .with_precondition_violation("STATE", t.from.as_str(), message);
+    for m in allowed {
+        e = e.with_precondition_violation("ALLOWED", m, format!("{m} is allowed in {}", t.from));
+    }
+    e
+}
+
 impl From<ChangeError> for Status {
     fn from(err: ChangeError) -> Self {
         ApiError::from(err).into_status()
@@ -128,6 +160,23 @@ impl From<ChangeError> for Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refusal names the state and, by their API methods, the moves it allows.
+    #[test]
+    fn a_refusal_names_the_state_and_the_allowed_methods() {
+        use crate::domain::lifecycle::{Move, State, apply};
+        let status = transition(&apply(State::Draft, Move::OpenVoting).unwrap_err()).into_status();
+        assert_eq!(
+            status.message(),
+            "OpenVoting is not allowed in state DRAFT; allowed: SubmitChangeRequest, WithdrawChangeRequest"
+        );
+        let status = transition(&apply(State::Closed, Move::Withdraw).unwrap_err()).into_status();
+        assert!(
+            status
+                .message()
+                .ends_with("none (the change request is finished)")
+        );
+    }
 
     /// Every reason change control can send is a value of its `ErrorReason` enum (or, under the
     /// platform's domain, of the platform's).

@@ -7,7 +7,7 @@ use concordat_platform::write::Reply;
 
 use super::{ChangeControl, ChangeError, Reason, Result, invalid, parse_name};
 use crate::domain::change_request::ImpactAssessment;
-use crate::domain::lifecycle::{self, InvalidTransition, State};
+use crate::domain::lifecycle::{InvalidTransition, State, Step};
 use crate::store;
 
 impl ChangeControl {
@@ -41,11 +41,10 @@ impl ChangeControl {
                     });
                 }
                 if cr.state != State::ImpactAssessment {
-                    return Err(ChangeError::Transition(InvalidTransition {
-                        from: cr.state,
-                        method: "SubmitImpactAssessment",
-                        allowed: lifecycle::allowed_methods(cr.state),
-                    }));
+                    return Err(ChangeError::Transition(InvalidTransition::new(
+                        cr.state,
+                        Step::Assess,
+                    )));
                 }
                 assessment.assessor = ctx.principal.subject.clone();
                 assessment.update_time = w.now();

@@ -257,7 +257,7 @@ impl ChangeControl {
                 actor(ctx)
                     .must_request(&current, "edits")
                     .map_err(|r| self.refuse(&w, name, r))?;
-                if current.etag() != edit.etag {
+                if !concordat_api::etag_is_current(&edit.etag, current.version) {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
                 if !current.state.editable() {

@@ -153,7 +153,7 @@ impl ChangeControl {
                 actor(ctx)
                     .may_change_charter(&current)
                     .map_err(|r| self.refuse(&w, name, r))?;
-                if current.version.to_string() != etag {
+                if !concordat_api::etag_is_current(etag, current.version) {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
                 charter.version = current.charter.version + 1;

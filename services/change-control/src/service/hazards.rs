@@ -6,7 +6,7 @@ use concordat_platform::write::Reply;
 
 use super::{ChangeControl, ChangeError, Reason, Result, actor, parse_child, parse_name};
 use crate::domain::change_request::Hazard;
-use crate::domain::lifecycle::{self, InvalidTransition, State};
+use crate::domain::lifecycle::{InvalidTransition, State, Step};
 use crate::store;
 
 impl ChangeControl {
@@ -33,11 +33,10 @@ impl ChangeControl {
                     .may_log_hazard(&cr)
                     .map_err(|r| self.refuse(&w, parent, r))?;
                 if !cr.state.editable() {
-                    return Err(ChangeError::Transition(InvalidTransition {
-                        from: cr.state,
-                        method: "CreateHazard",
-                        allowed: lifecycle::allowed_methods(cr.state),
-                    }));
+                    return Err(ChangeError::Transition(InvalidTransition::new(
+                        cr.state,
+                        Step::LogHazard,
+                    )));
                 }
                 hazard.id = uuid::Uuid::now_v7().simple().to_string();
                 store::insert_hazard(w.txn(), &ics, &id, &hazard).await?;

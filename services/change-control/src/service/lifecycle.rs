@@ -14,7 +14,7 @@ use crate::domain::change_request::{
 use crate::domain::lifecycle::{self, Move};
 use crate::store;
 
-/// A move that needs only the change request and its design authority.
+/// A lifecycle move asked for by a caller.
 #[derive(Debug, Clone)]
 pub enum Command {
     /// DRAFT → SUBMITTED (a standard change is approved at once). The requesting trust.
@@ -41,6 +41,27 @@ pub enum Command {
         /// Why.
         reason: String,
     },
+    /// DA_REVIEW → decided, at or after the deadline, applying the silence policy. The chair.
+    CloseVoting,
+    /// BOARD_REVIEW → APPROVED or REJECTED. The programme board.
+    BoardDecision {
+        /// Approved.
+        approved: bool,
+        /// The board minutes that record it.
+        minutes_reference: String,
+    },
+    /// An emergency change approved at once, every hazard signed off. The chair.
+    ApproveEmergency {
+        /// Why it cannot wait for the design authority.
+        justification: String,
+    },
+    /// An emergency change's retrospective review. The chair.
+    CompleteReview {
+        /// The review's conclusion.
+        summary: String,
+    },
+    /// IMPLEMENTED → CLOSED. The chair.
+    Close,
 }
 
 /// A [`Command`] for a change request.
@@ -55,10 +76,21 @@ pub struct Moving {
     pub request_id: String,
 }
 
-impl Command {
+/// The commands decided on the change request and its design authority alone.
+#[derive(Debug, Clone)]
+enum Plain {
+    Submit,
+    StartAssessment { deadline: Option<DateTime<Utc>> },
+    OpenVoting { deadline: Option<DateTime<Utc>> },
+    Defer { reason: String },
+    Reopen,
+    Withdraw { reason: String },
+}
+
+impl Plain {
     fn deadline(&self) -> Option<DateTime<Utc>> {
         match self {
-            Command::StartAssessment { deadline } | Command::OpenVoting { deadline } => *deadline,
+            Plain::StartAssessment { deadline } | Plain::OpenVoting { deadline } => *deadline,
             _ => None,
         }
     }
@@ -78,16 +110,80 @@ impl ChangeControl {
             command,
             request_id,
         } = moving;
-        let name = name.as_str();
+        let (name, request_id) = (name.as_str(), request_id.as_str());
+        match command {
+            Command::CloseVoting => self.close_voting(ctx, name, request_id, reply).await,
+            Command::BoardDecision {
+                approved,
+                minutes_reference,
+            } => {
+                self.record_board_decision(
+                    ctx,
+                    name,
+                    (approved, minutes_reference),
+                    request_id,
+                    reply,
+                )
+                .await
+            }
+            Command::ApproveEmergency { justification } => {
+                self.approve_emergency(ctx, name, &justification, request_id, reply)
+                    .await
+            }
+            Command::CompleteReview { summary } => {
+                self.complete_review(ctx, name, &summary, request_id, reply)
+                    .await
+            }
+            Command::Close => self.close(ctx, name, request_id, reply).await,
+            Command::Submit => {
+                self.plain(ctx, (name, &etag), Plain::Submit, request_id, reply)
+                    .await
+            }
+            Command::StartAssessment { deadline } => {
+                let plain = Plain::StartAssessment { deadline };
+                self.plain(ctx, (name, &etag), plain, request_id, reply)
+                    .await
+            }
+            Command::OpenVoting { deadline } => {
+                let plain = Plain::OpenVoting { deadline };
+                self.plain(ctx, (name, &etag), plain, request_id, reply)
+                    .await
+            }
+            Command::Defer { reason } => {
+                let plain = Plain::Defer { reason };
+                self.plain(ctx, (name, &etag), plain, request_id, reply)
+                    .await
+            }
+            Command::Reopen => {
+                self.plain(ctx, (name, &etag), Plain::Reopen, request_id, reply)
+                    .await
+            }
+            Command::Withdraw { reason } => {
+                let plain = Plain::Withdraw { reason };
+                self.plain(ctx, (name, &etag), plain, request_id, reply)
+                    .await
+            }
+        }
+    }
+
+    /// A move decided on the change request and its design authority alone.
+    async fn plain<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        (name, etag): (&str, &str),
+        command: Plain,
+        request_id: &str,
+        reply: impl FnOnce(&ChangeRequest) -> R,
+    ) -> Result<R> {
         let (ics, id) = parse_name("name", name, "changeRequests")?;
         self.require_ics(ctx, &ics, name).await?;
         if command.deadline().is_some_and(|d| d <= self.now()) {
             return Err(invalid("deadline", "must be in the future"));
         }
         self.writer
-            .write(ctx, &request_id, |w| async move {
+            .write(ctx, request_id, |w| async move {
                 let current = self.load_cr(w.txn(), &ics, &id, true).await?;
-                if !etag.is_empty() && etag != current.etag() {
+                if !concordat_api::etag_matches(etag, current.version) {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
                 let da = self
@@ -116,22 +212,22 @@ impl ChangeControl {
         current: &ChangeRequest,
         da: &DesignAuthority,
         next: &mut ChangeRequest,
-        command: Command,
+        command: Plain,
     ) -> Result<(Move, &'static str, String)> {
         let who = actor(ctx);
         let now = w.now();
         let allowed = match &command {
-            Command::Submit => who.must_request(current, "submits"),
-            Command::Withdraw { .. } => who.must_request(current, "withdraws"),
-            Command::Reopen => who.may_reopen(current, da),
-            Command::StartAssessment { .. }
-            | Command::OpenVoting { .. }
-            | Command::Defer { .. } => who.must_chair(da, "may do this"),
+            Plain::Submit => who.must_request(current, "submits"),
+            Plain::Withdraw { .. } => who.must_request(current, "withdraws"),
+            Plain::Reopen => who.may_reopen(current, da),
+            Plain::StartAssessment { .. } | Plain::OpenVoting { .. } | Plain::Defer { .. } => {
+                who.must_chair(da, "may do this")
+            }
         };
         allowed.map_err(|r| self.refuse(w, name, r))?;
         let number = &current.number;
         Ok(match command {
-            Command::Submit => {
+            Plain::Submit => {
                 let standard = current.change_type == ChangeType::Standard;
                 if standard {
                     next.decision = Some(Decision {
@@ -158,22 +254,22 @@ impl ChangeControl {
                     format!("{number} submitted to {}{note}", da.display_name),
                 )
             }
-            Command::Withdraw { reason } => (
+            Plain::Withdraw { reason } => (
                 Move::Withdraw,
                 "changeRequest.withdraw",
                 format!("{number} withdrawn: {reason}"),
             ),
-            Command::Reopen => (
+            Plain::Reopen => (
                 Move::Reopen,
                 "changeRequest.reopen",
                 format!("{number} reopened"),
             ),
-            Command::Defer { reason } => (
+            Plain::Defer { reason } => (
                 Move::Defer,
                 "changeRequest.defer",
                 format!("{number} deferred: {reason}"),
             ),
-            Command::StartAssessment { deadline } => {
+            Plain::StartAssessment { deadline } => {
                 let due =
                     deadline.unwrap_or(now + Duration::days(da.charter.assessment_days.into()));
                 next.assessment_deadline = Some(due);
@@ -186,7 +282,7 @@ impl ChangeControl {
                     ),
                 )
             }
-            Command::OpenVoting { deadline } => {
+            Plain::OpenVoting { deadline } => {
                 // The state first: a refused move is explained as such.
                 lifecycle::apply(current.state, Move::OpenVoting)?;
                 let hazards = store::hazards(w.txn(), &current.ics, &current.id).await?;
@@ -238,7 +334,7 @@ impl ChangeControl {
     }
 
     /// Closes voting at or after the deadline, applying the silence policy. The chair.
-    pub async fn close_voting<R: Reply>(
+    async fn close_voting<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,
@@ -277,12 +373,11 @@ impl ChangeControl {
     }
 
     /// The programme board's decision.
-    pub async fn record_board_decision<R: Reply>(
+    async fn record_board_decision<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,
-        approved: bool,
-        minutes_reference: String,
+        (approved, minutes_reference): (bool, String),
         request_id: &str,
         reply: impl FnOnce(&ChangeRequest) -> R,
     ) -> Result<R> {
@@ -319,7 +414,7 @@ impl ChangeControl {
     }
 
     /// The chair approves an emergency change; every hazard must be signed off by a CSO.
-    pub async fn approve_emergency<R: Reply>(
+    async fn approve_emergency<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,
@@ -390,7 +485,7 @@ impl ChangeControl {
     }
 
     /// The chair records an emergency change's retrospective review.
-    pub async fn complete_review<R: Reply>(
+    async fn complete_review<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,
@@ -438,7 +533,7 @@ impl ChangeControl {
     }
 
     /// IMPLEMENTED → CLOSED by the chair.
-    pub async fn close<R: Reply>(
+    async fn close<R: Reply>(
         &self,
         ctx: &RequestContext,
         name: &str,

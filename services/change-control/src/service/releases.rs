@@ -8,7 +8,7 @@ use sea_orm::ConnectionTrait;
 use super::Reason;
 use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent};
 use crate::domain::change_request::{ChangeRequest, Deployment};
-use crate::domain::lifecycle::{self, InvalidTransition, Move, State};
+use crate::domain::lifecycle::{self, InvalidTransition, Move, State, Step};
 use crate::domain::release::Release;
 use crate::domain::standing::Refused;
 use crate::store;
@@ -191,11 +191,10 @@ impl ChangeControl {
                     .map_err(|r| self.refuse(&w, name, r))?
                     .to_owned();
                 if cr.state != State::Scheduled {
-                    return Err(ChangeError::Transition(InvalidTransition {
-                        from: cr.state,
-                        method: "ReportDeployment",
-                        allowed: lifecycle::allowed_methods(cr.state),
-                    }));
+                    return Err(ChangeError::Transition(InvalidTransition::new(
+                        cr.state,
+                        Step::ReportDeployment,
+                    )));
                 }
                 let mut next = cr.clone();
                 next.report_deployment(Deployment {

@@ -11,7 +11,7 @@ use crate::domain::change_request::{
     self as cr_domain, ChangeRequest, Decision, DesignAuthority, Disposition, Vote,
 };
 use crate::domain::decision::{self, Ballot, Choice, Outcome};
-use crate::domain::lifecycle::{self, InvalidTransition, Move, State};
+use crate::domain::lifecycle::{self, InvalidTransition, Move, State, Step};
 use crate::store::{self, StoreError};
 
 /// What a vote or disposition led to.
@@ -168,11 +168,10 @@ impl ChangeControl {
                     });
                 }
                 if cr.state != State::DaReview {
-                    return Err(ChangeError::Transition(InvalidTransition {
-                        from: cr.state,
-                        method: "CastVote",
-                        allowed: lifecycle::allowed_methods(cr.state),
-                    }));
+                    return Err(ChangeError::Transition(InvalidTransition::new(
+                        cr.state,
+                        Step::Vote,
+                    )));
                 }
                 let vote = Vote {
                     trust: trust.clone(),

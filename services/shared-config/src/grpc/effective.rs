@@ -32,12 +32,7 @@ pub(super) async fn get_effective_config(
                     revision: rev,
                     baseline_revision: view.revision.as_ref().map_or(0, |r| r.baseline_revision),
                     overlay_revision: view.revision.as_ref().map_or(0, |r| r.overlay_revision),
-                    etag: etag(
-                        rev,
-                        view.revision
-                            .as_ref()
-                            .map_or(view.content_hash.as_str(), |r| r.content_hash.as_str()),
-                    ),
+                    etag: concordat_api::etag(rev),
                     content_hash: view.content_hash.clone(),
                     items: view.items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
                 }),

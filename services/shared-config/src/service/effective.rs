@@ -91,11 +91,8 @@ impl SharedConfig {
         let ics = self.trust_in_scope(ctx, parent, trust).await?;
         if !if_none_match.is_empty() && revision == 0 && kind_filter.is_empty() {
             let current = store::effective(self.db().conn(), &ics, trust, 0).await?;
-            let tag = current.map_or_else(
-                || etag(0, &content_hash(&BTreeMap::new())),
-                |e| etag(e.revision, &e.content_hash),
-            );
-            if tag == if_none_match {
+            let revision = current.map_or(0, |e| e.revision);
+            if concordat_api::etag_is_current(if_none_match, revision) {
                 return Ok(EffectiveRead::NotModified);
             }
         }
