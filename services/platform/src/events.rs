@@ -46,6 +46,23 @@ pub struct Event {
 /// A stream of events for a `Watch…` RPC.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<Event, ApiError>> + Send>>;
 
+/// The stream a server-streaming `Watch…` RPC answers with.
+pub type WatchStream<T> = Pin<Box<dyn Stream<Item = Result<T, tonic::Status>> + Send>>;
+
+/// A `Watch…` RPC's response: each item of `items` as the RPC's message by `message`, every
+/// failure as its status (the stream ends with it).
+pub fn watch_response<E, T>(
+    items: impl Stream<Item = Result<E, ApiError>> + Send + 'static,
+    message: impl Fn(E) -> Result<T, ApiError> + Send + 'static,
+) -> tonic::Response<WatchStream<T>>
+where
+    T: Send + 'static,
+{
+    use futures::StreamExt;
+    let stream = items.map(move |item| item.and_then(&message).map_err(ApiError::into_status));
+    tonic::Response::new(Box::pin(stream))
+}
+
 /// One service's outbox table.
 #[derive(Clone)]
 pub struct Outbox {

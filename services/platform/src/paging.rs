@@ -42,6 +42,48 @@ pub fn page_of<T>(items: Vec<T>, offset: i64, size: u64) -> (Vec<T>, Option<i64>
     (page, next)
 }
 
+/// A page asked for by offset, for a list the database pages: where it starts, how long it is,
+/// and the query its tokens are bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows at most.
+    pub size: u64,
+    query: String,
+}
+
+impl PageRequest {
+    /// Checks `page_size` and `page_token` (signed, bound to `query`).
+    pub fn parse(
+        tokens: &PageTokens,
+        query: String,
+        page_size_field: i32,
+        page_token: &str,
+    ) -> Result<Self, concordat_api::FieldViolation> {
+        let size = page_size("page_size", page_size_field)?;
+        let offset = tokens
+            .decode("page_token", page_token, &query)?
+            .unwrap_or(0);
+        Ok(Self {
+            offset: u64::try_from(offset).unwrap_or(0),
+            size,
+            query,
+        })
+    }
+
+    /// The token of the page after this one, which returned `returned` of `total` rows (empty
+    /// at the end).
+    pub fn next_token(&self, tokens: &PageTokens, returned: usize, total: u64) -> String {
+        let next = self.offset.saturating_add(returned as u64);
+        if next < total {
+            tokens.encode(&self.query, i64::try_from(next).unwrap_or(i64::MAX))
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// One page of a list that is read whole (short lists: design authorities, votes, hazards, …):
 /// checks `page_size` and `page_token` (bound to `query`), and returns the page and the token of
 /// the next one (empty at the end).
@@ -83,6 +125,19 @@ mod tests {
         assert_eq!(wrong.field, "page_token");
         let negative = page(&tokens, "q", -1, "", vec![1]).unwrap_err();
         assert_eq!(negative.field, "page_size");
+    }
+
+    #[test]
+    fn an_offset_page_resumes_where_the_last_one_ended() {
+        let tokens = PageTokens::new([7; 32]);
+        let first = PageRequest::parse(&tokens, "q".into(), 2, "").unwrap();
+        assert_eq!((first.offset, first.size), (0, 2));
+        let token = first.next_token(&tokens, 2, 5);
+        let second = PageRequest::parse(&tokens, "q".into(), 2, &token).unwrap();
+        assert_eq!(second.offset, 2);
+        assert_eq!(second.next_token(&tokens, 2, 4), "");
+        let err = PageRequest::parse(&tokens, "other".into(), 2, &token).unwrap_err();
+        assert_eq!(err.field, "page_token");
     }
 
     #[test]

@@ -15,20 +15,17 @@ pub use convert::{effective_revision_pb, encode_effective, json_of, value_of};
 
 pub use error::name_reason;
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use concordat_platform::authz::{Allowed, Permission, RequestContext};
-use concordat_platform::error::ApiError;
+use concordat_platform::events::watch_response;
 use concordat_platform::identity::Role;
 use concordat_proto::sharedconfig::v1 as pb;
-use futures::{Stream, StreamExt};
 use pb::shared_config_service_server::SharedConfigService;
-use serde_json::Value;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::{EffectiveRead, NewChangeset, SharedConfig, layer_name};
+use crate::service::SharedConfig;
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[
@@ -139,120 +136,119 @@ impl Api {
     }
 }
 
-type WatchStream =
-    Pin<Box<dyn Stream<Item = Result<pb::WatchEffectiveConfigResponse, Status>> + Send>>;
+type WatchStream = concordat_platform::events::WatchStream<pb::WatchEffectiveConfigResponse>;
+
+/// What a handler answers.
+type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl SharedConfigService for Api {
     async fn create_config_kind(
         &self,
         req: Request<pb::CreateConfigKindRequest>,
-    ) -> Result<Response<pb::CreateConfigKindResponse>, Status> {
+    ) -> Reply<pb::CreateConfigKindResponse> {
         kinds::create_config_kind(self, req).await
     }
 
     async fn get_config_kind(
         &self,
         req: Request<pb::GetConfigKindRequest>,
-    ) -> Result<Response<pb::GetConfigKindResponse>, Status> {
+    ) -> Reply<pb::GetConfigKindResponse> {
         kinds::get_config_kind(self, req).await
     }
 
     async fn list_config_kinds(
         &self,
         req: Request<pb::ListConfigKindsRequest>,
-    ) -> Result<Response<pb::ListConfigKindsResponse>, Status> {
+    ) -> Reply<pb::ListConfigKindsResponse> {
         kinds::list_config_kinds(self, req).await
     }
 
-    async fn get_layer(
-        &self,
-        req: Request<pb::GetLayerRequest>,
-    ) -> Result<Response<pb::GetLayerResponse>, Status> {
+    async fn get_layer(&self, req: Request<pb::GetLayerRequest>) -> Reply<pb::GetLayerResponse> {
         layers::get_layer(self, req).await
     }
 
     async fn list_layer_items(
         &self,
         req: Request<pb::ListLayerItemsRequest>,
-    ) -> Result<Response<pb::ListLayerItemsResponse>, Status> {
+    ) -> Reply<pb::ListLayerItemsResponse> {
         layers::list_layer_items(self, req).await
     }
 
     async fn list_revisions(
         &self,
         req: Request<pb::ListRevisionsRequest>,
-    ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+    ) -> Reply<pb::ListRevisionsResponse> {
         layers::list_revisions(self, req).await
     }
 
     async fn get_revision(
         &self,
         req: Request<pb::GetRevisionRequest>,
-    ) -> Result<Response<pb::GetRevisionResponse>, Status> {
+    ) -> Reply<pb::GetRevisionResponse> {
         layers::get_revision(self, req).await
     }
 
     async fn diff_revisions(
         &self,
         req: Request<pb::DiffRevisionsRequest>,
-    ) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
+    ) -> Reply<pb::DiffRevisionsResponse> {
         layers::diff_revisions(self, req).await
     }
 
     async fn create_changeset(
         &self,
         req: Request<pb::CreateChangesetRequest>,
-    ) -> Result<Response<pb::CreateChangesetResponse>, Status> {
+    ) -> Reply<pb::CreateChangesetResponse> {
         changesets::create_changeset(self, req).await
     }
 
     async fn get_changeset(
         &self,
         req: Request<pb::GetChangesetRequest>,
-    ) -> Result<Response<pb::GetChangesetResponse>, Status> {
+    ) -> Reply<pb::GetChangesetResponse> {
         changesets::get_changeset(self, req).await
     }
 
     async fn list_changesets(
         &self,
         req: Request<pb::ListChangesetsRequest>,
-    ) -> Result<Response<pb::ListChangesetsResponse>, Status> {
+    ) -> Reply<pb::ListChangesetsResponse> {
         changesets::list_changesets(self, req).await
     }
 
     async fn publish_changeset(
         &self,
         req: Request<pb::PublishChangesetRequest>,
-    ) -> Result<Response<pb::PublishChangesetResponse>, Status> {
+    ) -> Reply<pb::PublishChangesetResponse> {
         publishing::publish_changeset(self, req).await
     }
 
     async fn discard_changeset(
         &self,
         req: Request<pb::DiscardChangesetRequest>,
-    ) -> Result<Response<pb::DiscardChangesetResponse>, Status> {
+    ) -> Reply<pb::DiscardChangesetResponse> {
         changesets::discard_changeset(self, req).await
     }
 
     async fn rollback_layer(
         &self,
         req: Request<pb::RollbackLayerRequest>,
-    ) -> Result<Response<pb::RollbackLayerResponse>, Status> {
+    ) -> Reply<pb::RollbackLayerResponse> {
         publishing::rollback_layer(self, req).await
     }
 
     async fn get_effective_config(
         &self,
         req: Request<pb::GetEffectiveConfigRequest>,
-    ) -> Result<Response<pb::GetEffectiveConfigResponse>, Status> {
+    ) -> Reply<pb::GetEffectiveConfigResponse> {
         effective::get_effective_config(self, req).await
     }
 
     async fn diff_effective_config(
         &self,
         req: Request<pb::DiffEffectiveConfigRequest>,
-    ) -> Result<Response<pb::DiffEffectiveConfigResponse>, Status> {
+    ) -> Reply<pb::DiffEffectiveConfigResponse> {
         effective::diff_effective_config(self, req).await
     }
 
@@ -261,35 +257,35 @@ impl SharedConfigService for Api {
     async fn watch_effective_config(
         &self,
         req: Request<pb::WatchEffectiveConfigRequest>,
-    ) -> Result<Response<WatchStream>, Status> {
+    ) -> Reply<WatchStream> {
         effective::watch_effective_config(self, req).await
     }
 
     async fn import_snapshot(
         &self,
         req: Request<pb::ImportSnapshotRequest>,
-    ) -> Result<Response<pb::ImportSnapshotResponse>, Status> {
+    ) -> Reply<pb::ImportSnapshotResponse> {
         snapshots::import_snapshot(self, req).await
     }
 
     async fn get_snapshot(
         &self,
         req: Request<pb::GetSnapshotRequest>,
-    ) -> Result<Response<pb::GetSnapshotResponse>, Status> {
+    ) -> Reply<pb::GetSnapshotResponse> {
         snapshots::get_snapshot(self, req).await
     }
 
     async fn list_snapshots(
         &self,
         req: Request<pb::ListSnapshotsRequest>,
-    ) -> Result<Response<pb::ListSnapshotsResponse>, Status> {
+    ) -> Reply<pb::ListSnapshotsResponse> {
         snapshots::list_snapshots(self, req).await
     }
 
     async fn export_config(
         &self,
         req: Request<pb::ExportConfigRequest>,
-    ) -> Result<Response<pb::ExportConfigResponse>, Status> {
+    ) -> Reply<pb::ExportConfigResponse> {
         snapshots::export_config(self, req).await
     }
 }

@@ -159,6 +159,26 @@ pub struct NewChangeset {
     pub changes: Vec<Change<Entry>>,
 }
 
+/// A config kind to register.
+pub struct NewKind {
+    /// The clinical domain.
+    pub domain: String,
+    /// Its JSON Schema (draft 2020-12).
+    pub schema: serde_json::Value,
+    /// Description.
+    pub description: String,
+}
+
+/// A trust's build snapshot to import.
+pub struct NewSnapshot {
+    /// The trust's ODS code.
+    pub trust: String,
+    /// Display name.
+    pub display_name: String,
+    /// When the trust took it.
+    pub taken_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// A trust's effective configuration at one effective revision.
 pub struct EffectiveView {
     /// The revision record (`None` before anything was published).

@@ -1,21 +1,18 @@
 //! Handlers: my actions and the watch stream.
 
-use std::pin::Pin;
-
 use concordat_platform::authz::RequestContext;
 use concordat_platform::error::ApiError;
+use concordat_platform::events;
 use concordat_proto::changecontrol::v1 as pb;
-use futures::{Stream, StreamExt};
 use prost::Message;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use super::convert::{page, ts};
 use super::{Api, Reply};
 use crate::domain::actions::ActionKind;
 
 /// The stream `WatchChangeRequests` answers with.
-pub(super) type WatchStream =
-    Pin<Box<dyn Stream<Item = Result<pb::WatchChangeRequestsResponse, Status>> + Send>>;
+pub(super) type WatchStream = events::WatchStream<pb::WatchChangeRequestsResponse>;
 
 fn kind_pb(kind: ActionKind) -> pb::ActionKind {
     match kind {
@@ -65,16 +62,14 @@ pub(super) async fn watch_change_requests(
     let ctx = RequestContext::of(&req)?;
     let pb::WatchChangeRequestsRequest { parent, cursor } = req.into_inner();
     let events = api.cases.watch(&ctx, &parent, cursor).await?;
-    let stream = events.map(|event| {
-        let event = event.map_err(ApiError::into_status)?;
-        let change_request = pb::ChangeRequest::decode(event.payload.as_slice())
-            .map_err(|e| ApiError::internal(e).into_status())?;
+    Ok(events::watch_response(events, |event| {
+        let change_request =
+            pb::ChangeRequest::decode(event.payload.as_slice()).map_err(ApiError::internal)?;
         Ok(pb::WatchChangeRequestsResponse {
             cursor: event.seq,
             kind: event.kind,
             change_request: Some(change_request),
             event_time: Some(ts(event.created_at)),
         })
-    });
-    Ok(Response::new(Box::pin(stream)))
+    }))
 }

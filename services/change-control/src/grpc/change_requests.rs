@@ -4,10 +4,11 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{bad, change_request_pb, new_change_request, page_size_of, violation};
+use concordat_platform::paging::PageRequest;
+
+use super::convert::{bad, change_request_pb, new_change_request, violation};
 use super::{Api, Reply};
 use crate::domain::lifecycle::State;
-use crate::service::ChangeRequestEdit;
 use crate::store::{ListOrder, ListQuery};
 use tonic::Status;
 
@@ -57,35 +58,14 @@ pub(super) async fn list_change_requests(
         filter,
         order_by,
     } = req.into_inner();
-    let limit = page_size_of(page_size)?;
-    // The token carries the offset and the query it belongs to, so it is refused with another.
-    let fingerprint = format!("{parent}|{filter}|{order_by}");
-    let offset = api
-        .tokens
-        .decode("page_token", &page_token, &fingerprint)
-        .map_err(violation)?
-        .unwrap_or(0);
-    let offset = u64::try_from(offset).unwrap_or(0);
-    let query = parse_filter(
-        &filter,
-        ListQuery {
-            order: parse_order(&order_by)?,
-            offset,
-            limit,
-            ..Default::default()
-        },
-    )?;
+    // The token is bound to the query, so it is refused with another.
+    let query = format!("{parent}|{filter}|{order_by}");
+    let page = PageRequest::parse(&api.tokens, query, page_size, &page_token).map_err(violation)?;
+    let query = parse_filter(&filter, parse_order(&order_by)?, &page)?;
     let (rows, total) = api.cases.list_change_requests(&ctx, &parent, query).await?;
-    let next = offset + rows.len() as u64;
-    let next_page_token = if next < total {
-        api.tokens
-            .encode(&fingerprint, i64::try_from(next).unwrap_or(i64::MAX))
-    } else {
-        String::new()
-    };
     Ok(Response::new(pb::ListChangeRequestsResponse {
+        next_page_token: page.next_token(&api.tokens, rows.len(), total),
         change_requests: rows.iter().map(Into::into).collect(),
-        next_page_token,
         total_size: i32::try_from(total).unwrap_or(i32::MAX),
     }))
 }
@@ -95,34 +75,28 @@ pub(super) async fn update_change_request(
     req: Request<pb::UpdateChangeRequestRequest>,
 ) -> Reply<pb::UpdateChangeRequestResponse> {
     let ctx = RequestContext::of(&req)?;
-    let pb::UpdateChangeRequestRequest {
-        change_request,
-        update_mask,
-        request_id,
-    } = req.into_inner();
-    let (name, etag) = change_request
-        .as_ref()
-        .map(|c| (c.name.clone(), c.etag.clone()))
-        .unwrap_or_default();
-    let edit = ChangeRequestEdit {
-        name,
-        values: new_change_request(change_request)?,
-        mask: update_mask,
-        etag,
-    };
+    let edit = req.into_inner().try_into()?;
     let reply = api
         .cases
-        .update_change_request(&ctx, edit, &request_id, |cr, stale| {
-            pb::UpdateChangeRequestResponse {
-                change_request: Some(change_request_pb(cr.clone(), stale)),
-            }
+        .update_change_request(&ctx, edit, |cr, stale| pb::UpdateChangeRequestResponse {
+            change_request: Some(change_request_pb(cr.clone(), stale)),
         })
         .await?;
     Ok(Response::new(reply))
 }
 
-/// Parses a list filter: conditions joined by `AND`.
-fn parse_filter(filter: &str, mut q: ListQuery) -> Result<ListQuery, Status> {
+/// Parses a list filter (conditions joined by `AND`) into the query of `page` in `order`.
+fn parse_filter(
+    filter: &str,
+    order: (ListOrder, bool),
+    page: &PageRequest,
+) -> Result<ListQuery, Status> {
+    let mut q = ListQuery {
+        order,
+        offset: page.offset,
+        limit: page.size,
+        ..Default::default()
+    };
     if filter.trim().is_empty() {
         return Ok(q);
     }

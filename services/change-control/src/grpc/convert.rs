@@ -20,7 +20,8 @@ use crate::domain::decision::Choice;
 use crate::domain::lifecycle::State;
 use crate::domain::release::{Freeze, Release};
 use crate::service::{
-    DOMAIN, NewChangeRequest, NewDesignAuthority, NewStandardTemplate, VoteResult,
+    ChangeRequestEdit, DOMAIN, NewChangeRequest, NewDesignAuthority, NewStandardTemplate,
+    VoteResult,
 };
 
 pub(super) use concordat_api::time::timestamp as ts;
@@ -56,11 +57,6 @@ pub(super) fn page<T>(
     let query = format!("{}|{parent}", ctx.method);
     concordat_platform::paging::page(&api.tokens, &query, page_size, page_token, items)
         .map_err(violation)
-}
-
-/// The page size of a List request (default 50, at most 500, never negative).
-pub(super) fn page_size_of(page_size: i32) -> Result<u64, Status> {
-    concordat_platform::paging::page_size("page_size", page_size).map_err(violation)
 }
 
 pub(super) fn threshold(t: i32) -> Option<Threshold> {
@@ -373,6 +369,28 @@ pub(super) fn new_change_request(
         configuration_items,
         benefit_links,
     })
+}
+
+impl TryFrom<pb::UpdateChangeRequestRequest> for ChangeRequestEdit {
+    type Error = Status;
+    fn try_from(r: pb::UpdateChangeRequestRequest) -> Result<Self, Status> {
+        let pb::UpdateChangeRequestRequest {
+            change_request,
+            update_mask,
+            request_id,
+        } = r;
+        let (name, etag) = change_request
+            .as_ref()
+            .map(|c| (c.name.clone(), c.etag.clone()))
+            .unwrap_or_default();
+        Ok(ChangeRequestEdit {
+            name,
+            values: new_change_request(change_request)?,
+            mask: update_mask,
+            etag,
+            request_id,
+        })
+    }
 }
 
 pub(super) fn assessment_pb(parent: &str, a: ImpactAssessment) -> pb::ImpactAssessment {

@@ -56,6 +56,8 @@ pub struct ChangeRequestEdit {
     pub mask: Vec<String>,
     /// The etag the caller read.
     pub etag: String,
+    /// Retry key.
+    pub request_id: String,
 }
 
 /// The ICS-relative id of a design authority named `icss/{ics}/designAuthorities/{id}`.
@@ -235,11 +237,10 @@ impl ChangeControl {
         &self,
         ctx: &RequestContext,
         edit: ChangeRequestEdit,
-        request_id: &str,
         reply: impl FnOnce(&ChangeRequest, Vec<String>) -> R,
     ) -> Result<R> {
-        let name = edit.name.clone();
-        let name = name.as_str();
+        let (name, request_id) = (edit.name.clone(), edit.request_id.clone());
+        let (name, request_id) = (name.as_str(), request_id.as_str());
         let (ics, id) = parse_name("change_request.name", name, "changeRequests")?;
         self.require_ics(ctx, &ics, name).await?;
         if edit.mask.is_empty() {

@@ -9,13 +9,15 @@ use serde_json::Value;
 use tonic::{Request, Status};
 
 use crate::domain::changeset::Change;
-use crate::domain::layer::{Bound, Entry, Governance, Key};
+use crate::domain::layer::{Bound, Entry, Governance, Key, LayerId};
 use crate::domain::publish::Placed;
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
 };
 use crate::domain::resolve::{Difference, Resolved, Source};
-use crate::service::{ConfigError, Rendered, layer_name};
+use crate::service::{
+    ConfigError, EffectiveRead, NewChangeset, NewKind, NewSnapshot, Rendered, layer_name,
+};
 use crate::upstream::Caller;
 
 pub(super) fn status(err: ConfigError) -> Status {
@@ -172,6 +174,136 @@ pub(super) fn governance_pb(g: &Governance) -> pb::Governance {
                 })
                 .collect(),
         },
+    }
+}
+
+/// A message field the request must carry.
+pub(super) fn required<T>(field: &str, value: Option<T>) -> Result<T, Status> {
+    value.ok_or_else(|| invalid(field, "is required"))
+}
+
+impl TryFrom<pb::ConfigKind> for NewKind {
+    type Error = Status;
+    fn try_from(k: pb::ConfigKind) -> Result<Self, Status> {
+        let pb::ConfigKind {
+            name: _,
+            domain,
+            schema,
+            description,
+            creator: _,
+            create_time: _,
+        } = k;
+        let Some(schema) = schema else {
+            return Err(invalid(
+                "config_kind.schema",
+                "is required: a JSON Schema (draft 2020-12) object",
+            ));
+        };
+        let schema = json_of(prost_types::Value {
+            kind: Some(prost_types::value::Kind::StructValue(schema)),
+        });
+        Ok(NewKind {
+            domain,
+            schema,
+            description,
+        })
+    }
+}
+
+impl TryFrom<pb::Changeset> for NewChangeset {
+    type Error = Status;
+    fn try_from(c: pb::Changeset) -> Result<Self, Status> {
+        let pb::Changeset {
+            name: _,
+            layer,
+            base_revision,
+            change_request,
+            description,
+            changes,
+            state: _,
+            author: _,
+            create_time: _,
+            published_revision: _,
+            trust_diffs: _,
+            head_revision: _,
+        } = c;
+        let changes = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| change_of(i, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NewChangeset {
+            layer,
+            base_revision,
+            change_request,
+            description,
+            changes,
+        })
+    }
+}
+
+impl From<pb::Snapshot> for NewSnapshot {
+    fn from(s: pb::Snapshot) -> Self {
+        let pb::Snapshot {
+            name: _,
+            trust,
+            display_name,
+            taken_time,
+            content_hash: _,
+            item_count: _,
+            nonconforming_count: _,
+            importer: _,
+            import_time: _,
+        } = s;
+        NewSnapshot {
+            trust,
+            display_name,
+            taken_time: time_of(taken_time),
+        }
+    }
+}
+
+impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
+    fn from(read: EffectiveRead) -> Self {
+        let view = match read {
+            EffectiveRead::NotModified => {
+                return pb::GetEffectiveConfigResponse {
+                    effective_config: None,
+                    not_modified: true,
+                };
+            }
+            EffectiveRead::Config(view) => view,
+        };
+        let rev = view.revision.as_ref().map_or(0, |r| r.revision);
+        pb::GetEffectiveConfigResponse {
+            effective_config: Some(pb::EffectiveConfig {
+                trust: view.trust.clone(),
+                revision: rev,
+                baseline_revision: view.revision.as_ref().map_or(0, |r| r.baseline_revision),
+                overlay_revision: view.revision.as_ref().map_or(0, |r| r.overlay_revision),
+                etag: concordat_api::etag(rev),
+                content_hash: view.content_hash.clone(),
+                items: view.items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
+            }),
+            not_modified: false,
+        }
+    }
+}
+
+/// A layer at a revision (`None`: nothing published yet).
+pub(super) fn layer_pb(ics: &str, layer: &LayerId, record: Option<&Revision>) -> pb::Layer {
+    let trust = match layer {
+        LayerId::Trust(t) => t.clone(),
+        LayerId::Baseline => String::new(),
+    };
+    let empty = crate::domain::resolve::content_hash(&Default::default());
+    pb::Layer {
+        name: layer_name(ics, layer),
+        trust,
+        revision: record.map_or(0, |r| r.revision),
+        content_hash: record.map_or(empty, |r| r.content_hash.clone()),
+        item_count: record.map_or(0, |r| r.item_count),
+        update_time: record.map(|r| ts(r.publish_time)),
     }
 }
 

@@ -5,35 +5,19 @@ use super::*;
 pub(super) async fn get_layer(
     api: &Api,
     req: Request<pb::GetLayerRequest>,
-) -> Result<Response<pb::GetLayerResponse>, Status> {
+) -> Reply<pb::GetLayerResponse> {
     let ctx = RequestContext::of(&req)?;
     let pb::GetLayerRequest { name, revision } = req.into_inner();
-    let (ics, layer, record) = api
-        .cases
-        .get_layer(&ctx, &name, revision)
-        .await
-        .map_err(status)?;
-    let trust = match &layer {
-        crate::domain::layer::LayerId::Trust(t) => t.clone(),
-        crate::domain::layer::LayerId::Baseline => String::new(),
-    };
-    let empty = crate::domain::resolve::content_hash(&Default::default());
+    let (ics, layer, record) = api.cases.get_layer(&ctx, &name, revision).await?;
     Ok(Response::new(pb::GetLayerResponse {
-        layer: Some(pb::Layer {
-            name: layer_name(&ics, &layer),
-            trust,
-            revision: record.as_ref().map_or(0, |r| r.revision),
-            content_hash: record.as_ref().map_or(empty, |r| r.content_hash.clone()),
-            item_count: record.as_ref().map_or(0, |r| r.item_count),
-            update_time: record.as_ref().map(|r| ts(r.publish_time)),
-        }),
+        layer: Some(layer_pb(&ics, &layer, record.as_ref())),
     }))
 }
 
 pub(super) async fn list_layer_items(
     api: &Api,
     req: Request<pb::ListLayerItemsRequest>,
-) -> Result<Response<pb::ListLayerItemsResponse>, Status> {
+) -> Reply<pb::ListLayerItemsResponse> {
     let ctx = RequestContext::of(&req)?;
     let pb::ListLayerItemsRequest {
         parent,
@@ -45,8 +29,7 @@ pub(super) async fn list_layer_items(
     let (items, revision, next_page_token) = api
         .cases
         .list_items(&ctx, &parent, revision, &kind, page_size, &page_token)
-        .await
-        .map_err(status)?;
+        .await?;
     Ok(Response::new(pb::ListLayerItemsResponse {
         items: items.iter().map(|(k, p)| placed_pb(k, p)).collect(),
         revision,
@@ -57,7 +40,7 @@ pub(super) async fn list_layer_items(
 pub(super) async fn list_revisions(
     api: &Api,
     req: Request<pb::ListRevisionsRequest>,
-) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+) -> Reply<pb::ListRevisionsResponse> {
     let ctx = RequestContext::of(&req)?;
     let pb::ListRevisionsRequest {
         parent,
@@ -67,8 +50,7 @@ pub(super) async fn list_revisions(
     let (revisions, next_page_token) = api
         .cases
         .list_revisions(&ctx, &parent, page_size, &page_token)
-        .await
-        .map_err(status)?;
+        .await?;
     Ok(Response::new(pb::ListRevisionsResponse {
         revisions: revisions.iter().map(revision_pb).collect(),
         next_page_token,
@@ -78,10 +60,10 @@ pub(super) async fn list_revisions(
 pub(super) async fn get_revision(
     api: &Api,
     req: Request<pb::GetRevisionRequest>,
-) -> Result<Response<pb::GetRevisionResponse>, Status> {
+) -> Reply<pb::GetRevisionResponse> {
     let ctx = RequestContext::of(&req)?;
     let pb::GetRevisionRequest { name } = req.into_inner();
-    let r = api.cases.get_revision(&ctx, &name).await.map_err(status)?;
+    let r = api.cases.get_revision(&ctx, &name).await?;
     Ok(Response::new(pb::GetRevisionResponse {
         revision: Some(revision_pb(&r)),
     }))
@@ -90,7 +72,7 @@ pub(super) async fn get_revision(
 pub(super) async fn diff_revisions(
     api: &Api,
     req: Request<pb::DiffRevisionsRequest>,
-) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
+) -> Reply<pb::DiffRevisionsResponse> {
     let ctx = RequestContext::of(&req)?;
     let pb::DiffRevisionsRequest {
         layer,
@@ -100,8 +82,7 @@ pub(super) async fn diff_revisions(
     let (changes, from_revision, to_revision) = api
         .cases
         .diff_revisions(&ctx, &layer, from_revision, to_revision)
-        .await
-        .map_err(status)?;
+        .await?;
     Ok(Response::new(pb::DiffRevisionsResponse {
         changes: changes.iter().map(diff_pb).collect(),
         from_revision,

@@ -5,7 +5,7 @@ use super::*;
 pub(super) async fn publish_changeset(
     api: &Api,
     req: Request<pb::PublishChangesetRequest>,
-) -> Result<Response<pb::PublishChangesetResponse>, Status> {
+) -> Reply<pb::PublishChangesetResponse> {
     let ctx = RequestContext::of(&req)?;
     let caller = caller(&req);
     let pb::PublishChangesetRequest {
@@ -20,15 +20,14 @@ pub(super) async fn publish_changeset(
     let outcome = api
         .cases
         .publish(&ctx, &caller, &name, rebase, &request_id, response)
-        .await
-        .map_err(status)?;
+        .await?;
     Ok(Response::new(outcome))
 }
 
 pub(super) async fn rollback_layer(
     api: &Api,
     req: Request<pb::RollbackLayerRequest>,
-) -> Result<Response<pb::RollbackLayerResponse>, Status> {
+) -> Reply<pb::RollbackLayerResponse> {
     let ctx = RequestContext::of(&req)?;
     let caller = caller(&req);
     let pb::RollbackLayerRequest {
@@ -52,7 +51,6 @@ pub(super) async fn rollback_layer(
                 revision: Some(revision_pb(r)),
             },
         )
-        .await
-        .map_err(status)?;
+        .await?;
     Ok(Response::new(outcome))
 }

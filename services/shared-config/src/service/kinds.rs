@@ -4,20 +4,22 @@ use super::*;
 
 impl SharedConfig {
     /// Registers a kind.
-    #[allow(clippy::too_many_arguments)]
     pub async fn create_kind<R: Reply>(
         &self,
         ctx: &RequestContext,
         parent: &str,
         id: &str,
-        domain: String,
-        schema: Value,
-        description: String,
+        new: NewKind,
         request_id: &str,
         reply: impl FnOnce(&KindRecord) -> R,
     ) -> Result<R> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
+        let NewKind {
+            domain,
+            schema,
+            description,
+        } = new;
         let mut violations = Vec::new();
         if !kind::valid_name(id) {
             violations.push((

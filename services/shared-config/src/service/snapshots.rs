@@ -4,20 +4,23 @@ use super::*;
 
 impl SharedConfig {
     /// Imports a trust's actual build as a snapshot.
-    #[allow(clippy::too_many_arguments)]
     pub async fn import_snapshot<R: Reply>(
         &self,
         ctx: &RequestContext,
         parent: &str,
-        trust: &str,
-        display_name: String,
-        taken_time: Option<DateTime<Utc>>,
+        new: NewSnapshot,
         bundle_json: &str,
         request_id: &str,
         reply: impl FnOnce(&Snapshot) -> R,
     ) -> Result<R> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
+        let NewSnapshot {
+            trust,
+            display_name,
+            taken_time,
+        } = new;
+        let trust = trust.as_str();
         if trust.is_empty() {
             return Err(invalid("snapshot.trust", "is required"));
         }
