@@ -23,38 +23,15 @@ use pb::change_control_service_client::ChangeControlServiceClient;
 const CRS: usize = 10_000;
 const TRUSTS: [&str; 8] = ["RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP"];
 
-fn federation() -> String {
-    let trusts: Vec<String> = TRUSTS
-        .iter()
-        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
-        .collect();
-    format!(
-        "[[ics]]\ncode = \"QUE\"\nname = \"Bench ICS\"\ntrusts = [{}]\n",
-        trusts.join(", ")
-    )
-}
-
 fn token(s: &TestServer, trust: Option<&str>, role: &str, subject: &str) -> String {
-    s.platform
-        .dev_issuer
-        .as_ref()
-        .unwrap()
-        .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
-            subject: subject.into(),
-            name: None,
-            org: trust.unwrap_or("QUE").into(),
-            ics: None,
-            roles: vec![role.into()],
-            ttl: Duration::from_secs(3600),
-        })
-        .unwrap()
+    s.token(trust.unwrap_or("QUE"), &[role], subject)
 }
 
 /// A server with one design authority of eight trusts and 10,000 change requests in DA_REVIEW.
 async fn seeded(backend: TestBackend) -> Option<TestServer> {
     let s = TestServer::start(Options {
         backend,
-        federation: Some(federation()),
+        federation: Some(concordat_e2e::federation("Bench ICS", &TRUSTS, false)),
         ..Default::default()
     })
     .await?;

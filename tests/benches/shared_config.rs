@@ -11,7 +11,7 @@
 //! Run with `cargo bench -p concordat-e2e --bench shared_config`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use concordat_e2e::{Bearer, Options, TestServer};
 use concordat_platform::testkit::TestBackend;
@@ -98,31 +98,8 @@ fn domain(c: &mut Criterion) {
     );
 }
 
-fn federation() -> String {
-    let trusts: Vec<String> = TRUSTS
-        .iter()
-        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
-        .collect();
-    format!(
-        "[[ics]]\ncode = \"QUE\"\nname = \"Bench ICS\"\ntrusts = [{}]\n",
-        trusts.join(", ")
-    )
-}
-
 fn token(s: &TestServer, trust: &str, role: &str, subject: &str) -> String {
-    s.platform
-        .dev_issuer
-        .as_ref()
-        .unwrap()
-        .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
-            subject: subject.into(),
-            name: None,
-            org: trust.into(),
-            ics: None,
-            roles: vec![role.into()],
-            ttl: Duration::from_secs(3600),
-        })
-        .unwrap()
+    s.token(trust, &[role], subject)
 }
 
 type Config = pb::shared_config_service_client::SharedConfigServiceClient<
@@ -130,12 +107,9 @@ type Config = pb::shared_config_service_client::SharedConfigServiceClient<
 >;
 
 fn config(s: &TestServer, token: &str) -> Config {
-    pb::shared_config_service_client::SharedConfigServiceClient::with_interceptor(
-        s.channel.clone(),
-        Bearer::new(token),
-    )
-    .max_decoding_message_size(256 << 20)
-    .max_encoding_message_size(256 << 20)
+    s.shared_config(token)
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20)
 }
 
 fn add(i: usize, value: serde_json::Value) -> pb::ItemChange {
@@ -183,7 +157,7 @@ async fn publish(client: &Config, layer: &str, cr: &str, changes: Vec<pb::ItemCh
 async fn seeded() -> (TestServer, String) {
     let s = TestServer::start(Options {
         backend: TestBackend::Sqlite,
-        federation: Some(federation()),
+        federation: Some(concordat_e2e::federation("Bench ICS", &TRUSTS, false)),
         max_message_bytes: 256 << 20,
         ..Default::default()
     })

@@ -19,7 +19,9 @@ use concordat_platform::config::Config;
 use concordat_platform::identity::dev_issuer::TokenRequest;
 use concordat_platform::server::Platform;
 use concordat_platform::testkit::{TestBackend, TestDb};
+use concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient;
 use concordat_proto::platform::v1 as pb;
+use concordat_proto::sharedconfig::v1::shared_config_service_client::SharedConfigServiceClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::service::interceptor::InterceptedService;
@@ -188,6 +190,35 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A development token for `subject` of `trust` (an ODS code, or the ICS code) with `roles`.
+    pub fn token(&self, trust: &str, roles: &[&str], subject: &str) -> String {
+        let issuer = self
+            .platform
+            .dev_issuer
+            .as_ref()
+            .expect("development issuer running");
+        issuer
+            .mint(&TokenRequest {
+                subject: subject.into(),
+                name: None,
+                org: trust.into(),
+                ics: None,
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                ttl: Duration::from_secs(3600),
+            })
+            .unwrap()
+    }
+
+    /// A change-control client sending `token`.
+    pub fn change_control(&self, token: &str) -> ChangeControlClient {
+        ChangeControlServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// A shared-configuration client sending `token`.
+    pub fn shared_config(&self, token: &str) -> SharedConfigClient {
+        SharedConfigServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
     /// A platform client sending `token`.
     pub fn platform(
         &self,
@@ -254,6 +285,41 @@ impl tonic::service::Interceptor for Bearer {
         req.metadata_mut().insert("authorization", self.0.clone());
         Ok(req)
     }
+}
+
+/// A federation file: the ICS `QUE` named `name` with `trusts` (each named `Trust {ods}`), and,
+/// when `with_other_ics`, a second ICS `QKK` with the one trust `RJ1`, for scope tests.
+pub fn federation(name: &str, trusts: &[&str], with_other_ics: bool) -> String {
+    let trusts: Vec<String> = trusts
+        .iter()
+        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
+        .collect();
+    let mut file = format!(
+        "[[ics]]\ncode = \"QUE\"\nname = \"{name}\"\ntrusts = [{}]\n",
+        trusts.join(", ")
+    );
+    if with_other_ics {
+        file.push_str(
+            "\n[[ics]]\ncode = \"QKK\"\nname = \"Other ICS\"\ntrusts = [{ ods = \"RJ1\", name = \"Other\" }]\n",
+        );
+    }
+    file
+}
+
+/// A change-control client sending a token.
+pub type ChangeControlClient = ChangeControlServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A shared-configuration client sending a token.
+pub type SharedConfigClient = SharedConfigServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// The fields of a status's `BadRequest` violations, in order.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// The `ErrorInfo` reason of a status.

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use concordat_e2e::{Bearer, Options, TestServer, reason};
+use concordat_e2e::{Bearer, Options, TestServer, fields, reason};
 use concordat_platform::both_backends;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as pb;
@@ -18,17 +18,6 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
 const TRUSTS: [&str; 8] = ["RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP"];
-
-fn federation() -> String {
-    let trusts: Vec<String> = TRUSTS
-        .iter()
-        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
-        .collect();
-    format!(
-        "[[ics]]\ncode = \"QUE\"\nname = \"Test ICS\"\ntrusts = [{}]\n\n[[ics]]\ncode = \"QKK\"\nname = \"Other ICS\"\ntrusts = [{{ ods = \"RJ1\", name = \"Other\" }}]\n",
-        trusts.join(", ")
-    )
-}
 
 type Client = ChangeControlServiceClient<InterceptedService<Channel, Bearer>>;
 
@@ -45,7 +34,7 @@ impl World {
     ) -> Option<Self> {
         let s = TestServer::start(Options {
             backend,
-            federation: Some(federation()),
+            federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
             ..Default::default()
         })
         .await?;
@@ -201,7 +190,7 @@ fn voter(trust: &str) -> String {
 }
 
 fn client(s: &TestServer, token: &str) -> Client {
-    ChangeControlServiceClient::with_interceptor(s.channel.clone(), Bearer::new(token))
+    s.change_control(token)
 }
 
 fn routine(da: &str, affected: &[&str]) -> pb::ChangeRequest {
@@ -233,14 +222,6 @@ fn vote(parent: &str, choice: pb::VoteChoice) -> pb::CastVoteRequest {
 
 fn state(cr: &pb::ChangeRequest) -> pb::State {
     pb::State::try_from(cr.state).unwrap()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn authorization_keeps_each_party_to_its_part(backend: TestBackend) {

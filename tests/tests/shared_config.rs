@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use concordat_e2e::{Bearer, Options, TestServer, reason};
+use concordat_e2e::{Bearer, Options, TestServer, fields, reason};
 use concordat_platform::both_backends;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as cc;
@@ -30,25 +30,6 @@ type Changes = cc::change_control_service_client::ChangeControlServiceClient<
     InterceptedService<Channel, Bearer>,
 >;
 
-fn federation() -> String {
-    let trusts: Vec<String> = TRUSTS
-        .iter()
-        .map(|t| format!("{{ ods = \"{t}\", name = \"Trust {t}\" }}"))
-        .collect();
-    format!(
-        "[[ics]]\ncode = \"QUE\"\nname = \"Test ICS\"\ntrusts = [{}]\n\n[[ics]]\ncode = \"QKK\"\nname = \"Other ICS\"\ntrusts = [{{ ods = \"RJ1\", name = \"Other\" }}]\n",
-        trusts.join(", ")
-    )
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
-        .unwrap_or_default()
-}
-
 struct World {
     s: TestServer,
     da: String,
@@ -59,7 +40,7 @@ impl World {
     async fn new(backend: TestBackend) -> Option<Self> {
         let s = TestServer::start(Options {
             backend,
-            federation: Some(federation()),
+            federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
             ..Default::default()
         })
         .await?;
@@ -158,31 +139,15 @@ impl World {
     }
 
     fn token(&self, trust: &str, role: &str, subject: &str) -> String {
-        let issuer = self.s.platform.dev_issuer.as_ref().unwrap();
-        issuer
-            .mint(&concordat_platform::identity::dev_issuer::TokenRequest {
-                subject: subject.into(),
-                name: None,
-                org: trust.into(),
-                ics: None,
-                roles: vec![role.into()],
-                ttl: Duration::from_secs(600),
-            })
-            .unwrap()
+        self.s.token(trust, &[role], subject)
     }
 
     fn changes(&self, trust: &str, role: &str, subject: &str) -> Changes {
-        cc::change_control_service_client::ChangeControlServiceClient::with_interceptor(
-            self.s.channel.clone(),
-            Bearer::new(&self.token(trust, role, subject)),
-        )
+        self.s.change_control(&self.token(trust, role, subject))
     }
 
     fn config(&self, trust: &str, role: &str, subject: &str) -> Config {
-        SharedConfigServiceClient::with_interceptor(
-            self.s.channel.clone(),
-            Bearer::new(&self.token(trust, role, subject)),
-        )
+        self.s.shared_config(&self.token(trust, role, subject))
     }
 
     fn engineer(&self, trust: &str) -> Config {
