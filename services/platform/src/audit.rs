@@ -64,6 +64,8 @@ pub struct NewEntry<'a> {
     pub request_id: &'a str,
     /// One line for people.
     pub summary: String,
+    /// When (stored to the microsecond): the write's time, from the service's clock.
+    pub time: DateTime<Utc>,
 }
 
 /// A stored entry.
@@ -214,7 +216,7 @@ pub async fn append<C: ConnectionTrait>(txn: &C, new: NewEntry<'_>) -> Result<En
     let mut entry = Entry {
         ics: new.ics.to_owned(),
         sequence: current.sequence + 1,
-        time: Utc::now().trunc_subsecs(6),
+        time: new.time.trunc_subsecs(6),
         actor: new.actor,
         action: new.action.to_owned(),
         resource: new.resource.to_owned(),

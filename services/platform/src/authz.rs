@@ -210,6 +210,7 @@ fn denial<'a>(
         resource,
         request_id,
         summary: format!("{reason}: {message}"),
+        time: chrono::Utc::now(),
     }
 }
 

@@ -159,6 +159,7 @@ impl Outbox {
         resource: &str,
         kind: &str,
         payload: Vec<u8>,
+        time: DateTime<Utc>,
     ) -> Result<i64, DbErr> {
         // Held until commit: sequence numbers commit in order across replicas.
         crate::db::lock_for_transaction(txn, self.table).await?;
@@ -177,7 +178,7 @@ impl Outbox {
                 resource.into(),
                 kind.into(),
                 payload.into(),
-                Utc::now().into(),
+                time.into(),
             ])
             .to_owned();
         txn.execute(&insert).await?;

@@ -267,7 +267,7 @@ impl Writer {
         }));
         // `await` consumes the future, so the closure's handle is dropped when it returns.
         let result = change(write.clone()).await;
-        let Shared { txn, pending, .. } =
+        let Shared { txn, pending, now } =
             Arc::try_unwrap(write.0).map_err(|_| WriteError::Escaped)?;
         let pending = pending
             .into_inner()
@@ -300,13 +300,14 @@ impl Writer {
                     resource,
                     request_id: &ctx.request_id,
                     summary: summary.clone(),
+                    time: now,
                 },
             )
             .await?;
         }
         for (ics, resource, kind, payload) in pending.events {
             self.outbox
-                .append(&txn, &ics, &resource, &kind, payload)
+                .append(&txn, &ics, &resource, &kind, payload, now)
                 .await?;
         }
         idempotency::record(&*txn, key, reply.encode_to_vec()).await?;

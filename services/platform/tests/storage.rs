@@ -31,6 +31,7 @@ async fn append(db: &Database, ics: &str, n: usize) {
             resource: &format!("icss/{ics}/things/{n}"),
             request_id: "req-1",
             summary: format!("entry {n}"),
+            time: chrono::Utc::now(),
         },
     )
     .await
@@ -134,6 +135,7 @@ both_backends!(a_rolled_back_change_leaves_no_audit_entry, |db| {
             resource: "icss/QUE/things/x",
             request_id: "req-2",
             summary: "rolled back".into(),
+            time: chrono::Utc::now(),
         },
     )
     .await
@@ -166,6 +168,7 @@ async fn publish(outbox: &Outbox, db: &Database, ics: &str, kind: &str) -> i64 {
             "icss/QUE/things/1",
             kind,
             kind.as_bytes().to_vec(),
+            chrono::Utc::now(),
         )
         .await
         .unwrap();
@@ -264,6 +267,7 @@ both_backends!(
                     resource,
                     request_id: "r",
                     summary: String::new(),
+                    time: chrono::Utc::now(),
                 },
             )
             .await

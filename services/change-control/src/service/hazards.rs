@@ -39,7 +39,7 @@ impl ChangeControl {
                     )));
                 }
                 hazard.id = uuid::Uuid::now_v7().simple().to_string();
-                store::insert_hazard(w.txn(), &ics, &id, &hazard).await?;
+                store::insert_hazard(w.txn(), &ics, &id, &hazard, w.now()).await?;
                 let mut next = cr.clone();
                 next.residual_risk = next.residual_risk.max(hazard.residual_risk);
                 if cr.state == State::DaReview {

@@ -36,8 +36,9 @@ pub async fn insert_hazard<C: ConnectionTrait>(
     ics: &str,
     cr: &str,
     h: &Hazard,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    hazard::Entity::insert(hazard_model(ics, cr, h, Utc::now()))
+    hazard::Entity::insert(hazard_model(ics, cr, h, now))
         .exec_without_returning(c)
         .await
         .map_err(|e| StoreError::unique(e, format!("hazard {}", h.id)))?;
