@@ -5,6 +5,8 @@
 //! encoded file descriptor set that the server registers for reflection.
 #![allow(missing_docs, clippy::all)]
 
+pub mod codec;
+
 /// The encoded `FileDescriptorSet` of every Concordat proto (and its imports), for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/concordat_descriptor.bin"));

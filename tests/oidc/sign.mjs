@@ -3,8 +3,10 @@
 // (expired, not yet valid) and for the classic forgery of an HS256 token keyed with the issuer's
 // public key. Prints the token on stdout.
 //
-// Usage: node sign.mjs --jwks FILE --claims JSON [--mode key|hs256-public] [--typ at+jwt]
+// Usage: node sign.mjs --jwks FILE --claims JSON [--mode key|crit|long-kid|hs256-public] [--typ at+jwt]
 //   key          sign with the first key of FILE, with its own algorithm and kid (default)
+//   crit         the same, with a `crit` header naming an extension (RFC 7515 §4.1.11)
+//   long-kid     the same, with a 4 KiB `kid` no issuer publishes
 //   hs256-public HMAC-SHA256 keyed with the first key's public key in PEM (an attack)
 
 import { createHmac, createPublicKey } from 'node:crypto';
@@ -23,11 +25,19 @@ const { values } = parseArgs({
 const key = JSON.parse(readFileSync(values.jwks, 'utf8')).keys[0];
 const claims = JSON.parse(values.claims);
 
-if (values.mode === 'key') {
+if (['key', 'crit', 'long-kid'].includes(values.mode)) {
   const privateKey = await importJWK(key, key.alg);
+  const header = { alg: key.alg, kid: key.kid, typ: values.typ };
+  if (values.mode === 'crit') {
+    header.crit = ['urn:example:must-understand'];
+    header['urn:example:must-understand'] = true;
+  }
+  if (values.mode === 'long-kid') {
+    header.kid = 'k'.repeat(4096);
+  }
   const token = await new SignJWT(claims)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: values.typ })
-    .sign(privateKey);
+    .setProtectedHeader(header)
+    .sign(privateKey, { crit: { 'urn:example:must-understand': true } });
   process.stdout.write(`${token}\n`);
 } else if (values.mode === 'hs256-public') {
   const { d, p, q, dp, dq, qi, ...publicJwk } = key;

@@ -184,6 +184,69 @@ async fn bad_tokens_are_refused_with_the_reason() {
     assert_eq!(who(&server, &real).await.unwrap().trust, "RGT");
 }
 
+/// Each refusal in the client's terms: the message says what is wrong with the token, not what
+/// the library called it, and never echoes more than a short piece of what was sent.
+#[tokio::test]
+async fn tokens_are_checked_to_the_letter_and_refusals_speak_plainly() {
+    let (rgt, _ics, server) = setup().await;
+    let claims = |extra: serde_json::Value| {
+        let mut c = json!({"iss": rgt.issuer, "sub": "mallory", "aud": "concordat",
+            "iat": now(), "exp": now() + 300, "roles": ["ics-admin"]});
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let refused = |result: Result<pb::Principal, tonic::Status>| {
+        let status = result.expect_err("token must be refused");
+        assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+        (reason(&status), status.message().to_owned())
+    };
+
+    let crit = rgt.sign(claims(json!({})), "crit").await;
+    let (why, message) = refused(who(&server, &crit).await);
+    assert_eq!(why, "TOKEN_INVALID");
+    assert!(message.contains("critical"), "{message}");
+
+    let future = rgt.sign(claims(json!({"iat": now() + 3600})), "key").await;
+    let (why, message) = refused(who(&server, &future).await);
+    assert_eq!(why, "TOKEN_INVALID");
+    assert!(message.contains("in the future"), "{message}");
+
+    let mut no_exp = claims(json!({}));
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let no_exp = rgt.sign(no_exp, "key").await;
+    let (_, message) = refused(who(&server, &no_exp).await);
+    assert_eq!(message, "token is invalid: the token has no `exp` claim");
+
+    let text_exp = rgt.sign(claims(json!({"exp": "tomorrow"})), "key").await;
+    let (_, message) = refused(who(&server, &text_exp).await);
+    assert!(!message.contains("Json("), "{message}");
+    assert!(message.contains("`exp`"), "{message}");
+
+    let long_kid = rgt.sign(claims(json!({})), "long-kid").await;
+    let (_, message) = refused(who(&server, &long_kid).await);
+    assert!(message.len() < 300, "{} bytes: {message}", message.len());
+
+    // The scheme name is case-insensitive (RFC 7235): `BEARER` is the same as `Bearer`.
+    let good = rgt.sign(claims(json!({})), "key").await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let mut request = tonic::Request::new(pb::WhoAmIRequest {});
+        request
+            .metadata_mut()
+            .insert("authorization", format!("{scheme} {good}").parse().unwrap());
+        let principal =
+            pb::platform_service_client::PlatformServiceClient::new(server.channel.clone())
+                .who_am_i(request)
+                .await
+                .unwrap_or_else(|s| panic!("{scheme}: {s:?}"))
+                .into_inner()
+                .principal
+                .unwrap();
+        assert_eq!(principal.subject, "mallory");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_key_is_picked_up_and_the_old_key_works_while_published() {
     let (mut rgt, _ics, server) = setup().await;

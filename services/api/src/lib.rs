@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod etag;
 pub mod names;
 pub mod paging;
+pub mod request_id;
 pub mod status;
 pub mod time;
 pub mod violation;

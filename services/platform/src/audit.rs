@@ -188,6 +188,25 @@ impl From<entry::Model> for Entry {
     }
 }
 
+/// `text` as the chain records it: control characters (a NUL would not store on PostgreSQL)
+/// written as `\u{..}` escapes, and at most `max` characters, so any refusal can be recorded
+/// whatever the request held.
+fn recorded(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if out.chars().count() >= max {
+            out.push('…');
+            break;
+        }
+        if c.is_control() && c != '\n' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Appends an entry to its ICS's chain inside `txn` (the caller's transaction).
 pub async fn append<C: ConnectionTrait>(txn: &C, new: NewEntry<'_>) -> Result<Entry, DbErr> {
     // Lock the head row; create it first if this is the ICS's first entry.
@@ -218,10 +237,10 @@ pub async fn append<C: ConnectionTrait>(txn: &C, new: NewEntry<'_>) -> Result<En
         sequence: current.sequence + 1,
         time: new.time.trunc_subsecs(6),
         actor: new.actor,
-        action: new.action.to_owned(),
-        resource: new.resource.to_owned(),
-        request_id: new.request_id.to_owned(),
-        summary: new.summary,
+        action: recorded(new.action, 200),
+        resource: recorded(new.resource, 1000),
+        request_id: recorded(new.request_id, 200),
+        summary: recorded(&new.summary, 4000),
         previous_hash: current.hash,
         hash: String::new(),
     };

@@ -47,16 +47,24 @@ pub struct Gate {
     verifier: Arc<Verifier>,
     db: Database,
     metrics: Arc<Metrics>,
+    max_message_bytes: usize,
 }
 
 impl Gate {
     /// A gate verifying with `verifier`, auditing denials into `db`, and refusing calls while the
-    /// process is not ready (`metrics`' readiness: before start-up completes and while draining).
-    pub fn new(verifier: Arc<Verifier>, db: Database, metrics: Arc<Metrics>) -> Arc<Self> {
+    /// process is not ready (`metrics`' readiness: before start-up completes and while draining),
+    /// and refusing request messages over `max_message_bytes`.
+    pub fn new(
+        verifier: Arc<Verifier>,
+        db: Database,
+        metrics: Arc<Metrics>,
+        max_message_bytes: usize,
+    ) -> Arc<Self> {
         Arc::new(Self {
             verifier,
             db,
             metrics,
+            max_message_bytes,
         })
     }
 }
@@ -98,6 +106,16 @@ pub fn request_id_of(headers: &http::HeaderMap) -> String {
         .to_owned()
 }
 
+/// The token of an `authorization` header value of the `Bearer` scheme, whose name is
+/// case-insensitive (RFC 7235 §2.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 fn respond(err: ApiError) -> http::Response<Body> {
     err.into_status().into_http()
 }
@@ -131,7 +149,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let gate = self.gate.clone();
@@ -152,11 +170,7 @@ where
                 .headers()
                 .get(http::header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim);
+                .and_then(bearer_token);
             let principal = match token {
                 None => return Ok(respond(auth_status(&AuthError::Missing))),
                 Some(token) => match gate.verifier.verify(token).await {
@@ -188,10 +202,15 @@ where
                 .await;
                 return Ok(respond(err));
             }
+            let mut req = match crate::framing::check(req, gate.max_message_bytes).await {
+                Ok(req) => req,
+                Err(err) => return Ok(respond(err)),
+            };
             let called = method.rsplit('/').next().unwrap_or_default().to_owned();
             req.extensions_mut().insert(CalledMethod(called));
             req.extensions_mut().insert(principal);
-            inner.call(req).await
+            let response = inner.call(req).await?;
+            Ok(crate::framing::explain(response, gate.max_message_bytes))
         })
     }
 }
@@ -214,8 +233,9 @@ fn denial<'a>(
     }
 }
 
-/// Writes a denial to the caller's ICS audit chain in its own transaction. A failure to write it
-/// is logged, not returned: the caller is refused either way.
+/// Writes a denial to the caller's ICS audit chain in its own transaction. A denial that cannot
+/// be recorded is not sent as a plain refusal: the caller gets UNAVAILABLE (with RetryInfo), so no
+/// refusal goes unrecorded.
 pub(crate) async fn record_denial(
     db: &Database,
     principal: &Principal,
@@ -223,7 +243,7 @@ pub(crate) async fn record_denial(
     resource: &str,
     reason: &str,
     message: &str,
-) {
+) -> Result<(), ApiError> {
     let write = async {
         let txn = db.begin_write().await?;
         audit::append(
@@ -233,10 +253,17 @@ pub(crate) async fn record_denial(
         .await?;
         txn.commit().await
     };
-    if let Err(err) = write.await {
-        tracing::error!(error = %err, "a denial could not be written to the audit chain");
-    }
     tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
+    write.await.map_err(|err: sea_orm::DbErr| {
+        tracing::error!(error = %err, "a denial could not be written to the audit chain");
+        ApiError::new(
+            Code::Unavailable,
+            PLATFORM_DOMAIN,
+            "NOT_READY",
+            "the refusal could not be recorded in the audit chain; retry",
+        )
+        .with_retry_after(std::time::Duration::from_secs(1))
+    })
 }
 
 /// Records a denial in the caller's ICS audit chain (in its own transaction) and returns the
@@ -250,8 +277,10 @@ pub async fn deny(
     reason: &'static str,
     message: String,
 ) -> ApiError {
-    record_denial(db, principal, request_id, resource, reason, &message).await;
-    ApiError::permission_denied(PLATFORM_DOMAIN, reason, message)
+    match record_denial(db, principal, request_id, resource, reason, &message).await {
+        Ok(()) => ApiError::permission_denied(PLATFORM_DOMAIN, reason, message),
+        Err(unrecorded) => unrecorded,
+    }
 }
 
 /// The method a call is for (the last segment of its gRPC path), put into the request's
@@ -351,5 +380,20 @@ impl RequestContext {
             format!("you act for {own}, not {trust}"),
         )
         .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for header in ["Bearer abc", "bearer abc", "BEARER abc", "BeArEr  abc "] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer   ", "Bearerabc", ""] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
     }
 }

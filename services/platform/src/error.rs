@@ -29,6 +29,19 @@ pub fn reason_name(proto_name: &'static str) -> &'static str {
         .unwrap_or(proto_name)
 }
 
+/// The most violations of each kind a status carries.
+pub const MAX_VIOLATIONS: usize = 50;
+
+/// `text` cut to at most `max` characters, with `…` where it was cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
 /// An error as the client will see it.
 #[derive(Debug)]
 pub struct ApiError(Box<Inner>);
@@ -211,8 +224,38 @@ impl ApiError {
     }
 
     /// The status sent to the client. Internal causes are logged here, in the request's span.
+    ///
+    /// Whatever the request held, the status stays small enough for any client's trailer limit
+    /// (grpcio's default is 16 KiB): at most [`MAX_VIOLATIONS`] violations of each kind (the
+    /// number left out in metadata `violations_omitted`), and the message, each field, subject,
+    /// description and metadata value cut to a bounded length, so input is never echoed whole.
     pub fn into_status(self) -> Status {
-        let this = *self.0;
+        let mut this = *self.0;
+        let omitted = this.field_violations.len().saturating_sub(MAX_VIOLATIONS)
+            + this
+                .precondition_violations
+                .len()
+                .saturating_sub(MAX_VIOLATIONS);
+        this.field_violations.truncate(MAX_VIOLATIONS);
+        this.precondition_violations.truncate(MAX_VIOLATIONS);
+        for v in &mut this.field_violations {
+            v.field = bounded(&v.field, 200);
+            v.description = bounded(&v.description, 300);
+        }
+        for v in &mut this.precondition_violations {
+            v.r#type = bounded(&v.r#type, 100);
+            v.subject = bounded(&v.subject, 200);
+            v.description = bounded(&v.description, 300);
+        }
+        for value in this.metadata.values_mut() {
+            *value = bounded(value, 200);
+        }
+        this.message = bounded(&this.message, 1000);
+        if omitted > 0 {
+            this.message.push_str(&format!(" (and {omitted} more)"));
+            this.metadata
+                .insert("violations_omitted".into(), omitted.to_string());
+        }
         if let Some(source) = &this.internal {
             let mut chain = source.to_string();
             let mut cause = source.source();

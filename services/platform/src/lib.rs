@@ -17,6 +17,7 @@ pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod events;
+pub mod framing;
 pub mod idempotency;
 pub mod identity;
 pub mod migrations;

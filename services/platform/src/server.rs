@@ -282,7 +282,12 @@ impl Platform {
         routes.add_service(health);
         ServerBuilder {
             platform: self.clone(),
-            gate: Gate::new(self.verifier.clone(), self.db.clone(), self.metrics.clone()),
+            gate: Gate::new(
+                self.verifier.clone(),
+                self.db.clone(),
+                self.metrics.clone(),
+                self.config.server.max_message_bytes,
+            ),
             routes,
             reporter,
             names: Vec::new(),

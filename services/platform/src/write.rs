@@ -67,6 +67,12 @@ pub enum WriteError {
     /// A stored response no longer decodes.
     #[error("the stored response of a retried request does not decode")]
     StoredReply(#[source] prost::DecodeError),
+    /// The request id is not of the documented form.
+    #[error("{0}")]
+    RequestIdForm(&'static str),
+    /// A refusal could not be recorded in the audit chain (the status to send instead).
+    #[error("{0}")]
+    Unrecorded(ApiError),
     /// The use case kept its [`Write`] beyond the closure.
     #[error("a use case kept its write handle after it returned")]
     Escaped,
@@ -77,6 +83,10 @@ impl From<WriteError> for ApiError {
         match err {
             WriteError::RequestIdReused(reused) => {
                 ApiError::invalid_field(PLATFORM_DOMAIN, "request_id", reused.to_string())
+            }
+            WriteError::Unrecorded(err) => err,
+            WriteError::RequestIdForm(reason) => {
+                ApiError::invalid_field(PLATFORM_DOMAIN, "request_id", reason)
             }
             other => ApiError::internal(other),
         }
@@ -210,6 +220,7 @@ impl Writer {
         ctx: &RequestContext,
         request_id: &str,
     ) -> Result<Option<R>, WriteError> {
+        concordat_api::request_id::check(request_id).map_err(WriteError::RequestIdForm)?;
         let subject = ctx.subject_key();
         let key = Key {
             service: self.service,
@@ -240,6 +251,8 @@ impl Writer {
         F: FnOnce(Write) -> Fut,
         Fut: Future<Output = Result<R, E>>,
     {
+        concordat_api::request_id::check(request_id)
+            .map_err(|reason| E::from(WriteError::RequestIdForm(reason)))?;
         let subject = ctx.subject_key();
         let key = Key {
             service: self.service,
@@ -276,8 +289,8 @@ impl Writer {
             Ok(reply) => reply,
             Err(err) => {
                 drop(txn);
-                if let Some(refusal) = pending.refusal {
-                    record_denial(
+                if let Some(refusal) = pending.refusal
+                    && let Err(unrecorded) = record_denial(
                         &self.db,
                         &ctx.principal,
                         &ctx.request_id,
@@ -285,7 +298,9 @@ impl Writer {
                         refusal.reason,
                         &refusal.message,
                     )
-                    .await;
+                    .await
+                {
+                    return Err(E::from(WriteError::Unrecorded(unrecorded)));
                 }
                 return Err(err);
             }

@@ -65,6 +65,38 @@ both_backends!(audit_chain_links_each_entry_to_the_one_before, |db| {
     assert_eq!(other[0].sequence, 1);
 });
 
+both_backends!(any_text_a_request_held_can_be_recorded, |db| {
+    // A NUL does not store in PostgreSQL text, and a megabyte has no place in the chain: the
+    // entry is recorded with control characters escaped and long text cut.
+    let txn = db.begin_write().await.unwrap();
+    let resource = format!("icss/QUE/things/a\0b{}", "x".repeat(1 << 20));
+    let entry = audit::append(
+        &*txn,
+        NewEntry {
+            ics: "QUE",
+            actor: actor("mallory"),
+            action: "authorization.denied",
+            resource: &resource,
+            request_id: "r\0",
+            summary: "ICS_SCOPE: \u{1b}[31m".into(),
+            time: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert!(
+        entry.resource.starts_with("icss/QUE/things/a\\u{0}b"),
+        "{}",
+        &entry.resource[..40]
+    );
+    assert!(entry.resource.chars().count() <= 1001);
+    assert_eq!(entry.request_id, "r\\u{0}");
+    assert_eq!(entry.summary, "ICS_SCOPE: \\u{1b}[31m");
+    let verified = audit::verify(db.conn(), "QUE").await.unwrap();
+    assert_eq!((verified.checked, verified.broken), (1, None));
+});
+
 both_backends!(a_changed_entry_is_found_by_verification, |db| {
     for n in 0..5 {
         append(&db, "QUE", n).await;

@@ -82,6 +82,10 @@ pub struct IssuerEntry {
     /// taken as they are; when set, only mapped roles count.
     #[serde(default)]
     pub role_map: BTreeMap<String, Vec<String>>,
+    /// The longest lifetime (`exp` − `iat`, in seconds) accepted from this issuer; 0 (the
+    /// default) sets none.
+    #[serde(default)]
+    pub max_token_lifetime_seconds: u64,
     /// Machine clients of this issuer (client credentials).
     #[serde(default, rename = "service_client")]
     pub service_clients: Vec<ServiceClientEntry>,
@@ -230,6 +234,7 @@ impl Federation {
             roles_claim: default_roles_claim(),
             name_claim: default_name_claim(),
             role_map: BTreeMap::new(),
+            max_token_lifetime_seconds: 0,
             service_clients: Vec::new(),
             development: true,
         });
@@ -445,6 +450,18 @@ fn map_roles(issuer: &IssuerEntry, value: Option<&Value>) -> BTreeSet<Role> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_commented_example_file_is_a_valid_federation() {
+        let text = include_str!("../../../../deploy/federation.example.toml");
+        let federation = Federation::from_toml(text).unwrap();
+        assert!(
+            federation
+                .issuers
+                .iter()
+                .any(|i| i.max_token_lifetime_seconds == 3600)
+        );
+    }
 
     const FILE: &str = r#"
         [[ics]]

@@ -87,6 +87,7 @@ struct KeySet {
 struct IssuerState {
     url: String,
     audiences: Vec<String>,
+    max_lifetime: u64,
     keys: std::sync::RwLock<KeySet>,
     jwks_uri: Mutex<Option<JsonWebKeySetUrl>>,
     /// Serialises fetches and remembers when the last one started.
@@ -129,6 +130,7 @@ impl Verifier {
                 let state = IssuerState {
                     url: i.url.clone(),
                     audiences: i.audiences.clone(),
+                    max_lifetime: i.max_token_lifetime_seconds,
                     keys: Default::default(),
                     jwks_uri: Mutex::new(None),
                     last_fetch: tokio::sync::Mutex::new(None),
@@ -253,6 +255,13 @@ impl Verifier {
                 )));
             }
         }
+        if let Some(crit) = header.get("crit") {
+            // RFC 7515 §4.1.11: this server understands no extension header parameters.
+            return Err(AuthError::Invalid(format!(
+                "the token's header marks extensions critical ({}) that this server does not understand",
+                bounded(&crit.to_string())
+            )));
+        }
         let iss = payload
             .get("iss")
             .and_then(Value::as_str)
@@ -277,7 +286,8 @@ impl Verifier {
                     }
                     None => {
                         return Err(AuthError::Invalid(format!(
-                            "signing key `{kid}` is not published by {}",
+                            "signing key `{}` is not published by {}",
+                            bounded(kid),
                             issuer.url
                         )));
                     }
@@ -304,10 +314,11 @@ impl Verifier {
                     ErrorKind::ImmatureSignature => AuthError::Expired("not yet valid"),
                     ErrorKind::InvalidAudience => AuthError::Audience(issuer.url.clone()),
                     ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
-                    other => AuthError::Invalid(format!("{other:?}")),
+                    other => AuthError::Invalid(explain(other)),
                 }
             })?
             .claims;
+        self.check_times(issuer, &claims, now)?;
         let principal = Arc::new(
             self.federation
                 .principal(&claims)
@@ -368,6 +379,80 @@ fn unix_now() -> u64 {
 }
 
 /// Decodes the header and payload without verifying anything, to choose the issuer and key.
+/// At most 64 characters of `text` a client sent, for echoing it in an error.
+fn bounded(text: &str) -> String {
+    let mut out: String = text.chars().take(64).collect();
+    if text.chars().nth(64).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A token failure in the client's terms, not the library's.
+fn explain(kind: &jsonwebtoken::errors::ErrorKind) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match kind {
+        ErrorKind::MissingRequiredClaim(claim) => {
+            format!("the token has no `{}` claim", bounded(claim))
+        }
+        ErrorKind::InvalidClaimFormat(claim) => {
+            format!("the token's `{}` claim is not of its standard type", bounded(claim))
+        }
+        ErrorKind::InvalidIssuer => "the token's `iss` is not its issuer's URL".into(),
+        ErrorKind::InvalidSubject => "the token's `sub` is not valid".into(),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the token's algorithm is not accepted for its key".into()
+        }
+        ErrorKind::InvalidToken | ErrorKind::Base64(_) | ErrorKind::Utf8(_) => {
+            "not a signed JWT".into()
+        }
+        ErrorKind::Json(_) => {
+            "the token's claims are not a JSON object of the standard claim types (`exp`, `nbf` and `iat` are numbers, `aud` a string or an array of strings)".into()
+        }
+        _ => "the token could not be verified".into(),
+    }
+}
+
+impl Verifier {
+    /// `iat` no later than now (with the leeway), and the issuer's maximum lifetime.
+    fn check_times(&self, issuer: &IssuerState, claims: &Value, now: u64) -> Result<(), AuthError> {
+        let leeway = self.config.leeway.as_secs();
+        let iat = claims.get("iat");
+        let iat = match iat {
+            None => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                AuthError::Invalid("the token's `iat` is not a number of seconds".into())
+            })?),
+        };
+        if let Some(iat) = iat
+            && iat > now + leeway
+        {
+            return Err(AuthError::Invalid(format!(
+                "the token was issued {}s in the future (`iat`); check the issuer's clock",
+                iat - now
+            )));
+        }
+        if issuer.max_lifetime > 0 {
+            let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+            let Some(iat) = iat else {
+                return Err(AuthError::Invalid(format!(
+                    "{} limits token lifetimes, so a token needs an `iat` claim",
+                    issuer.url
+                )));
+            };
+            if exp.saturating_sub(iat) > issuer.max_lifetime {
+                return Err(AuthError::Invalid(format!(
+                    "the token lives {}s; {} accepts at most {}s",
+                    exp.saturating_sub(iat),
+                    issuer.url,
+                    issuer.max_lifetime
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn peek(token: &str) -> Result<(Value, Value), AuthError> {
     let malformed = || AuthError::Invalid("not a signed JWT".into());
     let mut parts = token.split('.');

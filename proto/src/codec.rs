@@ -1,0 +1,88 @@
+//! The codec of every generated server and client: prost's, except that a message that cannot
+//! be decoded is INVALID_ARGUMENT with an `ErrorInfo` (reason `MALFORMED_REQUEST`, domain
+//! `platform.concordat`) instead of tonic's INTERNAL with the decoder's text alone.
+//!
+//! A server only decodes requests, so the status speaks of the request. A client decoding a
+//! malformed response gets the same code; that would be a server fault, and the message says
+//! what failed to decode.
+
+use std::marker::PhantomData;
+
+use prost::Message;
+use tonic::Status;
+use tonic::codec::{BufferSettings, DecodeBuf, Decoder};
+use tonic_prost::{ProstDecoder, ProstEncoder};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo` domain of the status.
+const DOMAIN: &str = "platform.concordat";
+
+/// prost's codec with a precise error for a malformed message.
+#[derive(Debug, Clone)]
+pub struct Codec<T, U> {
+    _pd: PhantomData<(T, U)>,
+}
+
+impl<T, U> Default for Codec<T, U> {
+    fn default() -> Self {
+        Self { _pd: PhantomData }
+    }
+}
+
+impl<T, U> tonic::codec::Codec for Codec<T, U>
+where
+    T: Message + Send + 'static,
+    U: Message + Default + Send + 'static,
+{
+    type Encode = T;
+    type Decode = U;
+    type Encoder = ProstEncoder<T>;
+    type Decoder = MessageDecoder<U>;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstEncoder::new(BufferSettings::default())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        MessageDecoder {
+            inner: ProstDecoder::new(BufferSettings::default()),
+            _pd: PhantomData,
+        }
+    }
+}
+
+/// Decodes `U`, answering a malformed message with INVALID_ARGUMENT `MALFORMED_REQUEST`.
+#[derive(Debug)]
+pub struct MessageDecoder<U> {
+    inner: ProstDecoder<U>,
+    _pd: PhantomData<U>,
+}
+
+impl<U: Message + Default> Decoder for MessageDecoder<U> {
+    type Item = U;
+    type Error = Status;
+
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
+        U::decode(buf).map(Some).map_err(|err| malformed(&err))
+    }
+
+    fn buffer_settings(&self) -> BufferSettings {
+        self.inner.buffer_settings()
+    }
+}
+
+/// The status of a message that could not be decoded: the decoder's reason, at most 200
+/// characters of it.
+pub fn malformed(err: &prost::DecodeError) -> Status {
+    let text: String = err.to_string().chars().take(200).collect();
+    let message = format!("the request is not a valid protobuf message of its type: {text}");
+    Status::with_error_details(
+        tonic::Code::InvalidArgument,
+        message,
+        ErrorDetails::with_error_info(
+            "MALFORMED_REQUEST",
+            DOMAIN,
+            std::collections::HashMap::new(),
+        ),
+    )
+}

@@ -1,0 +1,363 @@
+//! Bad input from a hostile or careless client, sent to every RPC of every service as raw bytes
+//! (a codec of this test's own, so nothing of the server's is trusted to build the requests), on
+//! both backends. Each bad input must get its precise code and `ErrorInfo` reason; none may be
+//! INTERNAL, UNKNOWN or a dropped connection.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeMap;
+
+use bytes::{Buf, BufMut, Bytes};
+use concordat_e2e::{Options, TestServer, reason};
+use concordat_platform::both_backends;
+use concordat_platform::identity::Role;
+use concordat_platform::testkit::TestBackend;
+use prost_reflect::{DescriptorPool, Kind, MethodDescriptor};
+use tonic::Code;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+/// Sends and receives bytes as they are.
+#[derive(Clone, Default)]
+struct Raw;
+
+impl Codec for Raw {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl Encoder for Raw {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        buf.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for Raw {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
+}
+
+/// Every method of Concordat's own services.
+fn methods() -> Vec<MethodDescriptor> {
+    let pool = DescriptorPool::decode(concordat_proto::FILE_DESCRIPTOR_SET).unwrap();
+    pool.services()
+        .filter(|s| s.full_name().starts_with("concordat."))
+        .flat_map(|s| s.methods().collect::<Vec<_>>())
+        .collect()
+}
+
+/// The number of the request's first string or message field, for wire-type and UTF-8 attacks.
+fn first_field(method: &MethodDescriptor, string_only: bool) -> Option<u32> {
+    method
+        .input()
+        .fields()
+        .find(|f| {
+            !f.is_list()
+                && !f.is_map()
+                && match f.kind() {
+                    Kind::String => true,
+                    Kind::Message(_) => !string_only,
+                    _ => false,
+                }
+        })
+        .map(|f| f.number())
+}
+
+fn tag(field: u32, wire_type: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    prost::encoding::encode_varint(u64::from(field << 3 | u32::from(wire_type)), &mut out);
+    out
+}
+
+/// The malformed bodies to send to `method`, each with its name.
+fn malformed(method: &MethodDescriptor) -> Vec<(&'static str, Vec<u8>)> {
+    let mut bodies = vec![
+        // Field 1, length-delimited, claiming 16 bytes and carrying one.
+        ("truncated length", vec![0x0a, 0x10, b'a']),
+        // A varint that never ends.
+        ("unterminated varint", vec![0x08, 0xff, 0xff, 0xff]),
+        // Wire types 6 and 7 do not exist.
+        ("invalid wire type", vec![0x0e, 0x00]),
+        // A tag of field number 0.
+        ("field number 0", vec![0x00, 0x01]),
+        // Arbitrary bytes (a fixed seed): a group start never closed.
+        (
+            "random bytes",
+            vec![0x0b, 0x93, 0x27, 0xc4, 0x5e, 0x01, 0xff, 0x80],
+        ),
+    ];
+    if let Some(field) = first_field(method, false) {
+        let mut body = tag(field, 0);
+        body.push(0x01);
+        bodies.push(("wrong wire type (a varint for a string or message)", body));
+    }
+    if let Some(field) = first_field(method, true) {
+        let mut body = tag(field, 2);
+        body.extend([0x02, 0xff, 0xfe]);
+        bodies.push(("invalid UTF-8 in a string", body));
+    }
+    bodies
+}
+
+fn all_roles_token(s: &TestServer) -> String {
+    let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+    s.token("RGT", &roles, "hostile-client")
+}
+
+/// Sends `body` to `method` and returns the status (an OK answer is a failure of the test).
+async fn send(
+    s: &TestServer,
+    token: &str,
+    method: &MethodDescriptor,
+    body: Vec<u8>,
+) -> tonic::Status {
+    send_as(s, token, method, body, false).await
+}
+
+/// [`send`], gzip-compressed when `gzip`.
+async fn send_as(
+    s: &TestServer,
+    token: &str,
+    method: &MethodDescriptor,
+    body: Vec<u8>,
+    gzip: bool,
+) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(s.channel.clone());
+    if gzip {
+        grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
+    grpc.ready().await.unwrap();
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let path = http::uri::PathAndQuery::try_from(path).unwrap();
+    let mut request = tonic::Request::new(Bytes::from(body));
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let result = if method.is_server_streaming() {
+        grpc.server_streaming(request, path, Raw).await.map(|_| ())
+    } else {
+        grpc.unary(request, path, Raw).await.map(|_| ())
+    };
+    match result {
+        Ok(()) => panic!("{} accepted a bad body", method.full_name()),
+        Err(status) => status,
+    }
+}
+
+/// Tally per service: (tried, precise).
+type Tally = BTreeMap<String, (usize, usize)>;
+
+fn record(tally: &mut Tally, method: &MethodDescriptor, precise: bool) {
+    let entry = tally
+        .entry(method.parent_service().name().to_owned())
+        .or_default();
+    entry.0 += 1;
+    entry.1 += usize::from(precise);
+}
+
+async fn malformed_bodies_are_invalid_argument(backend: TestBackend) {
+    let Some(s) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let token = all_roles_token(&s);
+    let mut tally = Tally::new();
+    let mut wrong = Vec::new();
+    for method in methods() {
+        for (what, body) in malformed(&method) {
+            let status = send(&s, &token, &method, body).await;
+            let precise =
+                status.code() == Code::InvalidArgument && reason(&status) == "MALFORMED_REQUEST";
+            record(&mut tally, &method, precise);
+            if !precise {
+                wrong.push(format!(
+                    "{} ({what}): {:?} {} {}",
+                    method.full_name(),
+                    status.code(),
+                    reason(&status),
+                    status.message()
+                ));
+            }
+        }
+    }
+    eprintln!("malformed bodies (service: tried, precise): {tally:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        tally.values().map(|t| t.0).sum::<usize>() > 300,
+        "{tally:?}"
+    );
+}
+both_backends!(
+    malformed_bodies_are_invalid_argument_on,
+    malformed_bodies_are_invalid_argument
+);
+
+async fn oversized_messages_are_resource_exhausted_naming_the_limit(backend: TestBackend) {
+    let limit = 64 * 1024;
+    let Some(s) = TestServer::start(Options {
+        backend,
+        max_message_bytes: limit,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let token = all_roles_token(&s);
+    let mut tally = Tally::new();
+    let mut wrong = Vec::new();
+    for method in methods() {
+        // A well-formed message of an unknown field, one byte over the limit.
+        let mut body = tag(1000, 2);
+        let payload = limit + 1 - body.len() - 3;
+        prost::encoding::encode_varint(payload as u64, &mut body);
+        body.resize(limit + 1, b'x');
+        let status = send(&s, &token, &method, body.clone()).await;
+        let info = tonic_types::StatusExt::get_error_details(&status)
+            .error_info()
+            .cloned();
+        let precise = status.code() == Code::ResourceExhausted
+            && reason(&status) == "MESSAGE_TOO_LARGE"
+            && info.is_some_and(|i| {
+                i.metadata.get("limit_bytes") == Some(&limit.to_string())
+                    && i.metadata.get("size_bytes") == Some(&(limit + 1).to_string())
+            });
+        record(&mut tally, &method, precise);
+        if !precise {
+            wrong.push(format!(
+                "{}: {:?} {} {}",
+                method.full_name(),
+                status.code(),
+                reason(&status),
+                status.message()
+            ));
+        }
+    }
+    // The same message gzip-compressed: its frame is small, and it grows past the limit only
+    // when the server decompresses it.
+    for method in methods() {
+        let mut body = tag(1000, 2);
+        prost::encoding::encode_varint((4 * limit) as u64, &mut body);
+        body.resize(body.len() + 4 * limit, b'x');
+        let status = send_as(&s, &token, &method, body, true).await;
+        let info = tonic_types::StatusExt::get_error_details(&status)
+            .error_info()
+            .cloned();
+        let precise = status.code() == Code::ResourceExhausted
+            && reason(&status) == "MESSAGE_TOO_LARGE"
+            && info.is_some_and(|i| i.metadata.get("limit_bytes") == Some(&limit.to_string()));
+        record(&mut tally, &method, precise);
+        if !precise {
+            wrong.push(format!(
+                "{} (gzip): {:?} {} {}",
+                method.full_name(),
+                status.code(),
+                reason(&status),
+                status.message()
+            ));
+        }
+    }
+    eprintln!("oversized messages (service: tried, precise): {tally:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+both_backends!(
+    oversized_messages_are_resource_exhausted_naming_the_limit_on,
+    oversized_messages_are_resource_exhausted_naming_the_limit
+);
+
+/// A status's size on the wire: its message and its encoded details, which go in the trailers.
+fn trailer_bytes(status: &tonic::Status) -> usize {
+    status.message().len() + status.details().len()
+}
+
+async fn errors_stay_small_and_request_ids_have_one_form(backend: TestBackend) {
+    use concordat_proto::changecontrol::v1 as cc;
+    use concordat_proto::sharedconfig::v1 as sc;
+    let Some(s) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let token = all_roles_token(&s);
+
+    // 100,000 unknown affected trusts and a 1 MB design-authority name: the status stays well
+    // inside a default grpcio client's 16 KiB trailer limit and says how much it left out.
+    let status = s
+        .change_control(&token)
+        .create_change_request(cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "t".into(),
+                design_authority: format!("icss/QUE/designAuthorities/{}", "d".repeat(1 << 20)),
+                affected_trusts: (0..100_000).map(|i| format!("X{i}")).collect(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        trailer_bytes(&status) < 16 * 1024,
+        "{} bytes",
+        trailer_bytes(&status)
+    );
+    let violations = concordat_e2e::fields(&status);
+    assert!(violations.len() <= 50, "{} violations", violations.len());
+
+    // A request id of the wrong form is refused naming `request_id`, before anything is written.
+    let kind = |request_id: &str| sc::CreateConfigKindRequest {
+        parent: "icss/QUE".into(),
+        config_kind_id: "alert-rule".into(),
+        config_kind: Some(sc::ConfigKind {
+            domain: "medicines".into(),
+            schema: Some(prost_types::Struct {
+                fields: [(
+                    "type".to_owned(),
+                    prost_types::Value {
+                        kind: Some(prost_types::value::Kind::StringValue("object".into())),
+                    },
+                )]
+                .into(),
+            }),
+            ..Default::default()
+        }),
+        request_id: request_id.into(),
+    };
+    for bad in ["x".repeat(129), "a b".into(), "nul\0".into(), "é".into()] {
+        let status = s
+            .shared_config(&token)
+            .create_config_kind(kind(&bad))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{bad:?}: {status:?}");
+        assert_eq!(concordat_e2e::fields(&status), ["request_id"], "{bad:?}");
+    }
+    s.shared_config(&token)
+        .create_config_kind(kind("8f2c1d2e-0b7a-4c55-9d3e-2a1b0c9d8e7f"))
+        .await
+        .unwrap();
+}
+both_backends!(
+    errors_stay_small_and_request_ids_have_one_form_on,
+    errors_stay_small_and_request_ids_have_one_form
+);
