@@ -8,7 +8,8 @@
 
 use std::marker::PhantomData;
 
-use prost::Message;
+use bytes::Buf;
+use prost::{Message, Name};
 use tonic::Status;
 use tonic::codec::{BufferSettings, DecodeBuf, Decoder};
 use tonic_prost::{ProstDecoder, ProstEncoder};
@@ -32,7 +33,7 @@ impl<T, U> Default for Codec<T, U> {
 impl<T, U> tonic::codec::Codec for Codec<T, U>
 where
     T: Message + Send + 'static,
-    U: Message + Default + Send + 'static,
+    U: Message + Name + Default + Send + 'static,
 {
     type Encode = T;
     type Decode = U;
@@ -58,17 +59,51 @@ pub struct MessageDecoder<U> {
     _pd: PhantomData<U>,
 }
 
-impl<U: Message + Default> Decoder for MessageDecoder<U> {
+impl<U: Message + Name + Default> Decoder for MessageDecoder<U> {
     type Item = U;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
-        U::decode(buf).map(Some).map_err(|err| malformed(&err))
+        let bytes = buf.copy_to_bytes(buf.remaining());
+        let item = U::decode(bytes.clone()).map_err(|err| malformed(&err))?;
+        let (violations, omitted) = crate::limits::check(&U::full_name(), &bytes);
+        if violations.is_empty() {
+            Ok(Some(item))
+        } else {
+            Err(invalid(violations, omitted))
+        }
     }
 
     fn buffer_settings(&self) -> BufferSettings {
         self.inner.buffer_settings()
     }
+}
+
+/// INVALID_ARGUMENT (reason `INVALID_ARGUMENT`) with a `BadRequest` naming each field that breaks
+/// a limit of [`crate::limits`].
+pub fn invalid(violations: Vec<crate::limits::Violation>, omitted: usize) -> Status {
+    let mut message = violations
+        .iter()
+        .take(5)
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let more = violations.len().saturating_sub(5) + omitted;
+    if more > 0 {
+        message.push_str(&format!(" (and {more} more)"));
+    }
+    let mut metadata = std::collections::HashMap::new();
+    if omitted > 0 {
+        metadata.insert("violations_omitted".to_owned(), omitted.to_string());
+    }
+    let mut details = ErrorDetails::with_error_info("INVALID_ARGUMENT", DOMAIN, metadata);
+    details.set_bad_request(
+        violations
+            .into_iter()
+            .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(tonic::Code::InvalidArgument, message, details)
 }
 
 /// The status of a message that could not be decoded: the decoder's reason, at most 200

@@ -6,6 +6,7 @@
 #![allow(missing_docs, clippy::all)]
 
 pub mod codec;
+pub mod limits;
 
 /// The encoded `FileDescriptorSet` of every Concordat proto (and its imports), for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

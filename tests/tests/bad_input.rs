@@ -361,3 +361,168 @@ both_backends!(
     errors_stay_small_and_request_ids_have_one_form_on,
     errors_stay_small_and_request_ids_have_one_form
 );
+
+/// Sets `field` of `message` to `value` (the field's own path is `path`).
+fn with_field(
+    input: &prost_reflect::MessageDescriptor,
+    path: &[prost_reflect::FieldDescriptor],
+    value: prost_reflect::Value,
+) -> Vec<u8> {
+    use prost::Message as _;
+    use prost_reflect::DynamicMessage;
+    fn set(
+        message: &mut DynamicMessage,
+        path: &[prost_reflect::FieldDescriptor],
+        value: prost_reflect::Value,
+    ) {
+        let (first, rest) = path.split_first().unwrap();
+        if rest.is_empty() {
+            message.set_field(first, value);
+        } else {
+            let Kind::Message(desc) = first.kind() else {
+                unreachable!()
+            };
+            let mut inner = DynamicMessage::new(desc);
+            set(&mut inner, rest, value);
+            message.set_field(first, prost_reflect::Value::Message(inner));
+        }
+    }
+    let mut message = DynamicMessage::new(input.clone());
+    set(&mut message, path, value);
+    message.encode_to_vec()
+}
+
+/// Every field of `input` to attack, as a path of fields: top-level fields and the fields of
+/// top-level messages (Concordat's own messages, not google.protobuf's).
+fn attackable(
+    input: &prost_reflect::MessageDescriptor,
+) -> Vec<Vec<prost_reflect::FieldDescriptor>> {
+    let mut out = Vec::new();
+    for field in input.fields() {
+        out.push(vec![field.clone()]);
+        if let Kind::Message(inner) = field.kind()
+            && !field.is_list()
+            && !field.is_map()
+            && inner.full_name().starts_with("concordat.")
+        {
+            for nested in inner.fields() {
+                out.push(vec![field.clone(), nested]);
+            }
+        }
+    }
+    out
+}
+
+/// The bad values for a field, each with the violation it must get, as (what, value).
+fn bad_values(field: &prost_reflect::FieldDescriptor) -> Vec<(&'static str, prost_reflect::Value)> {
+    use concordat_proto::limits::{MAX_ITEMS, MAX_LINE, MAX_PAGE_TOKEN, MAX_TEXT, MULTILINE};
+    use prost_reflect::Value;
+    let name = field.name();
+    let mut bad = Vec::new();
+    if field.is_map() {
+        return bad;
+    }
+    match field.kind() {
+        Kind::String if name == "bundle_json" => bad.push(("a NUL", Value::String("{\0}".into()))),
+        Kind::String if name == "request_id" => {
+            bad.push(("a space in a request id", Value::String("a b".into())));
+            bad.push(("a long request id", Value::String("r".repeat(129))));
+        }
+        Kind::String => {
+            let max = if MULTILINE.contains(&name) {
+                MAX_TEXT
+            } else if matches!(name, "page_token" | "filter") {
+                MAX_PAGE_TOKEN
+            } else {
+                MAX_LINE
+            };
+            let one = |s: String| {
+                if field.is_list() {
+                    Value::List(vec![Value::String(s)])
+                } else {
+                    Value::String(s)
+                }
+            };
+            bad.push(("a NUL", one("a\0b".into())));
+            bad.push(("an escape character", one("a\u{1b}[31mb".into())));
+            bad.push(("one character too many", one("x".repeat(max + 1))));
+            if !MULTILINE.contains(&name) {
+                bad.push(("a line break in one-line text", one("a\nb".into())));
+            }
+        }
+        Kind::Enum(_) => {
+            let n = Value::EnumNumber(99);
+            bad.push((
+                "an undeclared enum value",
+                if field.is_list() {
+                    Value::List(vec![n])
+                } else {
+                    n
+                },
+            ));
+        }
+        _ => {}
+    }
+    if field.is_list() && matches!(field.kind(), Kind::String) && name != "changes" {
+        bad.push((
+            "one entry too many",
+            Value::List(vec![Value::String("x".into()); MAX_ITEMS + 1]),
+        ));
+    }
+    bad
+}
+
+async fn every_field_limit_is_enforced_with_a_violation_naming_it(backend: TestBackend) {
+    let Some(s) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let token = all_roles_token(&s);
+    let mut tally = Tally::new();
+    let mut wrong = Vec::new();
+    for method in methods() {
+        for path in attackable(&method.input()) {
+            let field = path.last().unwrap().clone();
+            let name: Vec<&str> = path.iter().map(|f| f.name()).collect();
+            let name = name.join(".");
+            for (what, value) in bad_values(&field) {
+                let listed =
+                    matches!(value, prost_reflect::Value::List(_)) && what != "one entry too many";
+                let expected = if listed {
+                    format!("{name}[0]")
+                } else {
+                    name.clone()
+                };
+                let body = with_field(&method.input(), &path, value);
+                let status = send(&s, &token, &method, body).await;
+                let fields = concordat_e2e::fields(&status);
+                let precise =
+                    status.code() == Code::InvalidArgument && fields == [expected.clone()];
+                record(&mut tally, &method, precise);
+                if !precise {
+                    wrong.push(format!(
+                        "{} {expected} ({what}): {:?} {fields:?} {}",
+                        method.name(),
+                        status.code(),
+                        status.message()
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("field limits (service: tried, precise): {tally:?}");
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+both_backends!(
+    every_field_limit_is_enforced_with_a_violation_naming_it_on,
+    every_field_limit_is_enforced_with_a_violation_naming_it
+);

@@ -1,0 +1,435 @@
+//! The limits every request is held to before any handler sees it, checked by the codec on the
+//! decoded message through its descriptor (so a new field is covered the day it is added):
+//!
+//! - **Strings**: no NUL or other control character; line breaks and tabs only in the free-text
+//!   fields ([`MULTILINE`]). At most [`MAX_LINE`] characters in a single-line field (names,
+//!   identifiers, references, titles: a field may be stricter), [`MAX_TEXT`] in a free-text
+//!   field, [`MAX_PAGE_TOKEN`] in `page_token` and `filter`; `bundle_json` is bounded by the
+//!   message size alone.
+//! - **`request_id`**: empty, or at most 128 printable ASCII characters without spaces.
+//! - **Repeated and map fields**: at most [`MAX_ITEMS`] entries ([`MAX_CHANGES`] changes in a
+//!   changeset, [`MAX_STRUCT_ENTRIES`] in a `google.protobuf.Struct` or `ListValue`).
+//! - **Enums**: only the values the enum declares.
+//! - **`google.protobuf.Struct` / `Value` nesting** (kind schemas, item values): at most
+//!   [`MAX_DEPTH`] levels. Far deeper (past protobuf's limit of 100 nested messages) a message
+//!   cannot be decoded at all and is `MALFORMED_REQUEST`.
+//!
+//! Only messages named `…Request` are checked: responses are the server's own.
+
+use std::sync::LazyLock;
+
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value,
+};
+
+/// The most characters in a single-line string field.
+pub const MAX_LINE: usize = 512;
+/// The most characters in a free-text field.
+pub const MAX_TEXT: usize = 20_000;
+/// The most characters in `page_token` and `filter`.
+pub const MAX_PAGE_TOKEN: usize = 2_048;
+/// The most entries in a repeated or map field.
+pub const MAX_ITEMS: usize = 1_000;
+/// The most changes in one changeset.
+pub const MAX_CHANGES: usize = 100_000;
+/// The most entries in one `Struct` or `ListValue`.
+pub const MAX_STRUCT_ENTRIES: usize = 10_000;
+/// The deepest nesting of `Struct` and `ListValue` values.
+pub const MAX_DEPTH: usize = 32;
+/// The most violations one status lists.
+pub const MAX_VIOLATIONS: usize = 50;
+
+/// The free-text fields: line breaks and tabs allowed, up to [`MAX_TEXT`] characters.
+pub const MULTILINE: &[&str] = &[
+    "description",
+    "rationale",
+    "reason",
+    "note",
+    "summary",
+    "comment",
+    "justification",
+    "training_impact",
+    "local_configuration_impact",
+    "existing_controls",
+    "further_controls",
+    "cause",
+    "effect",
+    "clinical_risk_notes",
+    "disposition_note",
+];
+
+static POOL: LazyLock<Option<DescriptorPool>> =
+    LazyLock::new(|| DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).ok());
+
+/// A field that breaks a limit, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The field path, e.g. `change_request.affected_trusts[3]`.
+    pub field: String,
+    /// What is wrong, for people.
+    pub description: String,
+}
+
+/// The violations of the request message `full_name` encoded in `bytes` (empty when it keeps
+/// every limit, or is not a request), and how many more there were beyond [`MAX_VIOLATIONS`].
+pub fn check(full_name: &str, bytes: &[u8]) -> (Vec<Violation>, usize) {
+    if !full_name.ends_with("Request") {
+        return (Vec::new(), 0);
+    }
+    let Some(desc) = POOL
+        .as_ref()
+        .and_then(|pool| pool.get_message_by_name(full_name))
+    else {
+        return (Vec::new(), 0);
+    };
+    let Ok(message) = DynamicMessage::decode(desc, bytes) else {
+        // The typed decode succeeded, so this cannot happen; the typed message is used as is.
+        return (Vec::new(), 0);
+    };
+    let mut walk = Walk::default();
+    walk.message(&message, "", 0);
+    (walk.found, walk.omitted)
+}
+
+#[derive(Default)]
+struct Walk {
+    found: Vec<Violation>,
+    omitted: usize,
+}
+
+impl Walk {
+    fn push(&mut self, field: &str, description: String) {
+        if self.found.len() < MAX_VIOLATIONS {
+            self.found.push(Violation {
+                field: field.to_owned(),
+                description,
+            });
+        } else {
+            self.omitted += 1;
+        }
+    }
+
+    fn message(&mut self, message: &DynamicMessage, path: &str, depth: usize) {
+        let structured = matches!(
+            message.descriptor().full_name(),
+            "google.protobuf.Struct" | "google.protobuf.ListValue"
+        );
+        let depth = depth + usize::from(structured);
+        if depth > MAX_DEPTH {
+            self.push(path, format!("is nested more than {MAX_DEPTH} levels deep"));
+            return;
+        }
+        for (field, value) in message.fields() {
+            let path = if path.is_empty() {
+                field.name().to_owned()
+            } else {
+                format!("{path}.{}", field.name())
+            };
+            self.field(&field, value, &path, depth, structured);
+        }
+    }
+
+    fn field(
+        &mut self,
+        field: &FieldDescriptor,
+        value: &Value,
+        path: &str,
+        depth: usize,
+        structured: bool,
+    ) {
+        match value {
+            Value::List(items) => {
+                let max = if structured {
+                    MAX_STRUCT_ENTRIES
+                } else if field.name() == "changes" {
+                    MAX_CHANGES
+                } else {
+                    MAX_ITEMS
+                };
+                if items.len() > max {
+                    self.push(
+                        path,
+                        format!("has {} entries; at most {max} are accepted", items.len()),
+                    );
+                    return;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    self.value(field, item, &format!("{path}[{i}]"), depth);
+                }
+            }
+            Value::Map(entries) => {
+                let max = if structured {
+                    MAX_STRUCT_ENTRIES
+                } else {
+                    MAX_ITEMS
+                };
+                if entries.len() > max {
+                    self.push(
+                        path,
+                        format!("has {} entries; at most {max} are accepted", entries.len()),
+                    );
+                    return;
+                }
+                let value_field = field.kind().as_message().map(|m| m.map_entry_value_field());
+                for (key, item) in entries {
+                    let key_text = match key {
+                        MapKey::String(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    };
+                    let item_path = format!("{path}[{}]", printable(&key_text));
+                    if let MapKey::String(s) = key {
+                        self.line(&item_path, s, MAX_LINE);
+                    }
+                    if let Some(value_field) = &value_field {
+                        self.value(value_field, item, &item_path, depth);
+                    }
+                }
+            }
+            single => self.value(field, single, path, depth),
+        }
+    }
+
+    fn value(&mut self, field: &FieldDescriptor, value: &Value, path: &str, depth: usize) {
+        match value {
+            Value::String(s) => self.string(field, s, path),
+            Value::EnumNumber(n) => {
+                if let Kind::Enum(e) = field.kind()
+                    && e.get_value(*n).is_none()
+                {
+                    self.push(path, format!("{n} is not a value of {}", e.name()));
+                }
+            }
+            Value::Message(m) => self.message(m, path, depth),
+            _ => {}
+        }
+    }
+
+    fn string(&mut self, field: &FieldDescriptor, s: &str, path: &str) {
+        let name = field.name();
+        if name == "request_id" {
+            if let Err(reason) = concordat_api::request_id::check(s) {
+                self.push(path, reason.into());
+            }
+            return;
+        }
+        if name == "bundle_json" || field.parent_message().full_name() == "google.protobuf.Value" {
+            // Bounded by the message size; JSON text and configuration values may hold anything
+            // but NUL.
+            if s.contains('\0') {
+                self.push(path, "must not contain NUL characters".into());
+            }
+            return;
+        }
+        if MULTILINE.contains(&name) {
+            self.text(path, s, MAX_TEXT);
+        } else if matches!(name, "page_token" | "filter") {
+            self.line(path, s, MAX_PAGE_TOKEN);
+        } else {
+            self.line(path, s, MAX_LINE);
+        }
+    }
+
+    /// A single-line string: no control characters at all.
+    fn line(&mut self, path: &str, s: &str, max: usize) {
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            self.push(
+                path,
+                format!(
+                    "must be one line of text without control characters (found U+{:04X})",
+                    u32::from(c)
+                ),
+            );
+        } else {
+            self.length(path, s, max);
+        }
+    }
+
+    /// Free text: line breaks and tabs allowed, no other control character.
+    fn text(&mut self, path: &str, s: &str, max: usize) {
+        if let Some(c) = s
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            self.push(
+                path,
+                format!(
+                    "must not contain control characters other than line breaks and tabs (found U+{:04X})",
+                    u32::from(c)
+                ),
+            );
+        } else {
+            self.length(path, s, max);
+        }
+    }
+
+    fn length(&mut self, path: &str, s: &str, max: usize) {
+        let chars = s.chars().count();
+        if chars > max {
+            self.push(
+                path,
+                format!("is {chars} characters; at most {max} are accepted"),
+            );
+        }
+    }
+}
+
+/// A map key as a field path shows it: at most 40 characters, control characters escaped.
+fn printable(key: &str) -> String {
+    key.chars()
+        .take(40)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_unicode().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::changecontrol::v1 as cc;
+    use crate::sharedconfig::v1 as sc;
+    use prost::Message;
+
+    fn fields(full_name: &str, message: &impl Message) -> Vec<String> {
+        let mut fields: Vec<String> = check(full_name, &message.encode_to_vec())
+            .0
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn a_good_request_keeps_every_limit() {
+        let request = cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "Allergy alerts".into(),
+                description: "Line one\nline two\twith a tab".into(),
+                affected_trusts: vec!["RGT".into(), "RGM".into()],
+                ..Default::default()
+            }),
+            request_id: "0f6c9a3e-5b1d-4c2e-9f2a-1d2b3c4d5e6f".into(),
+        };
+        assert!(
+            fields(
+                "concordat.changecontrol.v1.CreateChangeRequestRequest",
+                &request
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn every_class_of_bad_field_is_named() {
+        let request = cc::CreateChangeRequestRequest {
+            parent: "icss/QUE\0".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "two\nlines".into(),
+                description: "x".repeat(MAX_TEXT + 1),
+                design_authority: "d".repeat(MAX_LINE + 1),
+                affected_trusts: vec!["RG\u{1b}T".into()],
+                change_type: 99,
+                configuration_items: (0..=MAX_ITEMS).map(|i| i.to_string()).collect(),
+                ..Default::default()
+            }),
+            request_id: "a b".into(),
+        };
+        assert_eq!(
+            fields(
+                "concordat.changecontrol.v1.CreateChangeRequestRequest",
+                &request
+            ),
+            [
+                "change_request.affected_trusts[0]",
+                "change_request.change_type",
+                "change_request.configuration_items",
+                "change_request.description",
+                "change_request.design_authority",
+                "change_request.title",
+                "parent",
+                "request_id",
+            ]
+        );
+    }
+
+    fn nested(levels: usize) -> prost_types::Value {
+        use prost_types::value::Kind;
+        let mut v = prost_types::Value {
+            kind: Some(Kind::NumberValue(1.0)),
+        };
+        for _ in 0..levels {
+            v = prost_types::Value {
+                kind: Some(Kind::StructValue(prost_types::Struct {
+                    fields: [("a".to_owned(), v)].into(),
+                })),
+            };
+        }
+        v
+    }
+
+    #[test]
+    fn values_nest_at_most_max_depth_levels() {
+        let request = |levels| sc::CreateChangesetRequest {
+            parent: "icss/QUE".into(),
+            changeset: Some(sc::Changeset {
+                changes: vec![sc::ItemChange {
+                    operation: 1,
+                    item: Some(sc::ConfigItem {
+                        value: Some(nested(levels)),
+                        ..Default::default()
+                    }),
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let name = "concordat.sharedconfig.v1.CreateChangesetRequest";
+        assert!(fields(name, &request(MAX_DEPTH)).is_empty());
+        let deep = fields(name, &request(MAX_DEPTH + 1));
+        assert_eq!(deep.len(), 1);
+        assert!(
+            deep[0].starts_with("changeset.changes[0].item.value"),
+            "{deep:?}"
+        );
+    }
+
+    #[test]
+    fn violations_are_bounded() {
+        let request = cc::CreateChangeRequestRequest {
+            change_request: Some(cc::ChangeRequest {
+                affected_trusts: (0..200).map(|i| format!("X{i}\0")).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (found, omitted) = check(
+            "concordat.changecontrol.v1.CreateChangeRequestRequest",
+            &request.encode_to_vec(),
+        );
+        assert_eq!((found.len(), omitted), (MAX_VIOLATIONS, 150));
+    }
+
+    #[test]
+    fn responses_are_not_checked() {
+        let response = cc::GetChangeRequestResponse {
+            change_request: Some(cc::ChangeRequest {
+                title: "\0".into(),
+                ..Default::default()
+            }),
+        };
+        assert!(
+            fields(
+                "concordat.changecontrol.v1.GetChangeRequestResponse",
+                &response
+            )
+            .is_empty()
+        );
+    }
+}
