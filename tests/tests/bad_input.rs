@@ -526,3 +526,177 @@ both_backends!(
     every_field_limit_is_enforced_with_a_violation_naming_it_on,
     every_field_limit_is_enforced_with_a_violation_naming_it
 );
+
+/// A random message of `desc`: each field set or not, with values a careless client might send
+/// (edge numbers, undeclared enum values, odd timestamps, names right and wrong), nested a few
+/// levels. Seeded, so a failure repeats.
+fn random_message(
+    rng: &mut rand::rngs::StdRng,
+    desc: &prost_reflect::MessageDescriptor,
+    depth: usize,
+) -> prost_reflect::DynamicMessage {
+    use prost_reflect::{DynamicMessage, Value};
+    use rand::Rng;
+    use rand::seq::SliceRandom;
+    const STRINGS: &[&str] = &[
+        "",
+        "icss/QUE",
+        "icss/QKK",
+        "icss/QUE/designAuthorities/medicines",
+        "icss/QUE/changeRequests/0000",
+        "icss/QUE/layers/baseline",
+        "icss/QUE/layers/RGT",
+        "icss/QUE/configKinds/alert-rule",
+        "RGT",
+        "RJ1",
+        "alert-rule",
+        "é",
+        "a/b/c",
+        "  ",
+        "DRAFT",
+        "state = DRAFT",
+        "create_time desc",
+        "title",
+        "{\"a\": 1}",
+        "[1, 2",
+    ];
+    let mut scalar = |rng: &mut rand::rngs::StdRng, kind: &Kind| -> Option<Value> {
+        Some(match kind {
+            Kind::String => Value::String(STRINGS.choose(rng).copied().unwrap_or("").to_owned()),
+            Kind::Bytes => Value::Bytes(vec![0xff; rng.gen_range(0..4)].into()),
+            Kind::Bool => Value::Bool(rng.r#gen()),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                Value::I32(*[0, 1, -1, 7, 101, i32::MAX, i32::MIN].choose(rng).unwrap())
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(
+                *[0, 1, -1, 3, 1 << 40, i64::MAX, i64::MIN, 253_402_300_800]
+                    .choose(rng)
+                    .unwrap(),
+            ),
+            Kind::Uint32 | Kind::Fixed32 => Value::U32(*[0, 1, u32::MAX].choose(rng).unwrap()),
+            Kind::Uint64 | Kind::Fixed64 => Value::U64(*[0, 1, u64::MAX].choose(rng).unwrap()),
+            Kind::Float => Value::F32(*[0.0, -1.5, f32::NAN, f32::INFINITY].choose(rng).unwrap()),
+            Kind::Double => Value::F64(*[0.0, 1e308, f64::NAN, -0.5].choose(rng).unwrap()),
+            Kind::Enum(e) => {
+                let declared: Vec<i32> = e.values().map(|v| v.number()).collect();
+                Value::EnumNumber(if rng.gen_bool(0.8) {
+                    *declared.choose(rng).unwrap_or(&0)
+                } else {
+                    99
+                })
+            }
+            Kind::Message(_) => return None,
+        })
+    };
+    let mut message = DynamicMessage::new(desc.clone());
+    for field in desc.fields() {
+        if field.is_map() || rng.gen_bool(0.4) {
+            continue;
+        }
+        let kind = field.kind();
+        let one =
+            |rng: &mut rand::rngs::StdRng,
+             scalar: &mut dyn FnMut(&mut rand::rngs::StdRng, &Kind) -> Option<Value>| {
+                match &kind {
+                    Kind::Message(inner) if depth < 3 => {
+                        Some(Value::Message(random_message(rng, inner, depth + 1)))
+                    }
+                    Kind::Message(_) => None,
+                    other => scalar(rng, other),
+                }
+            };
+        let value = if field.is_list() {
+            let n = rng.gen_range(0..4);
+            Value::List((0..n).filter_map(|_| one(rng, &mut scalar)).collect())
+        } else {
+            match one(rng, &mut scalar) {
+                Some(v) => v,
+                None => continue,
+            }
+        };
+        message.set_field(&field, value);
+    }
+    message
+}
+
+async fn random_well_formed_requests_never_fail_inside(backend: TestBackend) {
+    use prost::Message as _;
+    use rand::SeedableRng;
+    let Some(s) = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let token = all_roles_token(&s);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261202);
+    let mut codes: BTreeMap<String, usize> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    let mut sent = 0;
+    for method in methods() {
+        for _ in 0..30 {
+            let message = random_message(&mut rng, &method.input(), 0);
+            let body = message.encode_to_vec();
+            let status = send_or_ok(&s, &token, &method, body).await;
+            sent += 1;
+            let code = status.as_ref().map_or(Code::Ok, tonic::Status::code);
+            *codes.entry(format!("{code:?}")).or_default() += 1;
+            if matches!(code, Code::Internal | Code::Unknown | Code::Cancelled) {
+                let status = status.unwrap();
+                wrong.push(format!(
+                    "{}: {:?} {} — {message:?}",
+                    method.name(),
+                    status.code(),
+                    status.message()
+                ));
+            }
+        }
+    }
+    eprintln!("{sent} random requests, by code: {codes:?}");
+    assert!(
+        wrong.is_empty(),
+        "{} failed inside:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+both_backends!(
+    random_well_formed_requests_never_fail_inside_on,
+    random_well_formed_requests_never_fail_inside
+);
+
+/// [`send`], where an OK answer is allowed (`None`).
+async fn send_or_ok(
+    s: &TestServer,
+    token: &str,
+    method: &MethodDescriptor,
+    body: Vec<u8>,
+) -> Option<tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(s.channel.clone());
+    grpc.ready().await.unwrap();
+    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
+    let path = http::uri::PathAndQuery::try_from(path).unwrap();
+    let mut request = tonic::Request::new(Bytes::from(body));
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if method.is_server_streaming() {
+        // A watch that starts streams until cancelled: take its first answer, if any, briefly.
+        match grpc.server_streaming(request, path, Raw).await {
+            Err(status) => Some(status),
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                match tokio::time::timeout(std::time::Duration::from_millis(50), stream.message())
+                    .await
+                {
+                    Ok(Err(status)) => Some(status),
+                    _ => None,
+                }
+            }
+        }
+    } else {
+        grpc.unary(request, path, Raw).await.err()
+    }
+}
