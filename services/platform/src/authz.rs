@@ -156,12 +156,19 @@ where
         let table = self.table.clone();
         Box::pin(async move {
             if !gate.metrics.is_ready() {
-                // Not ready yet, or draining for shutdown: another replica can take the call.
+                // Not ready yet, draining for shutdown, or its database is lost: another replica
+                // can take the call.
+                let why = gate.metrics.unready_reason();
+                let why = if why.is_empty() {
+                    "starting".to_owned()
+                } else {
+                    why
+                };
                 let err = ApiError::new(
                     Code::Unavailable,
                     PLATFORM_DOMAIN,
                     "NOT_READY",
-                    "the server is starting or shutting down; retry",
+                    format!("the server is not ready ({why}); retry"),
                 )
                 .with_retry_after(std::time::Duration::from_secs(1));
                 return Ok(respond(err));

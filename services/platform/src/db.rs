@@ -76,7 +76,9 @@ impl Database {
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            // A call waits this long for a connection before it is answered UNAVAILABLE: long
+            // enough for a burst, short enough that a lost database is reported, not hung on.
+            .acquire_timeout(Duration::from_secs(5));
         match backend {
             Backend::Sqlite => {
                 options
@@ -197,4 +199,35 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what, e.to_string()))
+}
+
+/// True when `err` says the database cannot be reached (refused or lost connections, a pool that
+/// cannot connect, a server shutting down) rather than that a statement failed: the call is
+/// answered UNAVAILABLE and may be retried.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match err {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(_) => return true,
+        DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Protocol(_) => true,
+        // SQLSTATE class 08 (connection exception) and 57P (operator intervention: the server
+        // is shutting down or restarting).
+        Sqlx::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
 }

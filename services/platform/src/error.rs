@@ -29,6 +29,31 @@ pub fn reason_name(proto_name: &'static str) -> &'static str {
         .unwrap_or(proto_name)
 }
 
+/// The database error inside `err`, through the platform's wrappers and the source chain.
+fn database_of<'a>(
+    err: &'a (dyn std::error::Error + Send + Sync + 'static),
+) -> Option<&'a sea_orm::DbErr> {
+    use crate::db::StoreError;
+    use crate::write::WriteError;
+    if let Some(db) = err.downcast_ref::<sea_orm::DbErr>() {
+        return Some(db);
+    }
+    if let Some(StoreError::Db(db)) = err.downcast_ref::<StoreError>() {
+        return Some(db);
+    }
+    if let Some(WriteError::Db(db)) = err.downcast_ref::<WriteError>() {
+        return Some(db);
+    }
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        if let Some(db) = c.downcast_ref::<sea_orm::DbErr>() {
+            return Some(db);
+        }
+        cause = c.source();
+    }
+    None
+}
+
 /// The most violations of each kind a status carries.
 pub const MAX_VIOLATIONS: usize = 50;
 
@@ -163,15 +188,27 @@ impl ApiError {
         .with_metadata("resource", resource)
     }
 
-    /// INTERNAL: `source` is logged, never shown.
+    /// INTERNAL: `source` is logged, never shown. A database that cannot be reached is not an
+    /// internal error: it is UNAVAILABLE `DATABASE_UNAVAILABLE` with RetryInfo.
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let source = source.into();
+        if database_of(source.as_ref()).is_some_and(crate::db::is_unavailable) {
+            tracing::warn!(error = %source, "the database does not answer");
+            return Self::new(
+                Code::Unavailable,
+                PLATFORM_DOMAIN,
+                "DATABASE_UNAVAILABLE",
+                "the database does not answer; retry",
+            )
+            .with_retry_after(Duration::from_secs(1));
+        }
         let mut err = Self::new(
             Code::Internal,
             PLATFORM_DOMAIN,
             "INTERNAL",
             "internal error",
         );
-        err.0.internal = Some(source.into());
+        err.0.internal = Some(source);
         err
     }
 

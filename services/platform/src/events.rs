@@ -71,6 +71,7 @@ pub struct Outbox {
     wake: Arc<Notify>,
     poll_interval: Duration,
     retention: Duration,
+    drain: crate::drain::Drain,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -126,7 +127,14 @@ impl Outbox {
             wake: Arc::new(Notify::new()),
             poll_interval: config.poll_interval,
             retention: config.retention,
+            drain: crate::drain::Drain::default(),
         }
+    }
+
+    /// This outbox's watchers end with [`crate::drain::Drain::error`] when `drain` starts.
+    pub fn with_drain(mut self, drain: crate::drain::Drain) -> Self {
+        self.drain = drain;
+        self
     }
 
     fn backend(&self) -> DbBackend {
@@ -265,6 +273,10 @@ impl Outbox {
                     _ = &mut woken => {}
                     _ = tokio::time::sleep(outbox.poll_interval) => {}
                     _ = tx.closed() => return,
+                    _ = outbox.drain.started() => {
+                        let _ = tx.send(Err(crate::drain::Drain::error())).await;
+                        return;
+                    }
                 }
             }
         });

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod deadline;
+pub mod drain;
 pub mod error;
 pub mod events;
 pub mod framing;

@@ -102,6 +102,8 @@ pub struct Platform {
     /// This process's own token for background work (`service_client`, or the development
     /// issuer's); `None` when neither is configured.
     pub service_tokens: Option<Arc<dyn TokenSource>>,
+    /// Started when the process drains for shutdown; ends open `Watch…` streams.
+    pub drain: crate::drain::Drain,
 }
 
 /// The source of this process's own token: the configured service client, else the development
@@ -260,6 +262,7 @@ impl Platform {
             clock,
             page_tokens,
             service_tokens,
+            drain: crate::drain::Drain::default(),
         }))
     }
 
@@ -270,7 +273,8 @@ impl Platform {
         outbox_table: &'static str,
         service: &'static str,
     ) -> crate::write::Writer {
-        let outbox = crate::events::Outbox::new(outbox_table, self.db.clone(), &self.config.events);
+        let outbox = crate::events::Outbox::new(outbox_table, self.db.clone(), &self.config.events)
+            .with_drain(self.drain.clone());
         outbox.spawn_pruner();
         crate::write::Writer::new(self.db.clone(), outbox, service, self.clock.clone())
     }
@@ -419,6 +423,7 @@ impl ServerBuilder {
 
         // Readiness: migrations ran in `Platform::start`; the database must answer now.
         let reporter = self.reporter;
+        let upstreams_ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ready = platform.db.ping().await.is_ok();
         if ready {
             let gated = |name: &str| self.gated.iter().any(|g| g.services.contains(&name));
@@ -436,26 +441,37 @@ impl ServerBuilder {
                 reporter
                     .set_service_status("", ServingStatus::Serving)
                     .await;
+                upstreams_ready.store(true, std::sync::atomic::Ordering::SeqCst);
             } else {
                 reporter
                     .set_service_status("", ServingStatus::NotServing)
                     .await;
-                spawn_upstream_health(self.gated, reporter.clone());
+                spawn_upstream_health(self.gated, reporter.clone(), upstreams_ready.clone());
             }
             platform.metrics.set_ready(true);
         } else {
             tracing::warn!("database does not answer: health stays NOT_SERVING");
+            platform.metrics.set_unready("the database does not answer");
         }
+
+        spawn_database_watch(
+            platform.clone(),
+            reporter.clone(),
+            self.names.clone(),
+            upstreams_ready,
+        );
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let names = self.names.clone();
         let reporter_on_stop = reporter.clone();
         let metrics_on_stop = platform.metrics.clone();
         let grace = config.server.shutdown_grace;
+        let drain = platform.drain.clone();
         let signal = async move {
             shutdown.await;
             tracing::info!("shutting down: draining in-flight calls");
-            metrics_on_stop.set_ready(false);
+            metrics_on_stop.set_unready("draining for shutdown");
+            drain.start();
             for name in &names {
                 reporter_on_stop
                     .set_service_status(*name, ServingStatus::NotServing)
@@ -467,10 +483,12 @@ impl ServerBuilder {
             let _ = stop_tx.send(true);
         };
 
+        // `/readyz` answers 503 while the gRPC listener drains, so the metrics listener closes
+        // only once serving has ended.
+        let (metrics_stop, mut metrics_stopped) = tokio::sync::watch::channel(false);
         if let Some(metrics_listener) = metrics {
-            let mut rx = stop_rx.clone();
             crate::telemetry::serve_http(platform.metrics.clone(), metrics_listener, async move {
-                let _ = rx.wait_for(|stop| *stop).await;
+                let _ = metrics_stopped.wait_for(|stop| *stop).await;
             });
         }
 
@@ -504,23 +522,32 @@ impl ServerBuilder {
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, signal);
         tokio::pin!(serving);
-        tokio::select! {
-            result = &mut serving => return result,
-            _ = stop.wait_for(|stop| *stop) => {}
-        }
-        match tokio::time::timeout(grace, serving).await {
-            Ok(result) => result,
-            Err(_) => {
-                tracing::warn!("shutdown grace period over: closing remaining calls");
-                Ok(())
-            }
-        }
+        let result = tokio::select! {
+            result = &mut serving => Some(result),
+            _ = stop.wait_for(|stop| *stop) => None,
+        };
+        let result = match result {
+            Some(result) => result,
+            None => match tokio::time::timeout(grace, serving).await {
+                Ok(result) => result,
+                Err(_) => {
+                    tracing::warn!("shutdown grace period over: closing remaining calls");
+                    Ok(())
+                }
+            },
+        };
+        let _ = metrics_stop.send(true);
+        result
     }
 }
 
 /// Marks each gated service SERVING once its upstream answers SERVING, and the whole server
 /// once every gated service is.
-fn spawn_upstream_health(gated: Vec<Gated>, reporter: HealthReporter) {
+fn spawn_upstream_health(
+    gated: Vec<Gated>,
+    reporter: HealthReporter,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     tokio::spawn(async move {
@@ -555,6 +582,52 @@ fn spawn_upstream_health(gated: Vec<Gated>, reporter: HealthReporter) {
         reporter
             .set_service_status("", ServingStatus::Serving)
             .await;
+        ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+}
+
+/// Pings the database each second: while it does not answer, health is NOT_SERVING, `/readyz`
+/// answers 503 saying so, and calls are refused at once with UNAVAILABLE `NOT_READY`; when it
+/// answers again, all three recover. Stops when the process drains.
+fn spawn_database_watch(
+    platform: Arc<Platform>,
+    reporter: HealthReporter,
+    names: Vec<&'static str>,
+    upstreams_ready: Arc<std::sync::atomic::AtomicBool>,
+) {
+    tokio::spawn(async move {
+        let mut answering = platform.metrics.is_ready();
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = platform.drain.started() => return,
+            }
+            let ping = tokio::time::timeout(std::time::Duration::from_secs(2), platform.db.ping());
+            let now = matches!(ping.await, Ok(Ok(())));
+            if now == answering || platform.drain.is_draining() {
+                continue;
+            }
+            answering = now;
+            let status = if now {
+                tracing::info!("the database answers again: serving");
+                platform.metrics.set_ready(true);
+                ServingStatus::Serving
+            } else {
+                tracing::warn!("the database does not answer: NOT_SERVING until it does");
+                platform.metrics.set_unready("the database does not answer");
+                ServingStatus::NotServing
+            };
+            let whole = if now && !upstreams_ready.load(std::sync::atomic::Ordering::SeqCst) {
+                ServingStatus::NotServing
+            } else {
+                status
+            };
+            for name in &names {
+                reporter.set_service_status(*name, status).await;
+            }
+            reporter.set_service_status("", whole).await;
+        }
     });
 }
 

@@ -30,6 +30,7 @@ pub struct Metrics {
     in_flight: IntGauge,
     shed: prometheus::IntCounter,
     ready: AtomicBool,
+    unready_reason: std::sync::Mutex<String>,
 }
 
 impl Metrics {
@@ -80,12 +81,32 @@ impl Metrics {
             in_flight,
             shed,
             ready: AtomicBool::new(false),
+            unready_reason: std::sync::Mutex::new("starting".into()),
         })
     }
 
     /// Marks the process ready (migrations ran, dependencies answer) or not.
     pub fn set_ready(&self, ready: bool) {
+        if ready && let Ok(mut why) = self.unready_reason.lock() {
+            why.clear();
+        }
         self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Marks the process not ready, saying why (`/readyz` answers 503 with it).
+    pub fn set_unready(&self, reason: &str) {
+        if let Ok(mut why) = self.unready_reason.lock() {
+            reason.clone_into(&mut why);
+        }
+        self.ready.store(false, Ordering::SeqCst);
+    }
+
+    /// Why the process is not ready (empty when it is, or nobody said).
+    pub fn unready_reason(&self) -> String {
+        self.unready_reason
+            .lock()
+            .map(|why| why.clone())
+            .unwrap_or_default()
     }
 
     /// True once ready.
@@ -136,9 +157,15 @@ pub fn serve_http(
                 let r = r.clone();
                 async move {
                     if r.is_ready() {
-                        (StatusCode::OK, "ready")
+                        (StatusCode::OK, "ready".to_owned())
                     } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                        let why = r.unready_reason();
+                        let why = if why.is_empty() {
+                            "not ready".to_owned()
+                        } else {
+                            why
+                        };
+                        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
                     }
                 }
             }),
