@@ -324,6 +324,39 @@ async fn errors_stay_small_and_request_ids_have_one_form(backend: TestBackend) {
     let violations = concordat_e2e::fields(&status);
     assert!(violations.len() <= 50, "{} violations", violations.len());
 
+    // Every problem of a request at once: no design authority, no title, no domain, no class, an
+    // unknown trust — one answer, not five rounds.
+    let status = s
+        .change_control(&token)
+        .create_change_request(cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                affected_trusts: vec!["ZZZ".into()],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    let fields = concordat_e2e::fields(&status);
+    for field in [
+        "change_request.design_authority",
+        "change_request.title",
+        "change_request.domain",
+        "change_request.change_class",
+    ] {
+        assert!(
+            fields.iter().any(|f| f == field),
+            "{field} missing from {fields:?}"
+        );
+    }
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.starts_with("change_request.affected_trusts")),
+        "{fields:?}"
+    );
+
     // A request id of the wrong form is refused naming `request_id`, before anything is written.
     let kind = |request_id: &str| sc::CreateConfigKindRequest {
         parent: "icss/QUE".into(),

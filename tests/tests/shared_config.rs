@@ -582,6 +582,24 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
         (refused.code(), reason(&refused).as_str()),
         (Code::FailedPrecondition, "CHANGE_REQUEST_NOT_APPROVED")
     );
+    // The refused publish is in the audit chain, with its reason and the change request.
+    let refusals =
+        w.s.platform(&w.token("RGT", "ics-admin", "admin"))
+            .list_audit_entries(platform_pb::ListAuditEntriesRequest {
+                parent: "icss/QUE".into(),
+                action: "governance.refused".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+    assert!(
+        refusals.iter().any(|e| e.resource == draft_cr
+            && e.actor_subject == "engineer-RGT"
+            && e.summary.starts_with("CHANGE_REQUEST_NOT_APPROVED: ")),
+        "{refusals:?}"
+    );
     let rgn = w.engineer("RGN");
     let borrowed = propose(
         &rgn,

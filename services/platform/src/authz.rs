@@ -214,28 +214,94 @@ where
                 Err(err) => return Ok(respond(err)),
             };
             let called = method.rsplit('/').next().unwrap_or_default().to_owned();
+            let request_id = request_id_of(req.headers());
             req.extensions_mut().insert(CalledMethod(called));
-            req.extensions_mut().insert(principal);
+            req.extensions_mut().insert(principal.clone());
             let response = inner.call(req).await?;
-            Ok(crate::framing::explain(response, gate.max_message_bytes))
+            let response = crate::framing::explain(response, gate.max_message_bytes);
+            let headers = response.headers().clone();
+            match audit_governance_refusal(&gate.db, &principal, &request_id, &method, &headers)
+                .await
+            {
+                Ok(()) => Ok(response),
+                Err(unrecorded) => Ok(respond(unrecorded)),
+            }
         })
     }
+}
+
+/// Records a refused governance action — any FAILED_PRECONDITION a service answered (a move the
+/// state does not allow, a vote opened before safety is cleared, a publish without an approved
+/// change request…) — in the caller's ICS audit chain, with its reason, the resource it names
+/// (the first precondition violation's subject) and the message. Done here, once for every
+/// service, from the status the client receives. PERMISSION_DENIED refusals are recorded where
+/// they are decided.
+async fn audit_governance_refusal(
+    db: &Database,
+    principal: &Principal,
+    request_id: &str,
+    method: &str,
+    headers: &http::HeaderMap,
+) -> Result<(), ApiError> {
+    use tonic_types::StatusExt as _;
+    let refused = headers
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes() == b"9");
+    if !refused {
+        return Ok(());
+    }
+    let Some(status) = Status::from_header_map(headers) else {
+        return Ok(());
+    };
+    let details = status.get_error_details();
+    let reason = details
+        .error_info()
+        .map(|i| i.reason.clone())
+        .unwrap_or_else(|| "FAILED_PRECONDITION".into());
+    // The resource: named in the metadata, or a violation's subject that is a resource name,
+    // or else the method refused.
+    let resource = details
+        .error_info()
+        .and_then(|i| i.metadata.get("resource").cloned())
+        .or_else(|| {
+            details.precondition_failure().and_then(|p| {
+                p.violations
+                    .iter()
+                    .map(|v| v.subject.clone())
+                    .find(|s| s.contains('/'))
+            })
+        })
+        .unwrap_or_else(|| method.to_owned());
+    record(
+        db,
+        principal,
+        request_id,
+        &resource,
+        "governance.refused",
+        &format!("{reason}: {}", status.message()),
+    )
+    .await
 }
 
 fn denial<'a>(
     principal: &'a Principal,
     request_id: &'a str,
     resource: &'a str,
+    action: &'a str,
     reason: &str,
     message: &str,
 ) -> NewEntry<'a> {
     NewEntry {
         ics: &principal.ics,
         actor: Actor::of(principal),
-        action: "authorization.denied",
+        action,
         resource,
         request_id,
-        summary: format!("{reason}: {message}"),
+        summary: if reason.is_empty() {
+            message.to_owned()
+        } else {
+            format!("{reason}: {message}")
+        },
         time: chrono::Utc::now(),
     }
 }
@@ -251,16 +317,38 @@ pub(crate) async fn record_denial(
     reason: &str,
     message: &str,
 ) -> Result<(), ApiError> {
+    tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
+    let summary = format!("{reason}: {message}");
+    record(
+        db,
+        principal,
+        request_id,
+        resource,
+        "authorization.denied",
+        &summary,
+    )
+    .await
+}
+
+/// Appends a refusal (`action`, with its `summary`) to the caller's ICS chain in its own
+/// transaction.
+async fn record(
+    db: &Database,
+    principal: &Principal,
+    request_id: &str,
+    resource: &str,
+    action: &str,
+    summary: &str,
+) -> Result<(), ApiError> {
     let write = async {
         let txn = db.begin_write().await?;
         audit::append(
             &*txn,
-            denial(principal, request_id, resource, reason, message),
+            denial(principal, request_id, resource, action, "", summary),
         )
         .await?;
         txn.commit().await
     };
-    tracing::info!(subject = %principal.subject, reason, resource, "permission denied");
     write.await.map_err(|err: sea_orm::DbErr| {
         tracing::error!(error = %err, "a denial could not be written to the audit chain");
         ApiError::new(

@@ -91,7 +91,17 @@ impl ChangeControl {
                 message: "a change request is raised by a trust: your token names none".into(),
             });
         };
-        let da_id = design_authority_id(&ics, &new.design_authority)?;
+        // Every problem of the request is reported at once: the design authority's name, the
+        // fields, the class, and whether the design authority exists and decides the domain.
+        let mut violations = Vec::new();
+        let da_id = match design_authority_id(&ics, &new.design_authority) {
+            Ok(id) => Some(id),
+            Err(ChangeError::Invalid(v)) => {
+                violations.extend(v);
+                None
+            }
+            Err(other) => return Err(other),
+        };
         let now = self.now();
         let mut cr = ChangeRequest {
             ics: ics.clone(),
@@ -103,7 +113,7 @@ impl ChangeControl {
             requesting_trust: trust,
             requester: ctx.principal.subject.clone(),
             domain: new.domain,
-            design_authority: da_id.clone(),
+            design_authority: da_id.clone().unwrap_or_default(),
             affected_trusts: new.affected_trusts.into_iter().collect(),
             change_type: new.change_type,
             change_class: new.change_class.unwrap_or(ChangeClass::Significant),
@@ -129,36 +139,40 @@ impl ChangeControl {
             create_time: now,
             update_time: now,
         };
-        let mut violations = cr
-            .validate(self.known_trust(&ics))
-            .err()
-            .unwrap_or_default();
+        violations.extend(
+            cr.validate(self.known_trust(&ics))
+                .err()
+                .unwrap_or_default(),
+        );
         if new.change_class.is_none() {
             violations.push(("change_request.change_class".into(), "must be set".into()));
         }
-        if !violations.is_empty() {
-            return Err(ChangeError::Invalid(violations));
-        }
-        match store::design_authority(self.db().conn(), &ics, &da_id).await? {
-            None => {
-                return Err(invalid(
-                    "change_request.design_authority",
-                    format!("{} does not exist", new.design_authority),
-                ));
-            }
-            Some(da) if !da.domains.iter().any(|d| d == &cr.domain) => {
-                return Err(invalid(
-                    "change_request.domain",
+        let da = match &da_id {
+            Some(id) => store::design_authority(self.db().conn(), &ics, id).await?,
+            None => None,
+        };
+        match &da {
+            None if da_id.is_some() => violations.push((
+                "change_request.design_authority".into(),
+                format!("{} does not exist", new.design_authority),
+            )),
+            Some(da) if !cr.domain.is_empty() && !da.domains.iter().any(|d| d == &cr.domain) => {
+                violations.push((
+                    "change_request.domain".into(),
                     format!(
                         "{} decides {}, not {}",
                         da.display_name,
                         da.domains.join(", "),
                         cr.domain
                     ),
-                ));
+                ))
             }
-            Some(_) => {}
+            _ => {}
         }
+        if !violations.is_empty() {
+            return Err(ChangeError::Invalid(violations));
+        }
+        let da_id = da_id.unwrap_or_default();
         if cr.change_type == ChangeType::Standard {
             let (t_ics, t_id) = parse_name(
                 "change_request.standard_template",
