@@ -773,7 +773,17 @@ async fn closing_short_of_quorum_defers_and_unanimity_rejects_on_one_no(backend:
         .change_request
         .unwrap();
     assert_eq!(state(&closed), pb::State::Deferred);
-    assert!(closed.decision.is_none(), "short of quorum never decides");
+    // The deferral is recorded as the change request's decision, with the rule that deferred it.
+    let decision = closed
+        .decision
+        .clone()
+        .expect("a deferral records a decision");
+    assert!(!decision.approved);
+    assert!(
+        decision.rule.starts_with("deferred: quorum not met"),
+        "{}",
+        decision.rule
+    );
 
     // Unanimity: one rejection rejects once the objection is disposed of.
     let cr = w.in_review(&["RGT", "RGM", "RGN", "RT1"]).await;

@@ -160,6 +160,40 @@ async fn wrong_configuration_exits_non_zero_saying_what_to_fix() {
     let (code, message) = refused(&["dev", "token", "--trust", "RGT", "--role", "root"]).await;
     assert_eq!(code, 2);
     assert!(message.contains("unknown role `root`"), "{message}");
+
+    let (code, message) = refused(&["dev", "token", "--trust", "ZZZ", "--role", "da-member"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        message.contains("ZZZ is not a trust of the federation"),
+        "{message}"
+    );
+
+    // No server ran with this data directory: no key of a server to sign with.
+    let (code, message) = refused(&["dev", "token", "--trust", "RGT", "--role", "da-member"]).await;
+    assert_eq!(code, 2);
+    assert!(message.contains("start `concordat serve`"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_development_issuers_port_says_which_setting_to_change() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(concordat_bin())
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", &addr)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("dev_issuer.listen"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -805,6 +805,32 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
         .revision
         .unwrap();
     assert_eq!(retried, rollback, "a retry returns the first result");
+    // A rollback that expected another head is explained in rollback's terms.
+    let stale = rgt
+        .clone()
+        .rollback_layer(pb::RollbackLayerRequest {
+            layer: "icss/QUE/layers/baseline".into(),
+            revision: 1,
+            change_request: allergy_cr.clone(),
+            expected_head_revision: 3,
+            request_id: "rollback-2".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (stale.code(), reason(&stale).as_str()),
+        (Code::Aborted, "STALE_BASE")
+    );
+    assert!(
+        stale.message().contains("the rollback expected"),
+        "{}",
+        stale.message()
+    );
+    assert!(
+        !stale.message().contains("changeset"),
+        "{}",
+        stale.message()
+    );
 
     // Any revision can be read and diffed.
     let at_one = effective(&viewer, "RGT", 1).await;

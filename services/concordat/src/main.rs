@@ -272,6 +272,49 @@ fn token(args: TokenArgs) -> ExitCode {
         (None, Some(ics)) => ics.clone(),
         (None, None) => return fail("give --trust ODS (or --ics CODE for ICS-level staff)"),
     };
+    // The organisation must be a trust or an ICS of the federation the server uses.
+    let federation = match &config.federation {
+        Some(path) => match concordat_platform::identity::Federation::from_file(path) {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        },
+        None => concordat_platform::identity::Federation::demo(),
+    };
+    if let Some(trust) = &args.trust {
+        match federation.ics_of_trust(trust) {
+            None => {
+                return fail(format!(
+                    "{trust} is not a trust of the federation (trusts: {})",
+                    federation
+                        .icss
+                        .iter()
+                        .flat_map(|i| i.trusts.iter().map(|t| t.ods.clone()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            Some(ics) if args.ics.as_ref().is_some_and(|i| i != &ics.code) => {
+                return fail(format!(
+                    "{trust} belongs to {}, not to the --ics given",
+                    ics.code
+                ));
+            }
+            Some(_) => {}
+        }
+    } else if let Some(ics) = &args.ics
+        && !federation.icss.iter().any(|i| &i.code == ics)
+    {
+        return fail(format!("{ics} is not an ICS of the federation"));
+    }
+    // The key is the one a running server published in the data directory; without it the
+    // token would be signed by a key no server trusts.
+    let published = config.data_dir.join("dev-issuer").join("issuer.json");
+    if !published.exists() {
+        return fail(format!(
+            "no server has published a development issuer key in {}: start `concordat serve` with the same data directory first",
+            config.data_dir.display()
+        ));
+    }
     let default_issuer = dev_issuer::issuer_url(config.dev_issuer.listen);
     let issuer = match DevIssuer::load(&config.data_dir, None, &default_issuer) {
         Ok(i) => i,

@@ -72,6 +72,17 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    /// The development issuer's listener could not be bound.
+    #[error(
+        "the development issuer cannot listen on {addr}: {source} (is another `concordat serve` running? set `dev_issuer.listen`, e.g. CONCORDAT_DEV_ISSUER__LISTEN=127.0.0.1:0, or stop the other server)"
+    )]
+    DevIssuerBind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The identity verifier could not be built.
     #[error("identity: {0}")]
     Identity(String),
@@ -222,7 +233,7 @@ impl Platform {
             let addr = config.dev_issuer.listen;
             let listener = TcpListener::bind(addr)
                 .await
-                .map_err(|source| StartError::Bind { addr, source })?;
+                .map_err(|source| StartError::DevIssuerBind { addr, source })?;
             let bound = listener
                 .local_addr()
                 .map_err(|source| StartError::Bind { addr, source })?;

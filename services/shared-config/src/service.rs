@@ -79,6 +79,16 @@ pub enum ConfigError {
         /// The layer's newest revision.
         head: i64,
     },
+    /// A rollback expected the layer at another newest revision.
+    #[error("stale head")]
+    StaleHead {
+        /// The layer.
+        layer: String,
+        /// The newest revision the rollback expected.
+        expected: i64,
+        /// The layer's newest revision.
+        head: i64,
+    },
     /// A rebase would overwrite changes made since the base.
     #[error("rebase conflict")]
     RebaseConflict(Vec<Key>),

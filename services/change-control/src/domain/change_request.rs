@@ -488,6 +488,17 @@ impl Hazard {
             "residual_likelihood",
             "residual_severity",
         );
+        // Controls reduce a risk or leave it; a residual risk above the initial one is an error
+        // of entry, not a control.
+        if self.initial_risk > 0 && self.residual_risk > self.initial_risk {
+            v.push((
+                "hazard.residual_severity".into(),
+                format!(
+                    "the residual risk ({}) is above the initial risk ({}): controls cannot raise a risk",
+                    self.residual_risk, self.initial_risk
+                ),
+            ));
+        }
         if v.is_empty() { Ok(self) } else { Err(v) }
     }
 }
@@ -699,6 +710,12 @@ pub(crate) mod tests {
         };
         let rated = h.clone().assess().unwrap();
         assert_eq!((rated.initial_risk, rated.residual_risk), (4, 3));
+        let mut raised = h.clone();
+        raised.residual_likelihood = 5;
+        raised.residual_severity = 5;
+        let err = raised.assess().unwrap_err();
+        assert_eq!(err[0].0, "hazard.residual_severity");
+        assert!(err[0].1.contains("above the initial risk"), "{err:?}");
         let mut off = h;
         off.residual_severity = 7;
         assert_eq!(off.assess().unwrap_err()[0].0, "hazard.residual_severity");

@@ -61,6 +61,23 @@ impl ChangeControl {
             Outcome::Pending => return Ok(None),
             Outcome::NoQuorum { rule } => {
                 next.state = lifecycle::apply(cr.state, Move::NoQuorum)?;
+                let count = |choice: Choice| {
+                    let n = votes
+                        .iter()
+                        .filter(|v| !v.stale && v.choice == choice)
+                        .count();
+                    u32::try_from(n).unwrap_or(u32::MAX)
+                };
+                // Deferred, not decided: the decision records why, with the votes cast.
+                next.decision = Some(Decision {
+                    approved: false,
+                    rule: format!("deferred: {rule}"),
+                    approvals: count(Choice::Approve),
+                    rejections: count(Choice::Reject),
+                    abstentions: count(Choice::Abstain),
+                    charter_version: charter.version,
+                    decide_time: w.now(),
+                });
                 format!("{} deferred: {rule}", cr.number)
             }
             Outcome::Decided {

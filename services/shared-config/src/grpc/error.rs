@@ -78,6 +78,14 @@ impl From<ConfigError> for ApiError {
             )
             .with_metadata("base_revision", base.to_string())
             .with_metadata("head_revision", head.to_string()),
+            ConfigError::StaleHead { layer, expected, head } => ApiError::new(
+                Code::Aborted,
+                DOMAIN,
+                reason_of(R::StaleBase),
+                format!("the rollback expected {layer} at revision {expected}, but its newest revision is {head}: read the layer again and decide whether to roll back from there"),
+            )
+            .with_metadata("expected_head_revision", expected.to_string())
+            .with_metadata("head_revision", head.to_string()),
             ConfigError::RebaseConflict(keys) => {
                 let names: Vec<String> = keys.iter().map(ToString::to_string).collect();
                 let mut e = ApiError::new(

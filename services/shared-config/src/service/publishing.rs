@@ -118,9 +118,9 @@ impl SharedConfig {
                     ));
                 }
                 if expected_head != 0 && expected_head != head {
-                    return Err(ConfigError::StaleBase {
+                    return Err(ConfigError::StaleHead {
                         layer: layer_name_.to_owned(),
-                        base: expected_head,
+                        expected: expected_head,
                         head,
                     });
                 }
