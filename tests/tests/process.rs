@@ -658,3 +658,91 @@ async fn a_database_lost_while_serving_is_unavailable_then_recovers() {
     let _ = child.kill().await;
     pg_cluster(&["stop", &dir]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_unreachable_at_start_is_waited_for_with_health_not_serving() {
+    // Nothing listens on the database's port yet.
+    let port = free_port();
+    let data = tempfile::tempdir().unwrap();
+    let (grpc, metrics) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let mut child = Command::new(concordat_bin())
+        .args([
+            "serve",
+            "--listen",
+            &grpc,
+            "--metrics-listen",
+            &metrics,
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .args(["--database-url", &url])
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The listeners open although the database does not answer.
+    let channel = connect(&grpc).await;
+    let mut not_serving = false;
+    for _ in 0..100 {
+        if health_of(&channel, "").await == 2 {
+            not_serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        not_serving,
+        "health answers NOT_SERVING while the database does not answer"
+    );
+    let http = openidconnect::reqwest::Client::new();
+    let ready = http
+        .get(format!("http://{metrics}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.text().await.unwrap().contains("database"));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the process waits, it does not exit"
+    );
+
+    // The database comes: the server starts and serves.
+    let Some(started) = pg_cluster(&["start", &port.to_string()]).await else {
+        let _ = child.kill().await;
+        assert!(
+            std::env::var("CI").is_err(),
+            "under CI the PostgreSQL cluster must start"
+        );
+        eprintln!("SKIPPED the second half: no PostgreSQL outside CI");
+        return;
+    };
+    let dir = started
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("CONCORDAT_TEST_PG_DIR="))
+        .unwrap()
+        .to_owned();
+    let mut serving = false;
+    for _ in 0..400 {
+        if health_of(&channel, "").await == 1 {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(serving, "SERVING once the database answers");
+    let ready = http
+        .get(format!("http://{metrics}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let _ = child.kill().await;
+    pg_cluster(&["stop", &dir]).await;
+}

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use concordat_platform::config::{Config, LogFormat};
 use concordat_platform::identity::dev_issuer::{self, DevIssuer, TokenRequest};
 use concordat_platform::migrations::MigrateFn;
-use concordat_platform::server::{self, Platform};
+use concordat_platform::server;
 use serde::Serialize;
 
 use concordat::REGISTRY;
@@ -215,8 +215,26 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ));
         }
     };
-    let platform = match Platform::start(config, &migrations, names.clone()).await {
-        Ok(p) => p,
+    // One shutdown signal for both phases: waiting for the database, and serving.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let platform = match concordat_platform::startup::start_when_the_database_answers(
+        config,
+        &migrations,
+        names.clone(),
+        (&grpc, &metrics),
+        stop_rx.clone(),
+    )
+    .await
+    {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            tracing::info!("stopped before the database answered");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => return fail(e),
     };
     let mut builder = platform.server();
@@ -235,10 +253,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
         storage = platform.db.backend().as_str(),
         "concordat serving"
     );
-    match builder
-        .serve(grpc, Some(metrics), server::shutdown_signal())
-        .await
-    {
+    let mut stopping = stop_rx;
+    let shutdown = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    match builder.serve(grpc, Some(metrics), shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -209,8 +209,7 @@ pub fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     let runtime = match err {
         DbErr::ConnectionAcquire(_) => return true,
-        DbErr::Conn(_) => return true,
-        DbErr::Exec(r) | DbErr::Query(r) => r,
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
         _ => return false,
     };
     let RuntimeErr::SqlxError(sqlx) = runtime else {

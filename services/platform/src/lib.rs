@@ -25,6 +25,7 @@ pub mod migrations;
 pub mod paging;
 pub mod registry;
 pub mod server;
+pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
