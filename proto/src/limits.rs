@@ -416,6 +416,65 @@ mod tests {
         assert_eq!((found.len(), omitted), (MAX_VIOLATIONS, 150));
     }
 
+    /// The leading comment of `field` in its proto file.
+    fn comment(field: &FieldDescriptor) -> String {
+        let file = field.parent_file();
+        file.file_descriptor_proto()
+            .source_code_info
+            .as_ref()
+            .and_then(|info| info.location.iter().find(|l| l.path == field.path()))
+            .and_then(|l| l.leading_comments.clone())
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Every string, bytes, repeated and map field a request can carry states its maximum in its
+    /// proto comment, as the checks above enforce it.
+    #[test]
+    fn every_limited_field_states_its_limit_in_the_proto() {
+        let pool = POOL.as_ref().unwrap();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut todo: Vec<prost_reflect::MessageDescriptor> = pool
+            .services()
+            .filter(|s| s.full_name().starts_with("concordat."))
+            .flat_map(|s| s.methods().map(|m| m.input()).collect::<Vec<_>>())
+            .collect();
+        let mut missing = Vec::new();
+        while let Some(message) = todo.pop() {
+            if !message.full_name().starts_with("concordat.")
+                || !seen.insert(message.full_name().to_owned())
+            {
+                continue;
+            }
+            for field in message.fields() {
+                if let Kind::Message(inner) = field.kind() {
+                    if inner.is_map_entry() {
+                        if let Kind::Message(value) = inner.map_entry_value_field().kind() {
+                            todo.push(value);
+                        }
+                    } else {
+                        todo.push(inner);
+                    }
+                }
+                let limited = field.is_list()
+                    || field.is_map()
+                    || (matches!(field.kind(), Kind::String | Kind::Bytes)
+                        && field.name() != "request_id");
+                let text = comment(&field);
+                if limited && !(text.contains("At most") || text.contains("Bounded by")) {
+                    missing.push(field.full_name().to_owned());
+                }
+                if field.name() == "request_id" && !text.contains("128 printable ASCII") {
+                    missing.push(field.full_name().to_owned());
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no limit in the comment of: {missing:#?}");
+        assert!(seen.len() > 50, "{} messages", seen.len());
+    }
+
     #[test]
     fn responses_are_not_checked() {
         let response = cc::GetChangeRequestResponse {
