@@ -471,7 +471,10 @@ mod tests {
                 }
             }
         }
-        assert!(missing.is_empty(), "no limit in the comment of: {missing:#?}");
+        assert!(
+            missing.is_empty(),
+            "no limit in the comment of: {missing:#?}"
+        );
         assert!(seen.len() > 50, "{} messages", seen.len());
     }
 

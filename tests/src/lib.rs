@@ -287,6 +287,48 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
+/// Sends and receives bytes as they are.
+#[derive(Clone, Default)]
+pub struct Raw;
+
+impl tonic::codec::Codec for Raw {
+    type Encode = bytes::Bytes;
+    type Decode = bytes::Bytes;
+    type Encoder = Raw;
+    type Decoder = Raw;
+    fn encoder(&mut self) -> Raw {
+        Raw
+    }
+    fn decoder(&mut self) -> Raw {
+        Raw
+    }
+}
+
+impl tonic::codec::Encoder for Raw {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn encode(
+        &mut self,
+        item: bytes::Bytes,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put(buf, item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Raw {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn decode(
+        &mut self,
+        buf: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<bytes::Bytes>, tonic::Status> {
+        use bytes::Buf;
+        Ok(Some(buf.copy_to_bytes(buf.remaining())))
+    }
+}
+
 /// A federation file: the ICS `QUE` named `name` with `trusts` (each named `Trust {ods}`), and,
 /// when `with_other_ics`, a second ICS `QKK` with the one trust `RJ1`, for scope tests.
 pub fn federation(name: &str, trusts: &[&str], with_other_ics: bool) -> String {

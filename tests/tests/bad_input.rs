@@ -6,48 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use bytes::{Buf, BufMut, Bytes};
-use concordat_e2e::{Options, TestServer, reason};
+use bytes::Bytes;
+use concordat_e2e::{Options, Raw, TestServer, reason};
 use concordat_platform::both_backends;
 use concordat_platform::identity::Role;
 use concordat_platform::testkit::TestBackend;
 use prost_reflect::{DescriptorPool, Kind, MethodDescriptor};
 use tonic::Code;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-
-/// Sends and receives bytes as they are.
-#[derive(Clone, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        buf.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
-        Ok(Some(buf.copy_to_bytes(buf.remaining())))
-    }
-}
 
 /// Every method of Concordat's own services.
 fn methods() -> Vec<MethodDescriptor> {
@@ -134,26 +99,9 @@ async fn send_as(
     body: Vec<u8>,
     gzip: bool,
 ) -> tonic::Status {
-    let mut grpc = tonic::client::Grpc::new(s.channel.clone());
-    if gzip {
-        grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
-    }
-    grpc.ready().await.unwrap();
-    let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
-    let path = http::uri::PathAndQuery::try_from(path).unwrap();
-    let mut request = tonic::Request::new(Bytes::from(body));
-    request
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let result = if method.is_server_streaming() {
-        grpc.server_streaming(request, path, Raw).await.map(|_| ())
-    } else {
-        grpc.unary(request, path, Raw).await.map(|_| ())
-    };
-    match result {
-        Ok(()) => panic!("{} accepted a bad body", method.full_name()),
-        Err(status) => status,
-    }
+    send_or_ok(s, token, method, body, gzip)
+        .await
+        .unwrap_or_else(|| panic!("{} accepted a bad body", method.full_name()))
 }
 
 /// Tally per service: (tried, precise).
@@ -672,7 +620,7 @@ async fn random_well_formed_requests_never_fail_inside(backend: TestBackend) {
         for _ in 0..30 {
             let message = random_message(&mut rng, &method.input(), 0);
             let body = message.encode_to_vec();
-            let status = send_or_ok(&s, &token, &method, body).await;
+            let status = send_or_ok(&s, &token, &method, body, false).await;
             sent += 1;
             let code = status.as_ref().map_or(Code::Ok, tonic::Status::code);
             *codes.entry(format!("{code:?}")).or_default() += 1;
@@ -700,14 +648,18 @@ both_backends!(
     random_well_formed_requests_never_fail_inside
 );
 
-/// [`send`], where an OK answer is allowed (`None`).
+/// Sends `body` to `method` (gzip-compressed when `gzip`): the status, or `None` for an OK answer.
 async fn send_or_ok(
     s: &TestServer,
     token: &str,
     method: &MethodDescriptor,
     body: Vec<u8>,
+    gzip: bool,
 ) -> Option<tonic::Status> {
     let mut grpc = tonic::client::Grpc::new(s.channel.clone());
+    if gzip {
+        grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    }
     grpc.ready().await.unwrap();
     let path = format!("/{}/{}", method.parent_service().full_name(), method.name());
     let path = http::uri::PathAndQuery::try_from(path).unwrap();

@@ -11,6 +11,73 @@ use concordat_proto::platform::v1 as pb;
 use tokio::process::Command;
 use tonic::transport::Channel;
 
+/// `concordat serve` on free ports with a fresh data directory.
+struct Served {
+    child: tokio::process::Child,
+    grpc: String,
+    metrics: String,
+    data: tempfile::TempDir,
+}
+
+/// Starts `concordat serve` with `args` and the environment `envs` added (its own development
+/// issuer on a free port).
+fn serve(args: &[&str], envs: &[(&str, &str)]) -> Served {
+    let data = tempfile::tempdir().unwrap();
+    let (grpc, metrics) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let child = Command::new(concordat_bin())
+        .args([
+            "serve",
+            "--listen",
+            &grpc,
+            "--metrics-listen",
+            &metrics,
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .args(args)
+        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
+        .envs(envs.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    Served {
+        child,
+        grpc,
+        metrics,
+        data,
+    }
+}
+
+/// A development token for `da-member` of RGT from the server using `data`.
+async fn dev_token(data: &std::path::Path) -> String {
+    let out = Command::new(concordat_bin())
+        .args([
+            "dev",
+            "token",
+            "--trust",
+            "RGT",
+            "--role",
+            "da-member",
+            "--data-dir",
+        ])
+        .arg(data)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    stdout.lines().last().unwrap().to_owned()
+}
+
 async fn connect(addr: &str) -> Channel {
     for _ in 0..200 {
         if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
@@ -27,27 +94,12 @@ async fn connect(addr: &str) -> Channel {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_then_drains_and_exits_zero_on_sigterm() {
-    let data = tempfile::tempdir().unwrap();
-    let (grpc, metrics) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    let mut child = Command::new(concordat_bin())
-        .args([
-            "serve",
-            "--listen",
-            &grpc,
-            "--metrics-listen",
-            &metrics,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let Served {
+        mut child,
+        grpc,
+        metrics,
+        data,
+    } = serve(&[], &[]);
     let channel = connect(&grpc).await;
     wait_serving(channel.clone()).await;
 
@@ -353,92 +405,18 @@ async fn a_target_apart_serves_once_its_upstream_answers_and_reflects_only_itsel
     assert_eq!(health_of(&sc, "").await, SERVING);
 }
 
-/// Sends and receives bytes as they are (the stuck call below sends none).
-#[derive(Clone, Default)]
-struct Raw;
-
-impl tonic::codec::Codec for Raw {
-    type Encode = bytes::Bytes;
-    type Decode = bytes::Bytes;
-    type Encoder = Raw;
-    type Decoder = Raw;
-    fn encoder(&mut self) -> Raw {
-        Raw
-    }
-    fn decoder(&mut self) -> Raw {
-        Raw
-    }
-}
-
-impl tonic::codec::Encoder for Raw {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: bytes::Bytes,
-        buf: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), tonic::Status> {
-        use bytes::BufMut;
-        buf.put(item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for Raw {
-    type Item = bytes::Bytes;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        buf: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<bytes::Bytes>, tonic::Status> {
-        use bytes::Buf;
-        Ok(Some(buf.copy_to_bytes(buf.remaining())))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_ends_open_watches_at_once_and_readyz_answers_503_until_the_end() {
     use concordat_proto::changecontrol::v1 as cc;
-    let data = tempfile::tempdir().unwrap();
-    let (grpc, metrics) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    let mut child = Command::new(concordat_bin())
-        .args([
-            "serve",
-            "--listen",
-            &grpc,
-            "--metrics-listen",
-            &metrics,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
-        .env("CONCORDAT_SERVER__SHUTDOWN_GRACE", "4s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let Served {
+        mut child,
+        grpc,
+        metrics,
+        data,
+    } = serve(&[], &[("CONCORDAT_SERVER__SHUTDOWN_GRACE", "4s")]);
     let channel = connect(&grpc).await;
     wait_serving(channel.clone()).await;
-    let token = Command::new(concordat_bin())
-        .args([
-            "dev",
-            "token",
-            "--trust",
-            "RGT",
-            "--role",
-            "da-member",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .output()
-        .await
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap();
-    let token = token.lines().last().unwrap().to_owned();
+    let token = dev_token(data.path()).await;
 
     // An open watch: it would stream until cancelled.
     let mut watch =
@@ -469,7 +447,8 @@ async fn a_drain_ends_open_watches_at_once_and_readyz_answers_503_until_the_end(
             let path = http::uri::PathAndQuery::from_static(
                 "/concordat.platform.v1.PlatformService/WhoAmI",
             );
-            grpc.client_streaming(request, path, Raw).await
+            grpc.client_streaming(request, path, concordat_e2e::Raw)
+                .await
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -545,46 +524,15 @@ async fn a_database_lost_while_serving_is_unavailable_then_recovers() {
         field("CONCORDAT_TEST_DATABASE_URL"),
         field("CONCORDAT_TEST_PG_DIR"),
     );
-    let data = tempfile::tempdir().unwrap();
-    let (grpc, metrics) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
-    let mut child = Command::new(concordat_bin())
-        .args([
-            "serve",
-            "--listen",
-            &grpc,
-            "--metrics-listen",
-            &metrics,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .args(["--database-url", &format!("{url}/postgres")])
-        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let Served {
+        mut child,
+        grpc,
+        metrics,
+        data,
+    } = serve(&["--database-url", &format!("{url}/postgres")], &[]);
     let channel = connect(&grpc).await;
     wait_serving(channel.clone()).await;
-    let token = Command::new(concordat_bin())
-        .args([
-            "dev",
-            "token",
-            "--trust",
-            "RGT",
-            "--role",
-            "da-member",
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .output()
-        .await
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap();
-    let token = token.lines().last().unwrap().to_owned();
+    let token = dev_token(data.path()).await;
     let mut client =
         cc::change_control_service_client::ChangeControlServiceClient::with_interceptor(
             channel.clone(),
@@ -663,29 +611,13 @@ async fn a_database_lost_while_serving_is_unavailable_then_recovers() {
 async fn a_database_unreachable_at_start_is_waited_for_with_health_not_serving() {
     // Nothing listens on the database's port yet.
     let port = free_port();
-    let data = tempfile::tempdir().unwrap();
-    let (grpc, metrics) = (
-        format!("127.0.0.1:{}", free_port()),
-        format!("127.0.0.1:{}", free_port()),
-    );
     let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let mut child = Command::new(concordat_bin())
-        .args([
-            "serve",
-            "--listen",
-            &grpc,
-            "--metrics-listen",
-            &metrics,
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .args(["--database-url", &url])
-        .env("CONCORDAT_DEV_ISSUER__LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let Served {
+        mut child,
+        grpc,
+        metrics,
+        data: _data,
+    } = serve(&["--database-url", &url], &[]);
     // The listeners open although the database does not answer.
     let channel = connect(&grpc).await;
     let mut not_serving = false;
