@@ -495,3 +495,52 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn requests() -> Vec<String> {
+        POOL.as_ref()
+            .unwrap()
+            .services()
+            .filter(|s| s.full_name().starts_with("concordat."))
+            .flat_map(|s| {
+                s.methods()
+                    .map(|m| m.input().full_name().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// Arbitrary bytes, as any request type, never panic the checks: they are decoded and
+        /// checked, or refused by the decoder.
+        #[test]
+        fn arbitrary_bytes_never_panic_the_checks(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for name in requests() {
+                let _ = check(&name, &bytes);
+            }
+        }
+
+        /// Arbitrary well-formed messages of every request type (built from arbitrary bytes that
+        /// decode, then encoded again) are checked without panicking, and a message that keeps
+        /// every limit has no violations when checked twice.
+        #[test]
+        fn well_formed_messages_check_the_same_twice(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            use prost::Message as _;
+            let pool = POOL.as_ref().unwrap();
+            for name in requests() {
+                let desc = pool.get_message_by_name(&name).unwrap();
+                if let Ok(message) = DynamicMessage::decode(desc, bytes.as_slice()) {
+                    let encoded = message.encode_to_vec();
+                    let first = check(&name, &encoded);
+                    let second = check(&name, &encoded);
+                    prop_assert_eq!(first, second);
+                }
+            }
+        }
+    }
+}
