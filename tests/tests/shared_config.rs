@@ -56,7 +56,7 @@ impl World {
                 design_authority_id: "medicines".into(),
                 design_authority: Some(cc::DesignAuthority {
                     display_name: "Medicines".into(),
-                    domains: vec!["medicines".into()],
+                    domains: vec!["medicines".into(), "theatres".into()],
                     members: TRUSTS
                         .iter()
                         .map(|t| cc::Membership {
@@ -135,6 +135,29 @@ impl World {
                 .await
                 .unwrap();
         }
+        // A kind of a domain no design authority decides could never be published: refused at
+        // once, naming the field and the domains that are decided.
+        let typo = admin
+            .clone()
+            .create_config_kind(pb::CreateConfigKindRequest {
+                parent: "icss/QUE".into(),
+                config_kind_id: "order-set".into(),
+                config_kind: Some(pb::ConfigKind {
+                    domain: "medicine".into(),
+                    schema: schema(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(typo.code(), Code::InvalidArgument, "{typo:?}");
+        assert_eq!(fields(&typo), ["config_kind.domain"]);
+        assert!(
+            typo.message().contains("decided: medicines, theatres"),
+            "{}",
+            typo.message()
+        );
         Some(w)
     }
 

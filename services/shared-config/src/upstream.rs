@@ -36,6 +36,39 @@ pub enum UpstreamError {
 pub trait ChangeRequests: Send + Sync {
     /// The facts about `name` (`icss/{ics}/changeRequests/{id}`) that publishing depends on.
     async fn get(&self, name: &str, caller: &Caller) -> Result<ChangeRequestFacts, UpstreamError>;
+
+    /// The domains the design authorities of `parent` (`icss/{ics}`) decide.
+    async fn decided_domains(
+        &self,
+        parent: &str,
+        caller: &Caller,
+    ) -> Result<BTreeSet<String>, UpstreamError>;
+}
+
+/// `request` with the caller's token and request id, and the upstream timeout.
+fn forwarded<M>(message: M, caller: &Caller, timeout: Duration) -> tonic::Request<M> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    for (header, value) in [
+        ("authorization", &caller.authorization),
+        ("x-request-id", &caller.request_id),
+    ] {
+        if let Ok(value) = value.parse() {
+            request.metadata_mut().insert(header, value);
+        }
+    }
+    request
+}
+
+/// An upstream failure: what the caller sent is wrong (`Unknown`), or change control did not
+/// answer (`Unavailable`).
+fn upstream_error(what: &str, status: &tonic::Status) -> UpstreamError {
+    match status.code() {
+        Code::NotFound | Code::PermissionDenied | Code::InvalidArgument | Code::Unauthenticated => {
+            UpstreamError::Unknown(format!("{what}: {}", status.message()))
+        }
+        _ => UpstreamError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
+    }
 }
 
 /// Change control through its generated gRPC client, over any transport.
@@ -99,19 +132,49 @@ where
     <T::ResponseBody as http_body::Body>::Error:
         Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
-    async fn get(&self, name: &str, caller: &Caller) -> Result<ChangeRequestFacts, UpstreamError> {
-        let mut request = tonic::Request::new(pb::GetChangeRequestRequest {
-            name: name.to_owned(),
-        });
-        request.set_timeout(self.timeout);
-        for (header, value) in [
-            ("authorization", &caller.authorization),
-            ("x-request-id", &caller.request_id),
-        ] {
-            if let Ok(value) = value.parse() {
-                request.metadata_mut().insert(header, value);
+    async fn decided_domains(
+        &self,
+        parent: &str,
+        caller: &Caller,
+    ) -> Result<BTreeSet<String>, UpstreamError> {
+        let mut domains = BTreeSet::new();
+        let mut page_token = String::new();
+        let mut client = self.client.clone();
+        loop {
+            let request = forwarded(
+                pb::ListDesignAuthoritiesRequest {
+                    parent: parent.to_owned(),
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                },
+                caller,
+                self.timeout,
+            );
+            let page = client
+                .list_design_authorities(request)
+                .await
+                .map_err(|status| upstream_error(parent, &status))?
+                .into_inner();
+            domains.extend(
+                page.design_authorities
+                    .into_iter()
+                    .flat_map(|da| da.domains),
+            );
+            if page.next_page_token.is_empty() {
+                return Ok(domains);
             }
+            page_token = page.next_page_token;
         }
+    }
+
+    async fn get(&self, name: &str, caller: &Caller) -> Result<ChangeRequestFacts, UpstreamError> {
+        let request = forwarded(
+            pb::GetChangeRequestRequest {
+                name: name.to_owned(),
+            },
+            caller,
+            self.timeout,
+        );
         let mut client = self.client.clone();
         match client.get_change_request(request).await {
             Ok(response) => {
@@ -124,20 +187,7 @@ where
                     affected_trusts: cr.affected_trusts.into_iter().collect::<BTreeSet<_>>(),
                 })
             }
-            Err(status) => match status.code() {
-                Code::NotFound
-                | Code::PermissionDenied
-                | Code::InvalidArgument
-                | Code::Unauthenticated => Err(UpstreamError::Unknown(format!(
-                    "{name}: {}",
-                    status.message()
-                ))),
-                _ => Err(UpstreamError::Unavailable(format!(
-                    "{:?}: {}",
-                    status.code(),
-                    status.message()
-                ))),
-            },
+            Err(status) => Err(upstream_error(name, &status)),
         }
     }
 }

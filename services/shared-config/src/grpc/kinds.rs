@@ -7,6 +7,7 @@ pub(super) async fn create_config_kind(
     req: Request<pb::CreateConfigKindRequest>,
 ) -> Reply<pb::CreateConfigKindResponse> {
     let ctx = RequestContext::of(&req)?;
+    let caller = caller(&req);
     let pb::CreateConfigKindRequest {
         parent,
         config_kind_id,
@@ -16,11 +17,17 @@ pub(super) async fn create_config_kind(
     let new = config_kind.unwrap_or_default().try_into()?;
     let outcome = api
         .cases
-        .create_kind(&ctx, &parent, &config_kind_id, new, &request_id, |k| {
-            pb::CreateConfigKindResponse {
+        .create_kind(
+            &ctx,
+            &parent,
+            &config_kind_id,
+            new,
+            &caller,
+            &request_id,
+            |k| pb::CreateConfigKindResponse {
                 config_kind: Some(kind_pb(k)),
-            }
-        })
+            },
+        )
         .await?;
     Ok(Response::new(outcome))
 }

@@ -10,6 +10,7 @@ impl SharedConfig {
         parent: &str,
         id: &str,
         new: NewKind,
+        caller: &Caller,
         request_id: &str,
         reply: impl FnOnce(&KindRecord) -> R,
     ) -> Result<R> {
@@ -34,6 +35,32 @@ impl SharedConfig {
             schema.clone(),
         ) {
             violations.extend(v.into_iter().filter(|(f, _)| f != "config_kind.name"));
+        }
+        // The domain must be one a design authority decides, or no change request could ever
+        // publish items of the kind (asked of change control, as the caller).
+        if !domain.is_empty() && violations.is_empty() {
+            let decided = match self.change_requests.decided_domains(parent, caller).await {
+                Ok(decided) => decided,
+                Err(UpstreamError::Unknown(message)) => {
+                    return Err(invalid("parent", message));
+                }
+                Err(unavailable) => return Err(ConfigError::Upstream(unavailable)),
+            };
+            if !decided.contains(&domain) {
+                violations.push((
+                    "config_kind.domain".to_owned(),
+                    if decided.is_empty() {
+                        format!(
+                            "no design authority of {parent} decides `{domain}` (none exists yet)"
+                        )
+                    } else {
+                        format!(
+                            "no design authority of {parent} decides `{domain}`; decided: {}",
+                            decided.into_iter().collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                ));
+            }
         }
         if !violations.is_empty() {
             return Err(ConfigError::Invalid(violations));
