@@ -19,8 +19,7 @@ pub(super) async fn create_config_kind(
         .cases
         .create_kind(
             &ctx,
-            &parent,
-            &config_kind_id,
+            (&parent, &config_kind_id),
             new,
             &caller,
             &request_id,

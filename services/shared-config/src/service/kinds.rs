@@ -7,8 +7,7 @@ impl SharedConfig {
     pub async fn create_kind<R: Reply>(
         &self,
         ctx: &RequestContext,
-        parent: &str,
-        id: &str,
+        (parent, id): (&str, &str),
         new: NewKind,
         caller: &Caller,
         request_id: &str,
