@@ -76,6 +76,17 @@ fn malformed(method: &MethodDescriptor) -> Vec<(&'static str, Vec<u8>)> {
     bodies
 }
 
+/// A server on `backend` and a token with every role (`None` where the backend cannot run).
+async fn server_and_token(backend: TestBackend) -> Option<(TestServer, String)> {
+    let s = TestServer::start(Options {
+        backend,
+        ..Default::default()
+    })
+    .await?;
+    let token = all_roles_token(&s);
+    Some((s, token))
+}
+
 fn all_roles_token(s: &TestServer) -> String {
     let roles: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     s.token("RGT", &roles, "hostile-client")
@@ -116,15 +127,9 @@ fn record(tally: &mut Tally, method: &MethodDescriptor, precise: bool) {
 }
 
 async fn malformed_bodies_are_invalid_argument(backend: TestBackend) {
-    let Some(s) = TestServer::start(Options {
-        backend,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((s, token)) = server_and_token(backend).await else {
         return;
     };
-    let token = all_roles_token(&s);
     let mut tally = Tally::new();
     let mut wrong = Vec::new();
     for method in methods() {
@@ -237,15 +242,9 @@ fn trailer_bytes(status: &tonic::Status) -> usize {
 async fn errors_stay_small_and_request_ids_have_one_form(backend: TestBackend) {
     use concordat_proto::changecontrol::v1 as cc;
     use concordat_proto::sharedconfig::v1 as sc;
-    let Some(s) = TestServer::start(Options {
-        backend,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((s, token)) = server_and_token(backend).await else {
         return;
     };
-    let token = all_roles_token(&s);
 
     // 100,000 unknown affected trusts and a 1 MB design-authority name: the status stays well
     // inside a default grpcio client's 16 KiB trailer limit and says how much it left out.
@@ -466,15 +465,9 @@ fn bad_values(field: &prost_reflect::FieldDescriptor) -> Vec<(&'static str, pros
 }
 
 async fn every_field_limit_is_enforced_with_a_violation_naming_it(backend: TestBackend) {
-    let Some(s) = TestServer::start(Options {
-        backend,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((s, token)) = server_and_token(backend).await else {
         return;
     };
-    let token = all_roles_token(&s);
     let mut tally = Tally::new();
     let mut wrong = Vec::new();
     for method in methods() {
@@ -615,15 +608,9 @@ fn random_message(
 async fn random_well_formed_requests_never_fail_inside(backend: TestBackend) {
     use prost::Message as _;
     use rand::SeedableRng;
-    let Some(s) = TestServer::start(Options {
-        backend,
-        ..Default::default()
-    })
-    .await
-    else {
+    let Some((s, token)) = server_and_token(backend).await else {
         return;
     };
-    let token = all_roles_token(&s);
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261202);
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = Vec::new();

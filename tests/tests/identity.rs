@@ -51,6 +51,16 @@ async fn who(server: &TestServer, token: &str) -> Result<pb::Principal, tonic::S
         .map(|r| r.into_inner().principal.unwrap())
 }
 
+/// Claims of `mallory` from `issuer`, valid for five minutes, with `extra` set over them.
+fn mallory(issuer: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut c = json!({"iss": issuer, "sub": "mallory", "aud": "concordat",
+        "iat": now(), "exp": now() + 300, "roles": ["ics-admin"]});
+    c.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    c
+}
+
 async fn setup() -> (OidcProvider, OidcProvider, TestServer) {
     let rgt = OidcProvider::start("RS256", "rgt-1", 0).await;
     let ics = OidcProvider::start("ES256", "ics-1", 0).await;
@@ -103,14 +113,7 @@ async fn tokens_from_each_identity_provider_are_accepted_and_mapped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tokens_are_refused_with_the_reason() {
     let (rgt, _ics, server) = setup().await;
-    let claims = |extra: serde_json::Value| {
-        let mut c = json!({"iss": rgt.issuer, "sub": "mallory", "aud": "concordat",
-            "iat": now(), "exp": now() + 300, "roles": ["ics-admin"]});
-        c.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        c
-    };
+    let claims = |extra: serde_json::Value| mallory(&rgt.issuer, extra);
     let refused = |result: Result<pb::Principal, tonic::Status>| {
         let status = result.expect_err("token must be refused");
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
@@ -189,14 +192,7 @@ async fn bad_tokens_are_refused_with_the_reason() {
 #[tokio::test]
 async fn tokens_are_checked_to_the_letter_and_refusals_speak_plainly() {
     let (rgt, _ics, server) = setup().await;
-    let claims = |extra: serde_json::Value| {
-        let mut c = json!({"iss": rgt.issuer, "sub": "mallory", "aud": "concordat",
-            "iat": now(), "exp": now() + 300, "roles": ["ics-admin"]});
-        c.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        c
-    };
+    let claims = |extra: serde_json::Value| mallory(&rgt.issuer, extra);
     let refused = |result: Result<pb::Principal, tonic::Status>| {
         let status = result.expect_err("token must be refused");
         assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
