@@ -24,10 +24,21 @@ pub const MAX_PAGE_SIZE: u64 = 500;
 /// [`DEFAULT_PAGE_SIZE`], anything above [`MAX_PAGE_SIZE`] is lowered to it, and a negative
 /// size is refused (`must not be negative`) since it can only be a client's bug.
 pub fn page_size(field: &str, value: i32) -> Result<u64, FieldViolation> {
+    page_size_within(field, value, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+}
+
+/// The same rule for a list with its own `default` and `max` (e.g. a layer's items, read in
+/// bigger pages).
+pub fn page_size_within(
+    field: &str,
+    value: i32,
+    default: u64,
+    max: u64,
+) -> Result<u64, FieldViolation> {
     match u64::try_from(value) {
         Err(_) => Err(FieldViolation::new(field, "must not be negative")),
-        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
-        Ok(size) => Ok(size.min(MAX_PAGE_SIZE)),
+        Ok(0) => Ok(default),
+        Ok(size) => Ok(size.min(max)),
     }
 }
 

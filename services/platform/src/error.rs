@@ -54,11 +54,11 @@ fn database_of<'a>(
     None
 }
 
-/// The most violations of each kind a status carries.
-pub const MAX_VIOLATIONS: usize = 50;
+/// The most violations of each kind a status carries (the request checks' bound too).
+pub const MAX_VIOLATIONS: usize = concordat_proto::limits::MAX_VIOLATIONS;
 
 /// `text` cut to at most `max` characters, with `…` where it was cut.
-fn bounded(text: &str, max: usize) -> String {
+pub(crate) fn bounded(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -257,12 +257,10 @@ pub fn effective_name(ics: &str, trust: &str) -> String {
     format!("icss/{ics}/trusts/{trust}/effectiveConfig")
 }
 
+/// The page size of a list: the one rule of `concordat-api`, with this list's default and maximum.
 fn page_limit(requested: i32, default: u64, max: u64) -> Result<u64> {
-    match requested {
-        n if n < 0 => Err(invalid("page_size", "must not be negative")),
-        0 => Ok(default),
-        n => Ok(u64::try_from(n).unwrap_or(max).min(max)),
-    }
+    concordat_api::paging::page_size_within("page_size", requested, default, max)
+        .map_err(|v| ConfigError::Invalid(vec![(v.field, v.description)]))
 }
 
 /// The lock that serialises publishing within an ICS across replicas.
@@ -335,6 +333,45 @@ impl SharedConfig {
                     .map_err(|_| invalid("page_token", "is not a token this list returned"))
             })
             .transpose()
+    }
+
+    /// Where a page of a list ordered by (time, id) resumes: the cursor of `token`, which must
+    /// belong to `query`.
+    fn decode_time_cursor(
+        &self,
+        token: &str,
+        query: &Value,
+    ) -> Result<Option<(DateTime<Utc>, String)>> {
+        match self.decode_token(token)? {
+            Some(t) if &t["query"] == query => {
+                let time = t["time"]
+                    .as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|d| d.with_timezone(&Utc));
+                Ok(time.zip(t["id"].as_str().map(str::to_owned)))
+            }
+            Some(_) => Err(invalid("page_token", "belongs to another query")),
+            None => Ok(None),
+        }
+    }
+
+    /// Cuts `list` (read with one row more than `limit`) to the page, and returns the token of
+    /// the next page (empty at the end), resuming after the last row's (time, id).
+    fn time_cursor_page<T>(
+        &self,
+        list: &mut Vec<T>,
+        limit: u64,
+        query: &Value,
+        key: impl Fn(&T) -> (DateTime<Utc>, &str),
+    ) -> String {
+        if list.len() as u64 <= limit {
+            return String::new();
+        }
+        list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        list.last().map_or(String::new(), |row| {
+            let (time, id) = key(row);
+            self.encode_token(&json!({"query": query, "time": time.to_rfc3339(), "id": id}))
+        })
     }
 
     fn trusts_of(&self, ics: &str) -> Vec<String> {

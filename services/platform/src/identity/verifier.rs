@@ -381,11 +381,7 @@ fn unix_now() -> u64 {
 /// Decodes the header and payload without verifying anything, to choose the issuer and key.
 /// At most 64 characters of `text` a client sent, for echoing it in an error.
 fn bounded(text: &str) -> String {
-    let mut out: String = text.chars().take(64).collect();
-    if text.chars().nth(64).is_some() {
-        out.push('…');
-    }
-    out
+    crate::error::bounded(text, 64)
 }
 
 /// A token failure in the client's terms, not the library's.

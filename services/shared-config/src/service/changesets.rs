@@ -234,17 +234,7 @@ impl SharedConfig {
         };
         let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "layer": layer.as_ref().map(LayerId::as_str), "state": state.map(ChangesetState::as_str)});
-        let after = match self.decode_token(page_token)? {
-            Some(t) if t["query"] == query => {
-                let time = t["time"]
-                    .as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                    .map(|d| d.with_timezone(&Utc));
-                time.zip(t["id"].as_str().map(str::to_owned))
-            }
-            Some(_) => return Err(invalid("page_token", "belongs to another query")),
-            None => None,
-        };
+        let after = self.decode_time_cursor(page_token, &query)?;
         let mut list = store::changesets(
             self.db().conn(),
             &ics,
@@ -254,16 +244,7 @@ impl SharedConfig {
             limit + 1,
         )
         .await?;
-        let next = if list.len() as u64 > limit {
-            list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            list.last().map_or(String::new(), |c| {
-                self.encode_token(
-                    &json!({"query": query, "time": c.create_time.to_rfc3339(), "id": c.id}),
-                )
-            })
-        } else {
-            String::new()
-        };
+        let next = self.time_cursor_page(&mut list, limit, &query, |c| (c.create_time, &c.id));
         Ok((list, next))
     }
 

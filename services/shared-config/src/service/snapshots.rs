@@ -88,29 +88,10 @@ impl SharedConfig {
         self.require_ics(ctx, &ics, parent).await?;
         let limit = page_limit(page_size, 50, 500)?;
         let query = json!({"parent": parent, "trust": trust});
-        let after = match self.decode_token(page_token)? {
-            Some(t) if t["query"] == query => {
-                let time = t["time"]
-                    .as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                    .map(|d| d.with_timezone(&Utc));
-                time.zip(t["id"].as_str().map(str::to_owned))
-            }
-            Some(_) => return Err(invalid("page_token", "belongs to another query")),
-            None => None,
-        };
+        let after = self.decode_time_cursor(page_token, &query)?;
         let filter = (!trust.is_empty()).then_some(trust);
         let mut list = store::snapshots(self.db().conn(), &ics, filter, after, limit + 1).await?;
-        let next = if list.len() as u64 > limit {
-            list.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            list.last().map_or(String::new(), |s| {
-                self.encode_token(
-                    &json!({"query": query, "time": s.import_time.to_rfc3339(), "id": s.id}),
-                )
-            })
-        } else {
-            String::new()
-        };
+        let next = self.time_cursor_page(&mut list, limit, &query, |s| (s.import_time, &s.id));
         Ok((list, next))
     }
 
