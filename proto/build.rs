@@ -17,6 +17,7 @@ fn protos(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=concordat");
+    println!("cargo:rerun-if-changed=google");
     let mut files = Vec::new();
     protos(Path::new("concordat"), &mut files)?;
     files.sort();

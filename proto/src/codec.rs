@@ -66,11 +66,16 @@ impl<U: Message + Name + Default> Decoder for MessageDecoder<U> {
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         let bytes = buf.copy_to_bytes(buf.remaining());
         let item = U::decode(bytes.clone()).map_err(|err| malformed(&err))?;
-        let (violations, omitted) = crate::limits::check(&U::full_name(), &bytes);
-        if violations.is_empty() {
-            Ok(Some(item))
-        } else {
-            Err(invalid(violations, omitted))
+        let checked = crate::limits::check(&U::full_name(), &bytes);
+        if !checked.violations.is_empty() {
+            return Err(invalid(checked.violations, checked.omitted));
+        }
+        match checked.cleared {
+            // The same message without the output-only fields the client set.
+            Some(cleared) => U::decode(cleared.as_slice())
+                .map(Some)
+                .map_err(|err| malformed(&err)),
+            None => Ok(Some(item)),
         }
     }
 

@@ -5,6 +5,7 @@
 //! encoded file descriptor set that the server registers for reflection.
 #![allow(missing_docs, clippy::all)]
 
+pub mod behaviour;
 pub mod codec;
 pub mod limits;
 

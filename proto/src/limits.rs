@@ -14,6 +14,9 @@
 //!   [`MAX_DEPTH`] levels. Far deeper (past protobuf's limit of 100 nested messages) a message
 //!   cannot be decoded at all and is `MALFORMED_REQUEST`.
 //!
+//! - **Field behaviour** (`google.api.field_behavior`): required fields set, output-only fields
+//!   cleared, no immutable field in an `update_mask`; see [`crate::behaviour`].
+//!
 //! Only messages named `…Request` are checked: responses are the server's own.
 
 use std::sync::LazyLock;
@@ -21,6 +24,8 @@ use std::sync::LazyLock;
 use prost_reflect::{
     DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value,
 };
+
+use crate::behaviour::{self, Update};
 
 /// The most characters in a single-line string field.
 pub const MAX_LINE: usize = 512;
@@ -61,6 +66,11 @@ pub const MULTILINE: &[&str] = &[
 static POOL: LazyLock<Option<DescriptorPool>> =
     LazyLock::new(|| DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).ok());
 
+/// The descriptors of every Concordat message.
+pub(crate) fn pool() -> Option<&'static DescriptorPool> {
+    POOL.as_ref()
+}
+
 /// A field that breaks a limit, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -70,31 +80,60 @@ pub struct Violation {
     pub description: String,
 }
 
-/// The violations of the request message `full_name` encoded in `bytes` (empty when it keeps
-/// every limit, or is not a request), and how many more there were beyond [`MAX_VIOLATIONS`].
-pub fn check(full_name: &str, bytes: &[u8]) -> (Vec<Violation>, usize) {
+/// What checking a request found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The fields that break a limit or a field behaviour, at most [`MAX_VIOLATIONS`].
+    pub violations: Vec<Violation>,
+    /// How many more there were.
+    pub omitted: usize,
+    /// The request re-encoded without the output-only fields it set, when it set any.
+    pub cleared: Option<Vec<u8>>,
+}
+
+/// Checks the request message `full_name` encoded in `bytes` (nothing is found when it is not
+/// a request).
+pub fn check(full_name: &str, bytes: &[u8]) -> Checked {
     if !full_name.ends_with("Request") {
-        return (Vec::new(), 0);
+        return Checked::default();
     }
     let Some(desc) = POOL
         .as_ref()
         .and_then(|pool| pool.get_message_by_name(full_name))
     else {
-        return (Vec::new(), 0);
+        return Checked::default();
     };
-    let Ok(message) = DynamicMessage::decode(desc, bytes) else {
+    let Ok(mut message) = DynamicMessage::decode(desc, bytes) else {
         // The typed decode succeeded, so this cannot happen; the typed message is used as is.
-        return (Vec::new(), 0);
+        return Checked::default();
     };
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        update: Update::of(&message),
+        ..Walk::default()
+    };
     walk.message(&message, "", 0);
-    (walk.found, walk.omitted)
+    if let Some(update) = walk.update.take() {
+        for (i, reason) in update.problems() {
+            walk.push(&format!("update_mask[{i}]"), reason);
+        }
+    }
+    let cleared = (walk.output_only_set && behaviour::clear_output_only(&mut message))
+        .then(|| prost::Message::encode_to_vec(&message));
+    Checked {
+        violations: walk.found,
+        omitted: walk.omitted,
+        cleared,
+    }
 }
 
 #[derive(Default)]
 struct Walk {
     found: Vec<Violation>,
     omitted: usize,
+    /// The update the request is, if it is one.
+    update: Option<Update>,
+    /// Whether the request set an output-only field.
+    output_only_set: bool,
 }
 
 impl Walk {
@@ -119,13 +158,39 @@ impl Walk {
             self.push(path, format!("is nested more than {MAX_DEPTH} levels deep"));
             return;
         }
-        for (field, value) in message.fields() {
-            let path = if path.is_empty() {
-                field.name().to_owned()
+        let join = |name: &str| {
+            if path.is_empty() {
+                name.to_owned()
             } else {
-                format!("{path}.{}", field.name())
-            };
-            self.field(&field, value, &path, depth, structured);
+                format!("{path}.{name}")
+            }
+        };
+        if message.descriptor().full_name().starts_with("concordat.") {
+            let update = self.update.as_ref().filter(|u| path == u.resource.name());
+            let missing: Vec<FieldDescriptor> = message
+                .descriptor()
+                .fields()
+                .filter(|field| {
+                    let b = behaviour::of(field);
+                    let needed = match update {
+                        Some(u) => {
+                            b.identifier || (b.required && !b.immutable && u.masks(field.name()))
+                        }
+                        None => b.required,
+                    };
+                    needed && !message.has_field(field)
+                })
+                .collect();
+            for field in missing {
+                self.push(&join(field.name()), behaviour::required_reason(&field));
+            }
+        }
+        for (field, value) in message.fields() {
+            if behaviour::of(&field).output_only {
+                self.output_only_set = true;
+                continue;
+            }
+            self.field(&field, value, &join(field.name()), depth, structured);
         }
     }
 
@@ -273,8 +338,9 @@ impl Walk {
     }
 }
 
-/// A map key as a field path shows it: at most 40 characters, control characters escaped.
-fn printable(key: &str) -> String {
+/// Client text as a field path or a reason shows it: at most 40 characters, control characters
+/// escaped.
+pub(crate) fn printable(key: &str) -> String {
     key.chars()
         .take(40)
         .flat_map(|c| {
@@ -297,7 +363,7 @@ mod tests {
 
     fn fields(full_name: &str, message: &impl Message) -> Vec<String> {
         let mut fields: Vec<String> = check(full_name, &message.encode_to_vec())
-            .0
+            .violations
             .into_iter()
             .map(|v| v.field)
             .collect();
@@ -305,16 +371,24 @@ mod tests {
         fields
     }
 
+    /// A change request with every required field set.
+    fn complete() -> cc::ChangeRequest {
+        cc::ChangeRequest {
+            title: "Allergy alerts".into(),
+            description: "Line one\nline two\twith a tab".into(),
+            domain: "medicines".into(),
+            design_authority: "icss/QUE/designAuthorities/medicines".into(),
+            affected_trusts: vec!["RGT".into(), "RGM".into()],
+            change_class: cc::ChangeClass::SafetyCritical as i32,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn a_good_request_keeps_every_limit() {
         let request = cc::CreateChangeRequestRequest {
             parent: "icss/QUE".into(),
-            change_request: Some(cc::ChangeRequest {
-                title: "Allergy alerts".into(),
-                description: "Line one\nline two\twith a tab".into(),
-                affected_trusts: vec!["RGT".into(), "RGM".into()],
-                ..Default::default()
-            }),
+            change_request: Some(complete()),
             request_id: "0f6c9a3e-5b1d-4c2e-9f2a-1d2b3c4d5e6f".into(),
         };
         assert!(
@@ -337,7 +411,7 @@ mod tests {
                 affected_trusts: vec!["RG\u{1b}T".into()],
                 change_type: 99,
                 configuration_items: (0..=MAX_ITEMS).map(|i| i.to_string()).collect(),
-                ..Default::default()
+                ..complete()
             }),
             request_id: "a b".into(),
         };
@@ -379,9 +453,13 @@ mod tests {
         let request = |levels| sc::CreateChangesetRequest {
             parent: "icss/QUE".into(),
             changeset: Some(sc::Changeset {
+                layer: "icss/QUE/layers/baseline".into(),
+                change_request: "icss/QUE/changeRequests/cr-1".into(),
                 changes: vec![sc::ItemChange {
                     operation: 1,
                     item: Some(sc::ConfigItem {
+                        kind: "alert-rule".into(),
+                        key: "allergy".into(),
                         value: Some(nested(levels)),
                         ..Default::default()
                     }),
@@ -403,17 +481,21 @@ mod tests {
     #[test]
     fn violations_are_bounded() {
         let request = cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
             change_request: Some(cc::ChangeRequest {
                 affected_trusts: (0..200).map(|i| format!("X{i}\0")).collect(),
-                ..Default::default()
+                ..complete()
             }),
             ..Default::default()
         };
-        let (found, omitted) = check(
+        let checked = check(
             "concordat.changecontrol.v1.CreateChangeRequestRequest",
             &request.encode_to_vec(),
         );
-        assert_eq!((found.len(), omitted), (MAX_VIOLATIONS, 150));
+        assert_eq!(
+            (checked.violations.len(), checked.omitted),
+            (MAX_VIOLATIONS, 150)
+        );
     }
 
     /// The leading comment of `field` in its proto file.
@@ -476,6 +558,201 @@ mod tests {
             "no limit in the comment of: {missing:#?}"
         );
         assert!(seen.len() > 50, "{} messages", seen.len());
+    }
+
+    fn violations(full_name: &str, message: &impl Message) -> Vec<(String, String)> {
+        check(full_name, &message.encode_to_vec())
+            .violations
+            .into_iter()
+            .map(|v| (v.field, v.description))
+            .collect()
+    }
+
+    #[test]
+    fn every_missing_required_field_is_named_at_once() {
+        let name = "concordat.changecontrol.v1.CreateChangeRequestRequest";
+        let empty = cc::CreateChangeRequestRequest::default();
+        assert_eq!(fields(name, &empty), ["change_request", "parent"]);
+        let blank = cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest::default()),
+            request_id: String::new(),
+        };
+        let found = violations(name, &blank);
+        let named: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "change_request.title",
+                "change_request.description",
+                "change_request.domain",
+                "change_request.design_authority",
+                "change_request.affected_trusts",
+                "change_request.change_class",
+            ]
+        );
+        assert_eq!(
+            found[5].1,
+            "is required: one of CHANGE_CLASS_ROUTINE, CHANGE_CLASS_SIGNIFICANT, CHANGE_CLASS_SAFETY_CRITICAL"
+        );
+        assert_eq!(found[4].1, "is required: at least one entry");
+        // A nested message is held to its required fields only when it is there.
+        let hazard = cc::CreateHazardRequest {
+            parent: "icss/QUE/changeRequests/cr-1".into(),
+            hazard: Some(cc::Hazard {
+                description: "alert fatigue".into(),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        let found = violations("concordat.changecontrol.v1.CreateHazardRequest", &hazard);
+        assert_eq!(
+            found,
+            [
+                "initial_likelihood",
+                "initial_severity",
+                "residual_likelihood",
+                "residual_severity"
+            ]
+            .map(|f| (
+                format!("hazard.{f}"),
+                "is required and cannot be 0".to_owned()
+            ))
+        );
+    }
+
+    #[test]
+    fn an_update_requires_what_its_mask_names_and_refuses_what_cannot_change() {
+        let name = "concordat.changecontrol.v1.UpdateChangeRequestRequest";
+        let request =
+            |mask: &[&str], change_request: cc::ChangeRequest| cc::UpdateChangeRequestRequest {
+                change_request: Some(change_request),
+                update_mask: mask.iter().map(|m| (*m).to_owned()).collect(),
+                request_id: String::new(),
+            };
+        let edit = cc::ChangeRequest {
+            name: "icss/QUE/changeRequests/cr-1".into(),
+            etag: "\"3\"".into(),
+            rationale: "because".into(),
+            ..Default::default()
+        };
+        // Only the masked fields: an unset title is not required unless the mask names it.
+        assert!(fields(name, &request(&["rationale"], edit.clone())).is_empty());
+        assert_eq!(
+            fields(name, &request(&["title"], edit.clone())),
+            ["change_request.title"]
+        );
+        // The identifier is required on update.
+        assert_eq!(
+            fields(
+                name,
+                &request(
+                    &["rationale"],
+                    cc::ChangeRequest {
+                        name: String::new(),
+                        ..edit.clone()
+                    }
+                )
+            ),
+            ["change_request.name"]
+        );
+        let found = violations(
+            name,
+            &request(&["domain", "state", "bogus", "name", "*"], edit),
+        );
+        assert_eq!(
+            found,
+            [
+                (
+                    "update_mask[0]",
+                    "`domain` is immutable: it is set when the change request is created"
+                ),
+                (
+                    "update_mask[1]",
+                    "`state` is output only: the server sets it"
+                ),
+                ("update_mask[2]", "`bogus` is not a field of change request"),
+                (
+                    "update_mask[3]",
+                    "`name` names the change request and cannot be changed"
+                ),
+                (
+                    "update_mask[4]",
+                    "`*` is not accepted: name each field to replace"
+                ),
+            ]
+            .map(|(f, d)| (f.to_owned(), d.to_owned()))
+        );
+    }
+
+    #[test]
+    fn output_only_fields_are_cleared_and_not_held_to_limits() {
+        let name = "concordat.changecontrol.v1.CreateChangeRequestRequest";
+        let request = cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                number: "\0".repeat(MAX_LINE + 1),
+                state: cc::State::Approved as i32,
+                decision: Some(cc::Decision {
+                    approved: true,
+                    rule: "by hand".into(),
+                    ..Default::default()
+                }),
+                ..complete()
+            }),
+            request_id: String::new(),
+        };
+        let checked = check(name, &request.encode_to_vec());
+        assert!(checked.violations.is_empty(), "{:?}", checked.violations);
+        let cleared =
+            cc::CreateChangeRequestRequest::decode(checked.cleared.expect("cleared").as_slice())
+                .unwrap();
+        assert_eq!(
+            cleared,
+            cc::CreateChangeRequestRequest {
+                change_request: Some(complete()),
+                ..request.clone()
+            }
+        );
+        // Nothing to clear: the bytes are used as sent.
+        let plain = cc::CreateChangeRequestRequest {
+            change_request: Some(complete()),
+            ..request
+        };
+        assert_eq!(check(name, &plain.encode_to_vec()).cleared, None);
+    }
+
+    /// The leading comments and the annotations agree: a field documented as output only is
+    /// OUTPUT_ONLY (or the IDENTIFIER), and one documented as `Required.` is REQUIRED (the
+    /// annotation is the documentation; a comment need not repeat it).
+    #[test]
+    fn the_comments_and_the_annotations_agree() {
+        let pool = POOL.as_ref().unwrap();
+        assert!(
+            behaviour::annotated_fields() > 150,
+            "{}",
+            behaviour::annotated_fields()
+        );
+        let mut disagree = Vec::new();
+        for message in pool.all_messages() {
+            if !message.full_name().starts_with("concordat.") {
+                continue;
+            }
+            for field in message.fields() {
+                let text = comment(&field);
+                let b = behaviour::of(&field);
+                if text.contains("output only") && !(b.output_only || b.identifier) {
+                    disagree.push(format!("{}: says output only", field.full_name()));
+                }
+                let says_required = ["Required.", "Required,", "Required;"]
+                    .iter()
+                    .any(|r| text.contains(r));
+                if says_required && !b.required {
+                    disagree.push(format!("{}: says required", field.full_name()));
+                }
+            }
+        }
+        assert!(disagree.is_empty(), "{disagree:#?}");
     }
 
     #[test]

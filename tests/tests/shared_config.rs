@@ -800,7 +800,7 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
             layer: "icss/QUE/layers/baseline".into(),
             revision: 1,
             change_request: allergy_cr.clone(),
-            expected_head_revision: 3,
+            expected_head_revision: Some(3),
             request_id: "rollback-1".into(),
         })
         .await
@@ -819,7 +819,7 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
             layer: "icss/QUE/layers/baseline".into(),
             revision: 1,
             change_request: allergy_cr.clone(),
-            expected_head_revision: 3,
+            expected_head_revision: Some(3),
             request_id: "rollback-1".into(),
         })
         .await
@@ -835,7 +835,7 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
             layer: "icss/QUE/layers/baseline".into(),
             revision: 1,
             change_request: allergy_cr.clone(),
-            expected_head_revision: 3,
+            expected_head_revision: Some(3),
             request_id: "rollback-2".into(),
         })
         .await
@@ -853,6 +853,27 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
         !stale.message().contains("changeset"),
         "{}",
         stale.message()
+    );
+    // 0 asserts a layer with no revision yet; unset does not check.
+    let expected_empty = rgt
+        .clone()
+        .rollback_layer(pb::RollbackLayerRequest {
+            layer: "icss/QUE/layers/baseline".into(),
+            revision: 1,
+            change_request: allergy_cr.clone(),
+            expected_head_revision: Some(0),
+            request_id: "rollback-3".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (expected_empty.code(), reason(&expected_empty).as_str()),
+        (Code::Aborted, "STALE_BASE")
+    );
+    assert!(
+        expected_empty.message().contains("at revision 0"),
+        "{}",
+        expected_empty.message()
     );
 
     // Any revision can be read and diffed.

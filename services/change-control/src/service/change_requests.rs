@@ -355,3 +355,54 @@ async fn stale_vote_trusts(c: &impl ConnectionTrait, cr: &ChangeRequest) -> Resu
         .map(|v| v.trust)
         .collect())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn values() -> NewChangeRequest {
+        NewChangeRequest {
+            title: "t".into(),
+            description: "d".into(),
+            rationale: "r".into(),
+            domain: "medicines".into(),
+            design_authority: "icss/QUE/designAuthorities/medicines".into(),
+            affected_trusts: vec!["RGT".into()],
+            change_type: ChangeType::Normal,
+            change_class: Some(ChangeClass::Routine),
+            standard_template: String::new(),
+            cost_estimate_pence: 1,
+            effort_days: 1,
+            target_release: String::new(),
+            configuration_links: Vec::new(),
+            configuration_items: Vec::new(),
+            benefit_links: Vec::new(),
+        }
+    }
+
+    /// UpdateChangeRequest replaces exactly the fields the proto lets change: every field that is
+    /// not OUTPUT_ONLY, IMMUTABLE or the IDENTIFIER, except `etag` (the precondition itself).
+    #[test]
+    fn the_mask_takes_exactly_the_fields_the_proto_lets_change() {
+        let current = crate::domain::change_request::tests::sample();
+        let fields =
+            concordat_proto::behaviour::fields_of("concordat.changecontrol.v1.ChangeRequest");
+        assert!(fields.len() > 30, "{}", fields.len());
+        for (field, b) in fields {
+            let edit = ChangeRequestEdit {
+                name: current.name(),
+                values: values(),
+                mask: vec![field.clone()],
+                etag: "\"1\"".into(),
+                request_id: String::new(),
+            };
+            let changeable = !(b.output_only || b.immutable || b.identifier) && field != "etag";
+            assert_eq!(
+                edited(&current, &edit).is_ok(),
+                changeable,
+                "{field}: {b:?}"
+            );
+        }
+    }
+}

@@ -90,7 +90,7 @@ impl SharedConfig {
         layer_name_: &str,
         to: i64,
         change_request: &str,
-        expected_head: i64,
+        expected_head: Option<i64>,
         request_id: &str,
         reply: impl FnOnce(&Revision) -> R,
     ) -> Result<R> {
@@ -117,7 +117,9 @@ impl SharedConfig {
                         format!("must be an earlier revision than the newest ({head})"),
                     ));
                 }
-                if expected_head != 0 && expected_head != head {
+                if let Some(expected_head) = expected_head
+                    && expected_head != head
+                {
                     return Err(ConfigError::StaleHead {
                         layer: layer_name_.to_owned(),
                         expected: expected_head,
