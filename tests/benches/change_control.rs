@@ -15,6 +15,7 @@ use concordat_change_control::domain::change_request::{ChangeRequest, ChangeType
 use concordat_change_control::domain::charter::ChangeClass;
 use concordat_change_control::domain::lifecycle::State;
 use concordat_e2e::{Bearer, Options, TestServer};
+use concordat_platform::identity::Person;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as pb;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -54,10 +55,10 @@ async fn seeded(backend: TestBackend) -> Option<TestServer> {
                     .iter()
                     .map(|t| pb::Membership {
                         trust: t.to_string(),
-                        voting_members: vec![format!("voter-{t}")],
+                        voting_members: vec![s.person(&format!("voter-{t}"))],
                     })
                     .collect(),
-                chair: "chair".into(),
+                chair: Some(s.person("chair")),
                 charter: Some(pb::Charter {
                     quorum_percent: 75,
                     rules: vec![
@@ -93,7 +94,7 @@ async fn seeded(backend: TestBackend) -> Option<TestServer> {
             description: "A change to the shared build".into(),
             rationale: String::new(),
             requesting_trust: TRUSTS[i % 8].into(),
-            requester: "lead".into(),
+            requester: Person::new(s.person("lead").issuer, "lead"),
             domain: "medicines".into(),
             design_authority: "medicines".into(),
             affected_trusts: [TRUSTS[i % 8], TRUSTS[(i + 3) % 8]]

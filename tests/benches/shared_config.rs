@@ -180,10 +180,10 @@ async fn seeded() -> (TestServer, String) {
                     .iter()
                     .map(|t| cc::Membership {
                         trust: t.to_string(),
-                        voting_members: vec![format!("voter-{t}")],
+                        voting_members: vec![s.person(&format!("voter-{t}"))],
                     })
                     .collect(),
-                chair: "chair".into(),
+                chair: Some(s.person("chair")),
                 charter: Some(cc::Charter {
                     quorum_percent: 75,
                     rules: [

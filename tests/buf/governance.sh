@@ -198,6 +198,9 @@ for subject in "${!TOKEN[@]}"; do
     "WhoAmI as $subject"
 done
 ok "${#TOKEN[@]} development tokens minted and accepted (WhoAmI)"
+# People are named by issuer and subject; every persona is the development issuer's.
+ISSUER=$(printf '%s' "$OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["principal"]["issuer"])')
+person() { printf '{"issuer": "%s", "subject": "%s"}' "$ISSUER" "$1"; }
 
 # ---- a: the design authority --------------------------------------------------------------------
 
@@ -210,12 +213,12 @@ call ics-admin "$CC/CreateDesignAuthority" '{
     "displayName": "Medicines",
     "domains": ["medicines"],
     "members": [
-      {"trust": "RGT", "votingMembers": ["voter-rgt"]},
-      {"trust": "RGM", "votingMembers": ["voter-rgm"]},
-      {"trust": "RGN", "votingMembers": ["voter-rgn"]},
-      {"trust": "RT1", "votingMembers": ["voter-rt1"]}
+      {"trust": "RGT", "votingMembers": ['"$(person voter-rgt)"']},
+      {"trust": "RGM", "votingMembers": ['"$(person voter-rgm)"']},
+      {"trust": "RGN", "votingMembers": ['"$(person voter-rgn)"']},
+      {"trust": "RT1", "votingMembers": ['"$(person voter-rt1)"']}
     ],
-    "chair": "chair-rgt",
+    "chair": '"$(person chair-rgt)"',
     "charter": {
       "quorumPercent": 75,
       "rules": [
@@ -236,8 +239,8 @@ call ics-admin "$CC/CreateDesignAuthority" '{
 }'
 DA=icss/$ICS/designAuthorities/$DA_ID
 expect "d[\"designAuthority\"][\"name\"] == \"$DA\"" "CreateDesignAuthority: name"
-expect 'd["designAuthority"]["chair"] == "chair-rgt"' "CreateDesignAuthority: chair"
-expect 'sorted((m["trust"], m["votingMembers"]) for m in d["designAuthority"]["members"]) == [("RGM", ["voter-rgm"]), ("RGN", ["voter-rgn"]), ("RGT", ["voter-rgt"]), ("RT1", ["voter-rt1"])]' \
+expect 'd["designAuthority"]["chair"] == {"issuer": "'"$ISSUER"'", "subject": "chair-rgt"}' "CreateDesignAuthority: chair"
+expect 'sorted((m["trust"], [(p["issuer"], p["subject"]) for p in m["votingMembers"]]) for m in d["designAuthority"]["members"]) == [(t, [("'"$ISSUER"'", "voter-" + t.lower())]) for t in ["RGM", "RGN", "RGT", "RT1"]]' \
   "CreateDesignAuthority: members"
 expect 'd["designAuthority"]["charter"]["version"] == 1' "CreateDesignAuthority: charter.version"
 expect 'd["designAuthority"]["charter"]["quorumPercent"] == 75 and d["designAuthority"]["charter"]["boardRiskThreshold"] == 3 and d["designAuthority"]["charter"]["boardCostThresholdPence"] == "5000000" and d["designAuthority"]["charter"]["maxResidualRisk"] == 3' \
@@ -274,7 +277,7 @@ expect 're.fullmatch(r"icss/QUE/changeRequests/[^/]+", d["changeRequest"]["name"
   "CreateChangeRequest: name"
 expect 're.fullmatch(r"CR-[0-9]{4}-[0-9]{4}", d["changeRequest"]["number"]) is not None' \
   "CreateChangeRequest: number"
-expect 'd["changeRequest"]["requestingTrust"] == "RGT" and d["changeRequest"]["requester"] == "pharmacist-rgt"' \
+expect 'd["changeRequest"]["requestingTrust"] == "RGT" and {k: d["changeRequest"]["requester"][k] for k in ("issuer", "subject")} == {"issuer": "'"$ISSUER"'", "subject": "pharmacist-rgt"}' \
   "CreateChangeRequest: requesting trust and requester"
 expect "d[\"changeRequest\"][\"designAuthority\"] == \"$DA\"" "CreateChangeRequest: designAuthority"
 expect 'sorted(d["changeRequest"]["affectedTrusts"]) == ["RGM", "RGN", "RGT", "RT1"]' \
@@ -329,7 +332,7 @@ expect 'd["hazard"]["residualRisk"] == 3' "CreateHazard: residualRisk (likelihoo
 expect '"signedOffBy" not in d["hazard"]' "CreateHazard: not signed off yet"
 ok "CreateHazard as cso-rgt: $HAZARD, initial risk 4, residual risk 3"
 call cso-rgt "$CC/SignOffHazard" '{"name": "'"$HAZARD"'"}'
-expect 'd["hazard"]["signedOffBy"] == "cso-rgt" and d["hazard"]["signedOffTrust"] == "RGT"' \
+expect '{k: d["hazard"]["signedOffBy"][k] for k in ("issuer", "subject")} == {"issuer": "'"$ISSUER"'", "subject": "cso-rgt"} and d["hazard"]["signedOffTrust"] == "RGT"' \
   "SignOffHazard: signed off by cso-rgt of RGT"
 expect '"signOffTime" in d["hazard"]' "SignOffHazard: signOffTime"
 ok "SignOffHazard as cso-rgt: signed off by cso-rgt (RGT)"
@@ -353,7 +356,7 @@ for t in "${TRUSTS[@]}"; do
   }'
   expect "d[\"impactAssessment\"][\"name\"] == \"$CR/impactAssessments/$t\"" \
     "SubmitImpactAssessment as $lead: name"
-  expect "d[\"impactAssessment\"][\"trust\"] == \"$t\" and d[\"impactAssessment\"][\"assessor\"] == \"$lead\"" \
+  expect "d[\"impactAssessment\"][\"trust\"] == \"$t\" and {k: d[\"impactAssessment\"][\"assessor\"][k] for k in (\"issuer\", \"subject\")} == {\"issuer\": \"$ISSUER\", \"subject\": \"$lead\"}" \
     "SubmitImpactAssessment as $lead: trust and assessor"
   expect 'd["impactAssessment"]["recommendation"] == "RECOMMENDATION_SUPPORT"' \
     "SubmitImpactAssessment as $lead: recommendation"
@@ -383,7 +386,7 @@ step h
 for t in RGT RGM RGN; do
   voter=voter-${t,,}
   call "$voter" "$CC/CastVote" '{"parent": "'"$CR"'", "choice": "VOTE_CHOICE_APPROVE", "comment": "supported by the trust'"'"'s medicines safety group"}'
-  expect "d[\"vote\"][\"name\"] == \"$CR/votes/$t\" and d[\"vote\"][\"trust\"] == \"$t\" and d[\"vote\"][\"voter\"] == \"$voter\"" \
+  expect "d[\"vote\"][\"name\"] == \"$CR/votes/$t\" and d[\"vote\"][\"trust\"] == \"$t\" and d[\"vote\"][\"voter\"][\"subject\"] == \"$voter\" and d[\"vote\"][\"voter\"][\"issuer\"] == \"$ISSUER\"" \
     "CastVote as $voter: vote"
   expect 'd["vote"]["choice"] == "VOTE_CHOICE_APPROVE"' "CastVote as $voter: choice"
   expect_state DA_REVIEW "CastVote as $voter"
@@ -414,7 +417,7 @@ expect_state APPROVED RecordBoardDecision
 expect 'd["changeRequest"]["boardDecision"]["approved"] is True' "RecordBoardDecision: approved"
 expect 'd["changeRequest"]["boardDecision"]["minutesReference"] == "ICS-PB-2026-11 item 4"' \
   "RecordBoardDecision: minutesReference"
-expect 'd["changeRequest"]["boardDecision"]["recordedBy"] == "board-chair"' \
+expect '{k: d["changeRequest"]["boardDecision"]["recordedBy"][k] for k in ("issuer", "subject")} == {"issuer": "'"$ISSUER"'", "subject": "board-chair"}' \
   "RecordBoardDecision: recordedBy"
 ok "RecordBoardDecision as board-chair: APPROVED (ICS-PB-2026-11 item 4)"
 

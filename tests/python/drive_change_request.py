@@ -161,6 +161,7 @@ class Api:
         from concordat.changecontrol.v1 import resources_pb2 as ccr
         from concordat.platform.v1 import platform_service_pb2 as pf
         from concordat.platform.v1 import platform_service_pb2_grpc as pf_grpc
+        from concordat.platform.v1 import resources_pb2 as pfr
         from concordat.sharedconfig.v1 import resources_pb2 as scr
         from concordat.sharedconfig.v1 import sharedconfig_service_pb2 as sc
         from concordat.sharedconfig.v1 import sharedconfig_service_pb2_grpc as sc_grpc
@@ -171,7 +172,7 @@ class Api:
         self.ed = error_details_pb2
         self.rpc_status = rpc_status
         self.cc, self.cc_grpc, self.ccr = cc, cc_grpc, ccr
-        self.pf, self.pf_grpc = pf, pf_grpc
+        self.pf, self.pf_grpc, self.pfr = pf, pf_grpc, pfr
         self.sc, self.sc_grpc, self.scr = sc, sc_grpc, scr
         self.json_format, self.struct_pb2 = json_format, struct_pb2
 
@@ -413,10 +414,20 @@ class Driver:
             )
             who = self.call("WhoAmI", subject, pf.WhoAmIRequest(), stub=self.platform).principal
             check_eq(who.subject, subject, f"WhoAmI as {subject}: subject")
+            # People are named by issuer and subject; every persona is the development issuer's.
+            self.issuer = who.issuer
             check_eq(who.ics, self.args.ics, f"WhoAmI as {subject}: ics")
             check_eq(who.trust, trust or "", f"WhoAmI as {subject}: trust")
             check(role in who.roles, f"WhoAmI as {subject}: roles {list(who.roles)} lack {role}")
         self.ok(f"{len(self.tokens)} development tokens minted and accepted (WhoAmI)")
+
+    def person(self, subject: str):
+        """`subject` at the development issuer, as the API names people."""
+        return self.api.pfr.Person(issuer=self.issuer, subject=subject)
+
+    def is_person(self, got, subject: str, what: str) -> None:
+        """Checks that `got` (a Person) is `subject` at the development issuer."""
+        check_eq((got.issuer, got.subject), (self.issuer, subject), what)
 
     def create_design_authority(self):
         self.begin("a")
@@ -448,8 +459,11 @@ class Driver:
             design_authority=r.DesignAuthority(
                 display_name="Medicines",
                 domains=["medicines"],
-                members=[r.Membership(trust=t, voting_members=v) for t, v in members.items()],
-                chair="chair-rgt",
+                members=[
+                    r.Membership(trust=t, voting_members=[self.person(p) for p in v])
+                    for t, v in members.items()
+                ],
+                chair=self.person("chair-rgt"),
                 charter=charter,
             ),
             request_id=rid(),
@@ -460,9 +474,16 @@ class Driver:
         check(da.name.endswith(da_id), f"{what}: name {da.name!r} does not end with {da_id!r}")
         check_eq(da.display_name, "Medicines", f"{what}: display_name")
         check_eq(list(da.domains), ["medicines"], f"{what}: domains")
-        check_eq(da.chair, "chair-rgt", f"{what}: chair")
+        self.is_person(da.chair, "chair-rgt", f"{what}: chair")
         check_eq(
-            {m.trust: sorted(m.voting_members) for m in da.members}, members, f"{what}: members"
+            {m.trust: sorted(p.subject for p in m.voting_members) for m in da.members},
+            members,
+            f"{what}: members",
+        )
+        check_eq(
+            {p.issuer for m in da.members for p in m.voting_members},
+            {self.issuer},
+            f"{what}: members' issuer",
         )
         check(bool(da.etag), f"{what}: etag is empty")
         check(da.HasField("create_time"), f"{what}: create_time is unset")
@@ -517,7 +538,7 @@ class Driver:
         )
         self.check_state(cr, "DRAFT", what)
         check_eq(cr.requesting_trust, "RGT", f"{what}: requesting_trust")
-        check_eq(cr.requester, "pharmacist-rgt", f"{what}: requester")
+        self.is_person(cr.requester, "pharmacist-rgt", f"{what}: requester")
         check(
             re.fullmatch(r"CR-[0-9]{4}-[0-9]{4}", cr.number) is not None,
             f"{what}: number {cr.number!r} does not match ^CR-\\d{{4}}-\\d{{4}}$",
@@ -611,13 +632,13 @@ class Driver:
         )
         check_eq(h.initial_risk, 4, f"{what}: initial_risk (likelihood 4 x severity 4)")
         check_eq(h.residual_risk, 3, f"{what}: residual_risk (likelihood 2 x severity 4)")
-        check_eq(h.signed_off_by, "", f"{what}: signed_off_by before sign-off")
+        check(not h.HasField("signed_off_by"), f"{what}: signed_off_by is set before sign-off")
         self.ok(f"CreateHazard as cso-rgt: {h.name}, initial risk 4, residual risk 3")
         h = self.call(
             "SignOffHazard", "cso-rgt", cc.SignOffHazardRequest(name=h.name, request_id=rid())
         ).hazard
         what = "SignOffHazard"
-        check_eq(h.signed_off_by, "cso-rgt", f"{what}: signed_off_by")
+        self.is_person(h.signed_off_by, "cso-rgt", f"{what}: signed_off_by")
         check_eq(h.signed_off_trust, "RGT", f"{what}: signed_off_trust")
         check(h.HasField("sign_off_time"), f"{what}: sign_off_time is unset")
         check_eq(h.residual_risk, 3, f"{what}: residual_risk")
@@ -663,7 +684,7 @@ class Driver:
             what = f"SubmitImpactAssessment as {lead}"
             check_eq(ia.name, f"{cr.name}/impactAssessments/{trust}", f"{what}: name")
             check_eq(ia.trust, trust, f"{what}: trust")
-            check_eq(ia.assessor, lead, f"{what}: assessor")
+            self.is_person(ia.assessor, lead, f"{what}: assessor")
             check_eq(ia.recommendation, r.RECOMMENDATION_SUPPORT, f"{what}: recommendation")
             check_eq(ia.readiness_date, "2027-01-15", f"{what}: readiness_date")
             self.ok(f"SubmitImpactAssessment as {lead}: {trust} SUPPORT, ready 2027-01-15")
@@ -722,7 +743,7 @@ class Driver:
             what = f"CastVote as {voter}"
             check_eq(resp.vote.name, f"{cr.name}/votes/{trust}", f"{what}: vote.name")
             check_eq(resp.vote.trust, trust, f"{what}: vote.trust")
-            check_eq(resp.vote.voter, voter, f"{what}: vote.voter")
+            self.is_person(resp.vote.voter, voter, f"{what}: vote.voter")
             check_eq(resp.vote.choice, r.VOTE_CHOICE_APPROVE, f"{what}: vote.choice")
             self.check_state(resp.change_request, "DA_REVIEW", what)
             self.ok(f"CastVote as {voter}: APPROVE for {trust}, still DA_REVIEW")
@@ -768,7 +789,7 @@ class Driver:
         b = cr.board_decision
         check_eq(b.approved, True, f"{what}: board_decision.approved")
         check_eq(b.minutes_reference, minutes, f"{what}: board_decision.minutes_reference")
-        check_eq(b.recorded_by, "board-chair", f"{what}: board_decision.recorded_by")
+        self.is_person(b.recorded_by, "board-chair", f"{what}: board_decision.recorded_by")
         self.ok(f"RecordBoardDecision as board-chair: APPROVED ({minutes})")
         return cr
 

@@ -209,6 +209,20 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The person `subject` at the development issuer, as the API names people.
+    pub fn person(&self, subject: &str) -> concordat_proto::platform::v1::Person {
+        let issuer = self
+            .platform
+            .dev_issuer
+            .as_ref()
+            .expect("development issuer running");
+        concordat_proto::platform::v1::Person {
+            issuer: issuer.issuer().to_owned(),
+            subject: subject.to_owned(),
+            display_name: String::new(),
+        }
+    }
+
     /// A change-control client sending `token`.
     pub fn change_control(&self, token: &str) -> ChangeControlClient {
         ChangeControlServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))

@@ -55,10 +55,10 @@ impl World {
                         .iter()
                         .map(|t| pb::Membership {
                             trust: t.to_string(),
-                            voting_members: vec![voter(t)],
+                            voting_members: vec![s.person(&voter(t))],
                         })
                         .collect(),
-                    chair: "chair".into(),
+                    chair: Some(s.person("chair")),
                     charter: Some(pb::Charter {
                         quorum_percent: 75,
                         rules: vec![

@@ -61,10 +61,10 @@ impl World {
                         .iter()
                         .map(|t| cc::Membership {
                             trust: t.to_string(),
-                            voting_members: vec![format!("voter-{t}")],
+                            voting_members: vec![w.s.person(&format!("voter-{t}"))],
                         })
                         .collect(),
-                    chair: "chair".into(),
+                    chair: Some(w.s.person("chair")),
                     charter: Some(cc::Charter {
                         quorum_percent: 75,
                         rules: [

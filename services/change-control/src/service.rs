@@ -201,7 +201,7 @@ pub fn parse_child(field: &str, name: &str, collection: &str) -> Result<(String,
 fn actor(ctx: &RequestContext) -> Actor<'_> {
     let p = &ctx.principal;
     Actor {
-        subject: &p.subject,
+        person: p.person(),
         trust: p.trust.as_deref(),
         assessor: p.has_any(&[
             Role::TrustDigitalLead,

@@ -25,6 +25,7 @@ use {
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use concordat_platform::identity::Person;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{Condition, ConnectionTrait, QueryOrder, QuerySelect, Set};

@@ -160,12 +160,13 @@ impl PlatformApi {
             action,
             start_time,
             end_time,
+            actor_issuer,
         } = req;
         let ics = parse_ics_name("parent", &parent)?;
         let size = page_size_of(page_size)?;
         // A token resumes the query it was issued for, and only that query.
         let query = format!(
-            "{parent}|{resource}|{actor_subject}|{actor_trust}|{action}|{start_time:?}|{end_time:?}"
+            "{parent}|{resource}|{actor_issuer}|{actor_subject}|{actor_trust}|{action}|{start_time:?}|{end_time:?}"
         );
         let tokens = &self.platform.page_tokens;
         let before_sequence = tokens
@@ -173,6 +174,7 @@ impl PlatformApi {
             .map_err(|v| ApiError::violation(PLATFORM_DOMAIN, v))?;
         let filter = Filter {
             resource: empty(resource),
+            actor_issuer: empty(actor_issuer),
             actor_subject: empty(actor_subject),
             actor_trust: empty(actor_trust),
             action: empty(action),

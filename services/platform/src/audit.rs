@@ -276,6 +276,8 @@ pub struct Filter {
     /// A resource and everything under it (`icss/QUE/changeRequests/x` also matches its votes);
     /// only what is under it when it ends in `/`.
     pub resource: Option<String>,
+    /// Actor issuer.
+    pub actor_issuer: Option<String>,
     /// Actor subject.
     pub actor_subject: Option<String>,
     /// Actor trust.
@@ -308,6 +310,9 @@ pub async fn list<C: ConnectionTrait>(
                     .add(entry::Column::Resource.starts_with(format!("{resource}/"))),
             )
         };
+    }
+    if let Some(v) = &filter.actor_issuer {
+        query = query.filter(entry::Column::ActorIssuer.eq(v));
     }
     if let Some(v) = &filter.actor_subject {
         query = query.filter(entry::Column::ActorSubject.eq(v));

@@ -85,6 +85,11 @@ pub struct IdentityConfig {
     pub http_timeout: Duration,
     /// Verified tokens remembered (until they expire) so steady traffic is not re-verified.
     pub token_cache_size: usize,
+    /// The issuer of the people a database holds from before people were named by issuer and
+    /// subject: the migration that names them gives them this issuer. Empty (the default): the
+    /// development issuer when no federation file is given, or the federation's only issuer;
+    /// with several issuers and such people stored, the migration refuses to guess.
+    pub existing_people_issuer: String,
 }
 
 /// The embedded development issuer.
@@ -214,6 +219,7 @@ impl Default for IdentityConfig {
             jwks_min_refresh_interval: Duration::from_secs(30),
             http_timeout: Duration::from_secs(5),
             token_cache_size: 10_000,
+            existing_people_issuer: String::new(),
         }
     }
 }

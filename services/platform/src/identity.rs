@@ -8,5 +8,5 @@ pub mod service_client;
 pub mod verifier;
 
 pub use federation::Federation;
-pub use principal::{Principal, PrincipalKind, Role};
+pub use principal::{Person, Principal, PrincipalKind, Role};
 pub use verifier::{AuthError, Verifier};

@@ -86,6 +86,40 @@ pub async fn run(db: &Database, services: &[MigrateFn]) -> Result<(), DbErr> {
     Ok(())
 }
 
+tokio::task_local! {
+    static PEOPLE_ISSUER: Option<String>;
+}
+
+/// Runs `run` (the platform's and `services`' migrations) with `issuer` as the issuer of the
+/// people stored before people were named by issuer and subject ([`schema::name_people`]).
+pub async fn run_with_people_issuer(
+    db: &Database,
+    services: &[MigrateFn],
+    issuer: Option<String>,
+) -> Result<(), DbErr> {
+    PEOPLE_ISSUER.scope(issuer, run(db, services)).await
+}
+
+/// The issuer given to people stored before people were named by issuer and subject, when the
+/// running migration was given one ([`run_with_people_issuer`]).
+pub fn existing_people_issuer() -> Option<String> {
+    PEOPLE_ISSUER
+        .try_with(Clone::clone)
+        .ok()
+        .flatten()
+        .filter(|i| !i.is_empty())
+}
+
+/// The error of a migration that must name people and cannot tell their issuer.
+pub fn cannot_tell_the_issuer(what: &str, count: u64) -> DbErr {
+    DbErr::Migration(format!(
+        "{count} {what} stored before people were named by issuer and subject, and their \
+         issuer cannot be told (the federation file has several issuers): set \
+         identity.existing_people_issuer (CONCORDAT_IDENTITY__EXISTING_PEOPLE_ISSUER) to the \
+         issuer they signed in with"
+    ))
+}
+
 /// Helpers every service's migrations use to describe its tables.
 pub mod schema {
     use sea_orm_migration::prelude::*;
@@ -93,6 +127,158 @@ pub mod schema {
     /// A column named `name`.
     pub fn col(name: &str) -> ColumnDef {
         ColumnDef::new(Alias::new(name))
+    }
+
+    /// Names the people of `table`'s `columns` (each holding a subject) by issuer and subject:
+    /// adds `<column>_issuer` and `<column>_name` beside each, and gives every stored subject the
+    /// [`super::existing_people_issuer`], refusing when there is none to give. `what` says what
+    /// the rows are, for the refusal.
+    pub async fn name_people(
+        manager: &SchemaManager<'_>,
+        table: &str,
+        columns: &[&str],
+        what: &str,
+    ) -> Result<(), DbErr> {
+        use sea_orm::{ConnectionTrait, Statement};
+        for column in columns {
+            for suffix in ["issuer", "name"] {
+                manager
+                    .alter_table(
+                        Table::alter()
+                            .table(Alias::new(table))
+                            .add_column(
+                                col(&format!("{column}_{suffix}"))
+                                    .string()
+                                    .not_null()
+                                    .default(""),
+                            )
+                            .to_owned(),
+                    )
+                    .await?;
+            }
+        }
+        let db = manager.get_connection();
+        let backend = db.get_database_backend();
+        let mut stored = 0u64;
+        for column in columns {
+            stored += count_rows(manager, table, &format!("{column} <> ''")).await?;
+        }
+        if stored == 0 {
+            return Ok(());
+        }
+        let issuer = super::existing_people_issuer()
+            .ok_or_else(|| super::cannot_tell_the_issuer(what, stored))?;
+        for column in columns {
+            db.execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE {table} SET {column}_issuer = {} WHERE {column} <> ''",
+                    match backend {
+                        sea_orm::DbBackend::Postgres => "$1",
+                        _ => "?",
+                    }
+                ),
+                [issuer.clone().into()],
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Names the people held in the JSON column `column` of `table` (rows keyed by the string
+    /// columns `keys`) by issuer and subject: `rewrite` turns each bare subject it finds into
+    /// [`person_json`] with the issuer it is given, and says how many it turned. Refuses, as
+    /// [`name_people`] does, when there are such subjects and no issuer to give them.
+    pub async fn name_people_in_json(
+        manager: &SchemaManager<'_>,
+        table: &str,
+        keys: &[&str],
+        column: &str,
+        what: &str,
+        rewrite: impl Fn(&mut serde_json::Value, &str) -> u64,
+    ) -> Result<(), DbErr> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = manager.get_connection();
+        let backend = db.get_database_backend();
+        let issuer = super::existing_people_issuer();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                backend,
+                format!(
+                    "SELECT {}, {column} FROM {table} WHERE {column} IS NOT NULL",
+                    keys.join(", ")
+                ),
+            ))
+            .await?;
+        let mut turned = 0u64;
+        let mut updates = Vec::new();
+        for row in rows {
+            let text: String = row.try_get("", column)?;
+            let mut value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| DbErr::Migration(format!("{table}.{column}: {e}")))?;
+            let n = rewrite(&mut value, issuer.as_deref().unwrap_or_default());
+            if n > 0 {
+                turned += n;
+                let key_values = keys
+                    .iter()
+                    .map(|k| row.try_get::<String>("", k))
+                    .collect::<Result<Vec<_>, _>>()?;
+                updates.push((value.to_string(), key_values));
+            }
+        }
+        if turned == 0 {
+            return Ok(());
+        }
+        if issuer.is_none() {
+            return Err(super::cannot_tell_the_issuer(what, turned));
+        }
+        let placeholder = |i: usize| match backend {
+            sea_orm::DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        };
+        let conditions: Vec<String> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} = {}", placeholder(i + 2)))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {column} = {} WHERE {}",
+            placeholder(1),
+            conditions.join(" AND ")
+        );
+        for (text, key_values) in updates {
+            let mut values: Vec<sea_orm::Value> = vec![text.into()];
+            values.extend(key_values.into_iter().map(Into::into));
+            db.execute_raw(Statement::from_sql_and_values(backend, sql.clone(), values))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// How many rows of `table` match the SQL `condition`.
+    pub async fn count_rows(
+        manager: &SchemaManager<'_>,
+        table: &str,
+        condition: &str,
+    ) -> Result<u64, DbErr> {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = manager.get_connection();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+            ))
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0)
+            .unsigned_abs())
+    }
+
+    /// A person as the services' JSON columns hold one.
+    pub fn person_json(issuer: &str, subject: &str) -> serde_json::Value {
+        serde_json::json!({ "issuer": issuer, "subject": subject })
     }
 
     /// A primary key over `cols`.

@@ -182,10 +182,31 @@ pub async fn connect_and_migrate(
             url: redact_url(&url),
             source,
         })?;
-    migrations::run(&db, services)
+    migrations::run_with_people_issuer(&db, services, existing_people_issuer(config))
         .await
         .map_err(StartError::Migrate)?;
     Ok(db)
+}
+
+/// The issuer of people stored before people were named by issuer and subject: the configured
+/// one; else the development issuer when no federation file is given; else the federation's
+/// only issuer. `None` when it cannot be told.
+pub fn existing_people_issuer(config: &Config) -> Option<String> {
+    if !config.identity.existing_people_issuer.is_empty() {
+        return Some(config.identity.existing_people_issuer.clone());
+    }
+    match &config.federation {
+        // A development issuer on port 0 gets a new URL at every start: nothing to tell by.
+        None if config.dev_issuer.listen.port() == 0 => None,
+        None => Some(dev_issuer::issuer_url(config.dev_issuer.listen)),
+        Some(path) => {
+            let federation = Federation::from_file(path).ok()?;
+            match federation.issuers.as_slice() {
+                [only] => Some(only.url.clone()),
+                _ => None,
+            }
+        }
+    }
 }
 
 impl Platform {
@@ -677,5 +698,65 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod existing_people_issuer_tests {
+    use super::*;
+
+    const ONE_ISSUER: &str = r#"
+        [[ics]]
+        code = "QUE"
+        name = "Cambridgeshire and Peterborough ICS"
+        trusts = [{ ods = "RGT", name = "CUH" }]
+
+        [[issuer]]
+        url = "https://idp.rgt.example"
+        audiences = ["concordat"]
+        trust = { fixed = "RGT" }
+    "#;
+
+    #[test]
+    fn the_issuer_of_stored_people_is_told_by_the_rule_or_not_at_all() {
+        let mut config = Config::default();
+        config.dev_issuer.listen = "127.0.0.1:50052".parse().unwrap();
+        assert_eq!(
+            existing_people_issuer(&config).as_deref(),
+            Some("http://127.0.0.1:50052"),
+            "the embedded default: the development issuer"
+        );
+        config.dev_issuer.listen = "127.0.0.1:0".parse().unwrap();
+        assert_eq!(
+            existing_people_issuer(&config),
+            None,
+            "a port chosen at start"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one.toml");
+        std::fs::write(&one, ONE_ISSUER).unwrap();
+        config.federation = Some(one);
+        assert_eq!(
+            existing_people_issuer(&config).as_deref(),
+            Some("https://idp.rgt.example"),
+            "the federation's only issuer"
+        );
+        let two = dir.path().join("two.toml");
+        std::fs::write(
+            &two,
+            format!(
+                "{ONE_ISSUER}\n[[issuer]]\nurl = \"https://cis2.example\"\naudiences = [\"concordat\"]\ntrust = {{ claim = \"org\" }}\n"
+            ),
+        )
+        .unwrap();
+        config.federation = Some(two);
+        assert_eq!(existing_people_issuer(&config), None, "several issuers");
+        config.identity.existing_people_issuer = "https://cis2.example".into();
+        assert_eq!(
+            existing_people_issuer(&config).as_deref(),
+            Some("https://cis2.example"),
+            "the configured one"
+        );
     }
 }

@@ -87,7 +87,7 @@ pub fn actions(
         State::DaReview => {
             if let Some(trust) = actor.trust
                 && actor.da_member
-                && da.may_vote(trust, actor.subject)
+                && da.may_vote(trust, &actor.person)
                 && !votes.iter().any(|v| v.trust == trust && !v.stale)
             {
                 let again = votes.iter().any(|v| v.trust == trust && v.stale);
@@ -145,7 +145,7 @@ pub fn actions(
         _ => {}
     }
     if own.is_some() && actor.cso && cr.state.editable() {
-        for h in hazards.iter().filter(|h| h.signed_off_by.is_empty()) {
+        for h in hazards.iter().filter(|h| h.signed_off_by.is_none()) {
             add(
                 ActionKind::SignOffHazard,
                 None,
@@ -169,7 +169,7 @@ pub fn actions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::change_request::tests::sample;
+    use crate::domain::change_request::tests::{sample, who};
     use crate::domain::charter::tests::medicines;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -181,10 +181,10 @@ mod tests {
             display_name: "Medicines".into(),
             domains: vec!["medicines".into()],
             members: BTreeMap::from([
-                ("RGT".into(), BTreeSet::from(["v-rgt".to_string()])),
-                ("RGM".into(), BTreeSet::from(["v-rgm".to_string()])),
+                ("RGT".into(), BTreeSet::from([who("v-rgt")])),
+                ("RGM".into(), BTreeSet::from([who("v-rgm")])),
             ]),
-            chair: "chair".into(),
+            chair: who("chair"),
             charter: medicines(),
             version: 1,
             create_time: now,
@@ -194,7 +194,7 @@ mod tests {
 
     fn actor<'a>(subject: &'a str, trust: Option<&'a str>) -> Actor<'a> {
         Actor {
-            subject,
+            person: who(subject),
             trust,
             assessor: false,
             da_member: false,
@@ -221,7 +221,7 @@ mod tests {
         );
         let vote = Vote {
             trust: "RGM".into(),
-            voter: "v-rgm".into(),
+            voter: who("v-rgm"),
             choice: Choice::Approve,
             reason: String::new(),
             comment: String::new(),

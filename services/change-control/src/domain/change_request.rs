@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use concordat_platform::identity::Person;
 
 use super::charter::{ChangeClass, Charter};
 use super::decision::Choice;
@@ -34,10 +35,10 @@ pub struct DesignAuthority {
     pub display_name: String,
     /// Clinical domains.
     pub domains: Vec<String>,
-    /// Member trust → subjects who may vote for it.
-    pub members: BTreeMap<String, BTreeSet<String>>,
-    /// Subject of the chair.
-    pub chair: String,
+    /// Member trust → the people who may vote for it.
+    pub members: BTreeMap<String, BTreeSet<Person>>,
+    /// The chair.
+    pub chair: Person,
     /// The charter in force.
     pub charter: Charter,
     /// Optimistic-concurrency version.
@@ -59,11 +60,11 @@ impl DesignAuthority {
         self.members.keys().cloned().collect()
     }
 
-    /// True when `subject` may vote for `trust`.
-    pub fn may_vote(&self, trust: &str, subject: &str) -> bool {
+    /// True when `person` may vote for `trust`.
+    pub fn may_vote(&self, trust: &str, person: &Person) -> bool {
         self.members
             .get(trust)
-            .is_some_and(|voters| voters.contains(subject))
+            .is_some_and(|voters| voters.contains(person))
     }
 }
 
@@ -77,14 +78,15 @@ pub fn valid_id(id: &str) -> bool {
 }
 
 /// Checks a new design authority's fields (`known_trust` says whether an ODS code is a trust of
-/// the ICS).
+/// the ICS, `known_issuer` whether a URL is an issuer of the federation).
 pub fn validate_design_authority(
     id: &str,
     display_name: &str,
-    members: &BTreeMap<String, BTreeSet<String>>,
-    chair: &str,
+    members: &BTreeMap<String, BTreeSet<Person>>,
+    chair: &Person,
     charter: &Charter,
     known_trust: impl Fn(&str) -> bool,
+    known_issuer: impl Fn(&str) -> bool,
 ) -> Result<(), Vec<Violation>> {
     let mut v: Vec<Violation> = Vec::new();
     if !valid_id(id) {
@@ -119,11 +121,28 @@ pub fn validate_design_authority(
             ));
         }
     }
-    if chair.trim().is_empty() {
+    if chair.subject.trim().is_empty() {
         v.push((
-            "design_authority.chair".into(),
+            "design_authority.chair.subject".into(),
             "must name the chair's subject".into(),
         ));
+    }
+    if !known_issuer(&chair.issuer) {
+        v.push((
+            "design_authority.chair.issuer".into(),
+            format!("{} is not an issuer of the federation", chair.issuer),
+        ));
+    }
+    for (trust, voters) in members {
+        for voter in voters.iter().filter(|p| !known_issuer(&p.issuer)) {
+            v.push((
+                "design_authority.members".into(),
+                format!(
+                    "{trust}: the issuer of {} is not an issuer of the federation",
+                    voter.subject
+                ),
+            ));
+        }
     }
     if let Err(mut charter) = charter.validate() {
         for (field, _) in charter.iter_mut() {
@@ -142,7 +161,7 @@ pub struct BoardDecision {
     /// Minutes reference.
     pub minutes_reference: String,
     /// Who recorded it.
-    pub recorded_by: String,
+    pub recorded_by: Person,
     /// When.
     pub decide_time: DateTime<Utc>,
 }
@@ -184,7 +203,7 @@ pub struct ChangeRequest {
     /// Requesting trust.
     pub requesting_trust: String,
     /// Requesting person.
-    pub requester: String,
+    pub requester: Person,
     /// Clinical domain.
     pub domain: String,
     /// Deciding design authority id.
@@ -325,7 +344,7 @@ pub struct Deployment {
     /// Note.
     pub note: String,
     /// Reporter.
-    pub reported_by: String,
+    pub reported_by: Person,
     /// When.
     pub report_time: DateTime<Utc>,
 }
@@ -344,7 +363,7 @@ pub struct StandardTemplate {
     /// Design authority id.
     pub design_authority: String,
     /// The chair who created it.
-    pub creator: String,
+    pub creator: Person,
     /// When.
     pub create_time: DateTime<Utc>,
 }
@@ -390,7 +409,7 @@ pub struct ImpactAssessment {
     /// Recommendation.
     pub recommendation: Recommendation,
     /// Assessor.
-    pub assessor: String,
+    pub assessor: Person,
     /// When.
     pub update_time: DateTime<Utc>,
 }
@@ -444,8 +463,8 @@ pub struct Hazard {
     pub residual_severity: i32,
     /// Residual risk 1–5.
     pub residual_risk: u8,
-    /// Signed off by.
-    pub signed_off_by: String,
+    /// Who signed it off, once signed.
+    pub signed_off_by: Option<Person>,
     /// Their trust.
     pub signed_off_trust: String,
     /// When.
@@ -520,7 +539,7 @@ pub struct Vote {
     /// Trust.
     pub trust: String,
     /// Voter.
-    pub voter: String,
+    pub voter: Person,
     /// Choice.
     pub choice: Choice,
     /// Reason (rejections).
@@ -554,7 +573,7 @@ pub fn safety_blockers(cr: &ChangeRequest, charter: &Charter, hazards: &[Hazard]
                 cr.change_class.as_str()
             ));
         }
-        for h in hazards.iter().filter(|h| h.signed_off_by.is_empty()) {
+        for h in hazards.iter().filter(|h| h.signed_off_by.is_none()) {
             blockers.push(format!("hazard {} has no CSO sign-off", h.id));
         }
     }
@@ -577,7 +596,7 @@ pub fn emergency_blockers(
     blockers.extend(
         hazards
             .iter()
-            .filter(|h| h.signed_off_by.is_empty())
+            .filter(|h| h.signed_off_by.is_none())
             .map(|h| format!("hazard {} has no CSO sign-off", h.id)),
     );
     if cr.residual_risk > charter.max_residual_risk {
@@ -603,6 +622,11 @@ pub(crate) mod tests {
         assert_eq!(emergency_blockers(&cr, &charter, &[]).len(), 2);
     }
 
+    /// `subject` at the test issuer.
+    pub(crate) fn who(subject: &str) -> Person {
+        Person::new("https://idp.test", subject)
+    }
+
     pub(crate) fn sample() -> ChangeRequest {
         cr()
     }
@@ -617,7 +641,7 @@ pub(crate) mod tests {
             description: "Interruptive allergy alerts".into(),
             rationale: String::new(),
             requesting_trust: "RGT".into(),
-            requester: "pharmacist".into(),
+            requester: who("pharmacist"),
             domain: "medicines".into(),
             design_authority: "medicines".into(),
             affected_trusts: ["RGT", "RGM"].map(String::from).into(),
@@ -704,7 +728,7 @@ pub(crate) mod tests {
             residual_likelihood: 2,
             residual_severity: 4,
             residual_risk: 0,
-            signed_off_by: String::new(),
+            signed_off_by: None,
             signed_off_trust: String::new(),
             sign_off_time: None,
         };
@@ -743,7 +767,7 @@ pub(crate) mod tests {
 
 #[cfg(test)]
 mod deployment_tests {
-    use super::tests::sample;
+    use super::tests::{sample, who};
     use super::*;
 
     #[test]
@@ -753,7 +777,7 @@ mod deployment_tests {
             trust: trust.into(),
             deployed,
             note: String::new(),
-            reported_by: "eng".into(),
+            reported_by: who("eng"),
             report_time: Utc::now(),
         };
         assert!(!c.deployed_everywhere());

@@ -2,13 +2,15 @@
 //! requesting trust, an affected trust, the board. Each rule is written once here and every use
 //! case asks it; a refusal says why in words and with its reason.
 
+use concordat_platform::identity::Person;
+
 use super::change_request::{ChangeRequest, DesignAuthority};
 
 /// The caller, as the rules see them (built from the verified principal by the use cases).
 #[derive(Debug, Clone)]
 pub struct Actor<'a> {
-    /// Subject.
-    pub subject: &'a str,
+    /// The person (issuer and subject).
+    pub person: Person,
     /// Trust, if any.
     pub trust: Option<&'a str>,
     /// Holds an assessing role (digital lead, engineer, CSO).
@@ -58,7 +60,7 @@ fn refuse(reason: Refusal, message: String) -> Result<(), Refused> {
 impl Actor<'_> {
     /// True when the caller chairs `da` (holds da-chair and is its named chair).
     pub fn chairs(&self, da: &DesignAuthority) -> bool {
-        self.da_chair && da.chair == self.subject
+        self.da_chair && da.chair == self.person
     }
 
     /// True when the caller acts for the trust that raised `cr`.
@@ -168,10 +170,10 @@ impl Actor<'_> {
                 format!("{trust} is not a member of {}", da.display_name),
             );
         }
-        if !da.may_vote(trust, self.subject) {
+        if !da.may_vote(trust, &self.person) {
             return refuse(
                 Refusal::NotAVotingMember,
-                format!("{} is not a voting member for {trust}", self.subject),
+                format!("{} is not a voting member for {trust}", self.person),
             );
         }
         Ok(())
@@ -184,19 +186,20 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
     use super::*;
+    use crate::domain::change_request::tests::who;
     use crate::domain::charter::tests::medicines;
 
     fn da() -> DesignAuthority {
         let mut members = BTreeMap::new();
-        members.insert("RGT".to_owned(), BTreeSet::from(["alice".to_owned()]));
-        members.insert("RGM".to_owned(), BTreeSet::from(["bob".to_owned()]));
+        members.insert("RGT".to_owned(), BTreeSet::from([who("alice")]));
+        members.insert("RGM".to_owned(), BTreeSet::from([who("bob")]));
         DesignAuthority {
             ics: "QUE".into(),
             id: "medicines".into(),
             display_name: "Medicines".into(),
             domains: vec!["medicines".into()],
             members,
-            chair: "carol".into(),
+            chair: who("carol"),
             charter: medicines(),
             version: 1,
             create_time: chrono::DateTime::UNIX_EPOCH,
@@ -206,7 +209,7 @@ mod tests {
 
     fn actor<'a>(subject: &'a str, trust: Option<&'a str>) -> Actor<'a> {
         Actor {
-            subject,
+            person: who(subject),
             trust,
             assessor: false,
             da_member: false,
@@ -234,7 +237,13 @@ mod tests {
         dave.da_chair = true;
         let refused = dave.must_chair(&da, "closes voting").unwrap_err();
         assert_eq!(refused.reason, Refusal::NotTheChair);
-        assert!(refused.message.contains("Medicines (carol) closes voting"));
+        assert!(
+            refused
+                .message
+                .contains("Medicines (carol at https://idp.test) closes voting"),
+            "{}",
+            refused.message
+        );
     }
 
     #[test]
@@ -249,6 +258,28 @@ mod tests {
         assert_eq!(
             alice.may_vote(&da, "RGN").unwrap_err().reason,
             Refusal::TrustNotInvolved
+        );
+    }
+
+    /// The same subject at another issuer is another person: not the chair, not a voting member.
+    #[test]
+    fn a_subject_at_another_issuer_is_someone_else() {
+        let da = da();
+        let mut impostor = actor("carol", None);
+        impostor.person.issuer = "https://login.other.nhs.uk".into();
+        impostor.da_chair = true;
+        assert_eq!(
+            impostor
+                .must_chair(&da, "closes voting")
+                .unwrap_err()
+                .reason,
+            Refusal::NotTheChair
+        );
+        let mut alice = actor("alice", Some("RGT"));
+        alice.person.issuer = "https://login.other.nhs.uk".into();
+        assert_eq!(
+            alice.may_vote(&da, "RGT").unwrap_err().reason,
+            Refusal::NotAVotingMember
         );
     }
 }

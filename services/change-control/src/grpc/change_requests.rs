@@ -121,6 +121,7 @@ fn parse_filter(
             }
             ("trust", "=") => q.trust = Some(value.to_owned()),
             ("requester", "=") => q.requester = Some(value.to_owned()),
+            ("requester_issuer", "=") => q.requester_issuer = Some(value.to_owned()),
             ("residual_risk", ">=") => {
                 q.min_residual_risk = Some(
                     value
@@ -133,7 +134,7 @@ fn parse_filter(
                 return Err(bad(
                     "filter",
                     &format!(
-                        "`{term}`: use state =, design_authority =, trust =, requester =, residual_risk >= or text :"
+                        "`{term}`: use state =, design_authority =, trust =, requester =, requester_issuer =, residual_risk >= or text :"
                     ),
                 ));
             }

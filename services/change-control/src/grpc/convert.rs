@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use concordat_platform::error::ApiError;
+use concordat_platform::identity::Person;
 use concordat_proto::changecontrol::v1 as pb;
+use concordat_proto::platform::v1 as platform_pb;
 use prost::Message;
 use tonic::Status;
 
@@ -201,6 +203,11 @@ pub(super) fn charter_pb(c: &Charter, effective: DateTime<Utc>) -> pb::Charter {
     }
 }
 
+/// A person in the API's form.
+pub(super) fn pb_person(p: &Person) -> platform_pb::Person {
+    p.into()
+}
+
 pub(super) fn da_pb(da: DesignAuthority) -> pb::DesignAuthority {
     pb::DesignAuthority {
         name: da.name(),
@@ -211,10 +218,10 @@ pub(super) fn da_pb(da: DesignAuthority) -> pb::DesignAuthority {
             .into_iter()
             .map(|(trust, voters)| pb::Membership {
                 trust,
-                voting_members: voters.into_iter().collect(),
+                voting_members: voters.iter().map(pb_person).collect(),
             })
             .collect(),
-        chair: da.chair,
+        chair: Some(pb_person(&da.chair)),
         charter: Some(charter_pb(&da.charter, da.update_time)),
         etag: concordat_api::etag(da.version),
         create_time: Some(ts(da.create_time)),
@@ -245,7 +252,7 @@ pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeReq
         description: cr.description,
         rationale: cr.rationale,
         requesting_trust: cr.requesting_trust,
-        requester: cr.requester,
+        requester: Some(pb_person(&cr.requester)),
         domain: cr.domain,
         design_authority: format!("icss/{}/designAuthorities/{}", cr.ics, cr.design_authority),
         affected_trusts: cr.affected_trusts.into_iter().collect(),
@@ -275,7 +282,7 @@ pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeReq
         board_decision: cr.board_decision.map(|b| pb::BoardDecision {
             approved: b.approved,
             minutes_reference: b.minutes_reference,
-            recorded_by: b.recorded_by,
+            recorded_by: Some(pb_person(&b.recorded_by)),
             decide_time: Some(ts(b.decide_time)),
         }),
         stale_vote_trusts: stale,
@@ -287,7 +294,7 @@ pub fn change_request_pb(cr: ChangeRequest, stale: Vec<String>) -> pb::ChangeReq
                 trust: d.trust,
                 deployed: d.deployed,
                 note: d.note,
-                reported_by: d.reported_by,
+                reported_by: Some(pb_person(&d.reported_by)),
                 report_time: Some(ts(d.report_time)),
             })
             .collect(),
@@ -407,7 +414,7 @@ pub(super) fn assessment_pb(parent: &str, a: ImpactAssessment) -> pb::ImpactAsse
             Recommendation::Object => pb::Recommendation::Object,
             Recommendation::Abstain => pb::Recommendation::Abstain,
         } as i32,
-        assessor: a.assessor,
+        assessor: Some(pb_person(&a.assessor)),
         update_time: Some(ts(a.update_time)),
     }
 }
@@ -426,7 +433,7 @@ pub(super) fn hazard_pb(parent: &str, h: Hazard) -> pb::Hazard {
         residual_likelihood: h.residual_likelihood,
         residual_severity: h.residual_severity,
         residual_risk: h.residual_risk.into(),
-        signed_off_by: h.signed_off_by,
+        signed_off_by: h.signed_off_by.as_ref().map(pb_person),
         signed_off_trust: h.signed_off_trust,
         sign_off_time: h.sign_off_time.map(ts),
     }
@@ -436,7 +443,7 @@ pub(super) fn vote_pb(parent: &str, v: Vote) -> pb::Vote {
     pb::Vote {
         name: format!("{parent}/votes/{}", v.trust),
         trust: v.trust,
-        voter: v.voter,
+        voter: Some(pb_person(&v.voter)),
         choice: match v.choice {
             Choice::Approve => pb::VoteChoice::Approve,
             Choice::Reject => pb::VoteChoice::Reject,
@@ -462,7 +469,7 @@ pub(super) fn template_pb(t: StandardTemplate) -> pb::StandardTemplate {
         display_name: t.display_name,
         description: t.description,
         design_authority: format!("icss/{}/designAuthorities/{}", t.ics, t.design_authority),
-        creator: t.creator,
+        creator: Some(pb_person(&t.creator)),
         create_time: Some(ts(t.create_time)),
     }
 }
@@ -515,13 +522,15 @@ pub(super) fn new_design_authority(
         return Err(bad("design_authority", "is required"));
     };
     let charter = charter_from("design_authority.charter", charter)?;
-    let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut map: BTreeMap<String, BTreeSet<Person>> = BTreeMap::new();
     for pb::Membership {
         trust,
         voting_members,
     } in members
     {
-        map.entry(trust).or_default().extend(voting_members);
+        map.entry(trust)
+            .or_default()
+            .extend(voting_members.into_iter().map(Person::from));
     }
     Ok(NewDesignAuthority {
         parent,
@@ -529,7 +538,7 @@ pub(super) fn new_design_authority(
         display_name,
         domains,
         members: map,
-        chair,
+        chair: chair.map(Person::from).unwrap_or_default(),
         charter,
         request_id,
     })
@@ -603,7 +612,7 @@ pub(super) fn impact_assessment(
         clinical_risk_notes,
         readiness_date,
         recommendation,
-        assessor: String::new(),
+        assessor: Person::default(),
         update_time: DateTime::UNIX_EPOCH,
     })
 }
@@ -643,7 +652,7 @@ pub(super) fn hazard(h: Option<pb::Hazard>) -> Result<Hazard, Status> {
         residual_likelihood,
         residual_severity,
         residual_risk: 0,
-        signed_off_by: String::new(),
+        signed_off_by: None,
         signed_off_trust: String::new(),
         sign_off_time: None,
     })

@@ -46,7 +46,7 @@ impl ChangeControl {
                         Step::Assess,
                     )));
                 }
-                assessment.assessor = ctx.principal.subject.clone();
+                assessment.assessor = ctx.principal.person();
                 assessment.update_time = w.now();
                 store::upsert_assessment(w.txn(), &ics, &id, &assessment).await?;
                 let mut touched = cr.clone();

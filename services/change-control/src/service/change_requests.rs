@@ -111,7 +111,7 @@ impl ChangeControl {
             description: new.description,
             rationale: new.rationale,
             requesting_trust: trust,
-            requester: ctx.principal.subject.clone(),
+            requester: ctx.principal.person(),
             domain: new.domain,
             design_authority: da_id.clone().unwrap_or_default(),
             affected_trusts: new.affected_trusts.into_iter().collect(),

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use concordat_platform::authz::RequestContext;
+use concordat_platform::identity::Person;
 use concordat_platform::write::Reply;
 
 use super::{ChangeControl, ChangeError, Result, actor, invalid, parse_name, parse_parent};
@@ -23,9 +24,9 @@ pub struct NewDesignAuthority {
     /// Clinical domains it decides.
     pub domains: Vec<String>,
     /// Voting members per trust.
-    pub members: BTreeMap<String, BTreeSet<String>>,
-    /// The chair's subject.
-    pub chair: String,
+    pub members: BTreeMap<String, BTreeSet<Person>>,
+    /// The chair.
+    pub chair: Person,
     /// The charter (becomes version 1).
     pub charter: Charter,
     /// Retry key.
@@ -76,6 +77,7 @@ impl ChangeControl {
             &chair,
             &charter,
             self.known_trust(&ics),
+            |issuer: &str| self.federation.issuer(issuer).is_some(),
         )
         .map_err(ChangeError::Invalid)?;
         self.writer
@@ -231,7 +233,7 @@ impl ChangeControl {
                     display_name,
                     description,
                     design_authority: da_id,
-                    creator: ctx.principal.subject.clone(),
+                    creator: ctx.principal.person(),
                     create_time: w.now(),
                 };
                 store::insert_template(w.txn(), &template).await?;

@@ -23,7 +23,7 @@ impl ChangeControl {
         let (ics, id) = parse_name("parent", parent, "changeRequests")?;
         self.require_ics(ctx, &ics, parent).await?;
         let mut hazard = hazard.assess().map_err(ChangeError::Invalid)?;
-        hazard.signed_off_by.clear();
+        hazard.signed_off_by = None;
         hazard.signed_off_trust.clear();
         hazard.sign_off_time = None;
         self.writer
@@ -90,14 +90,15 @@ impl ChangeControl {
                     .into_iter()
                     .find(|h| h.id == hazard_id)
                     .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
-                if !hazard.signed_off_by.is_empty() {
+                if let Some(signer) = &hazard.signed_off_by {
                     return Err(ChangeError::Precondition {
                         reason: Reason::AlreadySignedOff,
                         subject: name.to_owned(),
-                        message: format!("signed off by {} already", hazard.signed_off_by),
+                        message: format!("signed off by {signer} already"),
                     });
                 }
-                hazard.signed_off_by = ctx.principal.subject.clone();
+                let signer = ctx.principal.person();
+                hazard.signed_off_by = Some(signer.clone());
                 hazard.signed_off_trust = trust.clone();
                 hazard.sign_off_time = Some(w.now());
                 store::sign_off_hazard(w.txn(), &ics, &id, &hazard).await?;
@@ -112,10 +113,7 @@ impl ChangeControl {
                 w.audit(
                     "hazard.signOff",
                     name,
-                    format!(
-                        "hazard on {} signed off by {} of {trust}",
-                        cr.number, hazard.signed_off_by
-                    ),
+                    format!("hazard on {} signed off by {signer} of {trust}", cr.number),
                 );
                 Ok(reply(&hazard))
             })

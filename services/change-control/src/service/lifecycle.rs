@@ -402,7 +402,7 @@ impl ChangeControl {
                 next.board_decision = Some(BoardDecision {
                     approved,
                     minutes_reference,
-                    recorded_by: ctx.principal.subject.clone(),
+                    recorded_by: ctx.principal.person(),
                     decide_time: w.now(),
                 });
                 let kind = Self::state_kind(&next);

@@ -201,7 +201,7 @@ impl ChangeControl {
                     trust: trust.clone(),
                     deployed,
                     note,
-                    reported_by: ctx.principal.subject.clone(),
+                    reported_by: ctx.principal.person(),
                     report_time: w.now(),
                 });
                 let mut kind = "changeRequest.deploymentReported";

@@ -192,7 +192,7 @@ impl ChangeControl {
                 }
                 let vote = Vote {
                     trust: trust.clone(),
-                    voter: ctx.principal.subject.clone(),
+                    voter: ctx.principal.person(),
                     choice,
                     reason,
                     comment,

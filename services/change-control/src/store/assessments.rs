@@ -33,7 +33,9 @@ pub async fn upsert_assessment<C: ConnectionTrait>(
         clinical_risk_notes: Set(a.clinical_risk_notes.clone()),
         readiness_date: Set(a.readiness_date.clone()),
         recommendation: Set(recommendation_str(a.recommendation).into()),
-        assessor: Set(a.assessor.clone()),
+        assessor: Set(a.assessor.subject.clone()),
+        assessor_issuer: Set(a.assessor.issuer.clone()),
+        assessor_name: Set(a.assessor.name.clone()),
         update_time: Set(a.update_time),
     })
     .exec_without_returning(c)
@@ -67,7 +69,11 @@ pub async fn assessments<C: ConnectionTrait>(
                 "OBJECT" => Recommendation::Object,
                 _ => Recommendation::Abstain,
             },
-            assessor: m.assessor,
+            assessor: Person {
+                issuer: m.assessor_issuer,
+                subject: m.assessor,
+                name: m.assessor_name,
+            },
             update_time: m.update_time,
         })
         .collect())

@@ -63,7 +63,7 @@ struct DecisionDto {
 struct BoardDto {
     approved: bool,
     minutes_reference: String,
-    recorded_by: String,
+    recorded_by: Person,
     decide_time: DateTime<Utc>,
 }
 
@@ -72,7 +72,7 @@ struct DeploymentDto {
     trust: String,
     deployed: bool,
     note: String,
-    reported_by: String,
+    reported_by: Person,
     report_time: DateTime<Utc>,
 }
 
@@ -112,7 +112,11 @@ pub(super) fn cr_of(m: change_request::Model) -> Result<ChangeRequest, StoreErro
         description: m.description,
         rationale: m.rationale,
         requesting_trust: m.requesting_trust,
-        requester: m.requester,
+        requester: Person {
+            issuer: m.requester_issuer,
+            subject: m.requester,
+            name: m.requester_name,
+        },
         domain: m.domain,
         design_authority: m.design_authority,
         affected_trusts: parse("affected trusts", &m.affected_trusts)?,
@@ -164,7 +168,9 @@ pub(super) fn cr_model(cr: &ChangeRequest) -> change_request::ActiveModel {
         description: Set(cr.description.clone()),
         rationale: Set(cr.rationale.clone()),
         requesting_trust: Set(cr.requesting_trust.clone()),
-        requester: Set(cr.requester.clone()),
+        requester: Set(cr.requester.subject.clone()),
+        requester_issuer: Set(cr.requester.issuer.clone()),
+        requester_name: Set(cr.requester.name.clone()),
         domain: Set(cr.domain.clone()),
         design_authority: Set(cr.design_authority.clone()),
         affected_trusts: Set(json(&cr.affected_trusts)),
@@ -282,6 +288,8 @@ pub struct ListQuery {
     pub trust: Option<String>,
     /// Requester subject.
     pub requester: Option<String>,
+    /// Requester issuer.
+    pub requester_issuer: Option<String>,
     /// Residual risk at least.
     pub min_residual_risk: Option<u8>,
     /// Title or description contains.
@@ -331,6 +339,9 @@ pub async fn list_change_requests<C: ConnectionTrait>(
     }
     if let Some(r) = &q.requester {
         cond = cond.add(Col::Requester.eq(r));
+    }
+    if let Some(issuer) = &q.requester_issuer {
+        cond = cond.add(Col::RequesterIssuer.eq(issuer));
     }
     if let Some(risk) = q.min_residual_risk {
         cond = cond.add(Col::ResidualRisk.gte(risk as i32));

@@ -88,7 +88,11 @@ pub(super) fn da_of(m: design_authority::Model) -> Result<DesignAuthority, Store
         display_name: m.display_name,
         domains: parse("domains", &m.domains)?,
         members: parse("members", &m.members)?,
-        chair: m.chair,
+        chair: Person {
+            issuer: m.chair_issuer,
+            subject: m.chair,
+            name: m.chair_name,
+        },
         charter: charter_of(&m.charter)?,
         version: m.version,
         create_time: m.create_time,
@@ -107,7 +111,9 @@ pub async fn insert_design_authority<C: ConnectionTrait>(
         display_name: Set(da.display_name.clone()),
         domains: Set(json(&da.domains)),
         members: Set(json(&da.members)),
-        chair: Set(da.chair.clone()),
+        chair: Set(da.chair.subject.clone()),
+        chair_issuer: Set(da.chair.issuer.clone()),
+        chair_name: Set(da.chair.name.clone()),
         charter: Set(charter_json(&da.charter)),
         charter_version: Set(da.charter.version as i32),
         version: Set(da.version),
@@ -224,7 +230,9 @@ pub async fn insert_template<C: ConnectionTrait>(
         display_name: Set(t.display_name.clone()),
         description: Set(t.description.clone()),
         design_authority: Set(t.design_authority.clone()),
-        creator: Set(t.creator.clone()),
+        creator: Set(t.creator.subject.clone()),
+        creator_issuer: Set(t.creator.issuer.clone()),
+        creator_name: Set(t.creator.name.clone()),
         create_time: Set(t.create_time),
     })
     .exec_without_returning(c)
@@ -249,7 +257,11 @@ pub async fn template<C: ConnectionTrait>(
                 display_name: m.display_name,
                 description: m.description,
                 design_authority: m.design_authority,
-                creator: m.creator,
+                creator: Person {
+                    issuer: m.creator_issuer,
+                    subject: m.creator,
+                    name: m.creator_name,
+                },
                 create_time: m.create_time,
             }),
     )

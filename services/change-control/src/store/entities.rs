@@ -15,6 +15,8 @@ pub mod design_authority {
         pub domains: String,
         pub members: String,
         pub chair: String,
+        pub chair_issuer: String,
+        pub chair_name: String,
         pub charter: String,
         pub charter_version: i32,
         pub version: i64,
@@ -68,6 +70,8 @@ pub mod change_request {
         pub rationale: String,
         pub requesting_trust: String,
         pub requester: String,
+        pub requester_issuer: String,
+        pub requester_name: String,
         pub domain: String,
         pub design_authority: String,
         pub affected_trusts: String,
@@ -142,6 +146,8 @@ pub mod assessment {
         pub readiness_date: String,
         pub recommendation: String,
         pub assessor: String,
+        pub assessor_issuer: String,
+        pub assessor_name: String,
         pub update_time: DateTimeUtc,
     }
 
@@ -176,6 +182,8 @@ pub mod hazard {
         pub residual_severity: i32,
         pub residual_risk: i32,
         pub signed_off_by: String,
+        pub signed_off_by_issuer: String,
+        pub signed_off_by_name: String,
         pub signed_off_trust: String,
         pub sign_off_time: Option<DateTimeUtc>,
         pub create_time: DateTimeUtc,
@@ -201,6 +209,8 @@ pub mod vote {
         #[sea_orm(primary_key, auto_increment = false)]
         pub trust: String,
         pub voter: String,
+        pub voter_issuer: String,
+        pub voter_name: String,
         pub choice: String,
         pub reason: String,
         pub comment: String,
@@ -255,6 +265,8 @@ pub mod template {
         pub description: String,
         pub design_authority: String,
         pub creator: String,
+        pub creator_issuer: String,
+        pub creator_name: String,
         pub create_time: DateTimeUtc,
     }
 

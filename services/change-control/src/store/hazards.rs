@@ -8,6 +8,7 @@ pub(super) fn hazard_model(
     h: &Hazard,
     created: DateTime<Utc>,
 ) -> hazard::ActiveModel {
+    let signer = h.signed_off_by.clone().unwrap_or_default();
     hazard::ActiveModel {
         ics: Set(ics.into()),
         change_request: Set(cr.into()),
@@ -23,7 +24,9 @@ pub(super) fn hazard_model(
         residual_likelihood: Set(h.residual_likelihood),
         residual_severity: Set(h.residual_severity),
         residual_risk: Set(h.residual_risk as i32),
-        signed_off_by: Set(h.signed_off_by.clone()),
+        signed_off_by: Set(signer.subject.clone()),
+        signed_off_by_issuer: Set(signer.issuer.clone()),
+        signed_off_by_name: Set(signer.name.clone()),
         signed_off_trust: Set(h.signed_off_trust.clone()),
         sign_off_time: Set(h.sign_off_time),
         create_time: Set(created),
@@ -52,11 +55,14 @@ pub async fn sign_off_hazard<C: ConnectionTrait>(
     cr: &str,
     h: &Hazard,
 ) -> Result<(), StoreError> {
+    let signer = h.signed_off_by.clone().unwrap_or_default();
     hazard::Entity::update_many()
+        .col_expr(hazard::Column::SignedOffBy, Expr::value(signer.subject))
         .col_expr(
-            hazard::Column::SignedOffBy,
-            Expr::value(h.signed_off_by.clone()),
+            hazard::Column::SignedOffByIssuer,
+            Expr::value(signer.issuer),
         )
+        .col_expr(hazard::Column::SignedOffByName, Expr::value(signer.name))
         .col_expr(
             hazard::Column::SignedOffTrust,
             Expr::value(h.signed_off_trust.clone()),
@@ -98,7 +104,11 @@ pub async fn hazards<C: ConnectionTrait>(
             residual_likelihood: m.residual_likelihood,
             residual_severity: m.residual_severity,
             residual_risk: m.residual_risk as u8,
-            signed_off_by: m.signed_off_by,
+            signed_off_by: (!m.signed_off_by.is_empty()).then_some(Person {
+                issuer: m.signed_off_by_issuer,
+                subject: m.signed_off_by,
+                name: m.signed_off_by_name,
+            }),
             signed_off_trust: m.signed_off_trust,
             sign_off_time: m.sign_off_time,
         })

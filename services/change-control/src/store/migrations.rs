@@ -3,7 +3,10 @@
 use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
-use concordat_platform::migrations::schema::{col, pk};
+use concordat_platform::migrations::schema::{
+    col, count_rows, name_people, name_people_in_json, person_json, pk,
+};
+use serde_json::Value;
 
 /// The outbox table of change-control events.
 pub const OUTBOX: &str = "cc_events";
@@ -16,6 +19,7 @@ concordat_platform::migrator! {
     [
         M0001Initial = "m0001_initial",
         M0002ReleasesTemplatesDeployments = "m0002_releases_templates_deployments",
+        M0003PeopleByIssuer = "m0003_people_by_issuer",
     ]
 }
 
@@ -298,4 +302,219 @@ impl MigrationTrait for M0002ReleasesTemplatesDeployments {
         }
         Ok(())
     }
+}
+
+/// People were stored as bare subjects; they are named by issuer and subject from here on. Every
+/// stored subject gets the issuer `identity.existing_people_issuer` says (by default the
+/// development issuer, or the federation's only issuer); with several issuers and people stored,
+/// the migration refuses rather than guess.
+#[async_trait::async_trait]
+impl MigrationTrait for M0003PeopleByIssuer {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Refuse before changing anything when people are stored and no issuer can be told.
+        if concordat_platform::migrations::existing_people_issuer().is_none() {
+            let mut stored = 0;
+            for (table, condition) in [
+                ("cc_design_authorities", "chair <> '' OR members <> '{}'"),
+                ("cc_change_requests", "requester <> ''"),
+                ("cc_impact_assessments", "assessor <> ''"),
+                ("cc_hazards", "signed_off_by <> ''"),
+                ("cc_votes", "voter <> ''"),
+                ("cc_standard_templates", "creator <> ''"),
+            ] {
+                stored += count_rows(manager, table, condition).await?;
+            }
+            if stored > 0 {
+                return Err(concordat_platform::migrations::cannot_tell_the_issuer(
+                    "change-control records naming people are",
+                    stored,
+                ));
+            }
+        }
+        for (table, column, what) in [
+            ("cc_design_authorities", "chair", "design-authority chairs"),
+            (
+                "cc_change_requests",
+                "requester",
+                "change-request requesters",
+            ),
+            ("cc_impact_assessments", "assessor", "impact assessors"),
+            ("cc_hazards", "signed_off_by", "hazard sign-offs"),
+            ("cc_votes", "voter", "voters"),
+            (
+                "cc_standard_templates",
+                "creator",
+                "standard-template creators",
+            ),
+        ] {
+            name_people(manager, table, &[column], what).await?;
+        }
+        // Member trust -> [subject] becomes member trust -> [person].
+        name_people_in_json(
+            manager,
+            "cc_design_authorities",
+            &["ics", "id"],
+            "members",
+            "voting members",
+            |members, issuer| {
+                let mut turned = 0;
+                if let Value::Object(trusts) = members {
+                    for voters in trusts.values_mut() {
+                        if let Value::Array(voters) = voters {
+                            for voter in voters.iter_mut() {
+                                if let Value::String(subject) = voter {
+                                    *voter = person_json(issuer, subject);
+                                    turned += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                turned
+            },
+        )
+        .await?;
+        name_people_in_json(
+            manager,
+            "cc_change_requests",
+            &["ics", "id"],
+            "board_decision",
+            "board-decision recorders",
+            |decision, issuer| turn_field(decision, "recorded_by", issuer),
+        )
+        .await?;
+        name_people_in_json(
+            manager,
+            "cc_change_requests",
+            &["ics", "id"],
+            "deployments",
+            "deployment reporters",
+            |deployments, issuer| match deployments {
+                Value::Array(items) => items
+                    .iter_mut()
+                    .map(|d| turn_field(d, "reported_by", issuer))
+                    .sum(),
+                _ => 0,
+            },
+        )
+        .await
+    }
+}
+
+/// Turns the bare subject in `object[field]` into a person of `issuer`: 1 when it did.
+fn turn_field(object: &mut Value, field: &str, issuer: &str) -> u64 {
+    match object.get_mut(field) {
+        Some(value @ Value::String(_)) => {
+            let subject = value.as_str().unwrap_or_default().to_owned();
+            *value = person_json(issuer, &subject);
+            1
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::Utc;
+    use concordat_platform::identity::Person;
+    use concordat_platform::migrations::run_with_people_issuer;
+    use sea_orm::ActiveValue::{NotSet, Set};
+    use sea_orm::EntityTrait;
+    use sea_orm_migration::MigratorTrait;
+
+    use super::Migrator;
+    use crate::domain::change_request::tests::sample;
+    use crate::domain::charter::tests::medicines;
+    use crate::store::entities::{change_request, design_authority};
+
+    const ISSUER: &str = "https://login.que-ics.nhs.uk";
+
+    /// Change control's tables as they were before people were named by issuer, with a design
+    /// authority and a change request naming people by bare subject.
+    async fn before_people_had_issuers(db: &concordat_platform::db::Database) {
+        Migrator::up(db.conn(), Some(2)).await.unwrap();
+        let now = Utc::now();
+        design_authority::Entity::insert(design_authority::ActiveModel {
+            ics: Set("QUE".into()),
+            id: Set("medicines".into()),
+            display_name: Set("Medicines".into()),
+            domains: Set(r#"["medicines"]"#.into()),
+            members: Set(r#"{"RGM":["bob"],"RGT":["alice"]}"#.into()),
+            chair: Set("carol".into()),
+            chair_issuer: NotSet,
+            chair_name: NotSet,
+            charter: Set(crate::store::design_authorities::charter_json(&medicines())),
+            charter_version: Set(1),
+            version: Set(1),
+            create_time: Set(now),
+            update_time: Set(now),
+        })
+        .exec_without_returning(db.conn())
+        .await
+        .unwrap();
+        let mut cr = crate::store::change_requests::cr_model(&sample());
+        cr.requester = Set("pharmacist".into());
+        cr.requester_issuer = NotSet;
+        cr.requester_name = NotSet;
+        cr.board_decision = Set(Some(format!(
+            r#"{{"approved":true,"minutes_reference":"PB-1","recorded_by":"dave","decide_time":"{}"}}"#,
+            now.to_rfc3339()
+        )));
+        cr.deployments = Set(format!(
+            r#"[{{"trust":"RGT","deployed":true,"note":"","reported_by":"erin","report_time":"{}"}}]"#,
+            now.to_rfc3339()
+        ));
+        change_request::Entity::insert(cr)
+            .exec_without_returning(db.conn())
+            .await
+            .unwrap();
+    }
+
+    concordat_platform::both_backends!(stored_people_get_the_configured_issuer, |db| {
+        before_people_had_issuers(&db).await;
+        // No issuer to give them: refused, naming the setting, and nothing is changed.
+        let refused = run_with_people_issuer(&db, &[crate::store::migrations::migrate], None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("2 change-control records naming people")
+                && refused.contains("identity.existing_people_issuer"),
+            "{refused}"
+        );
+        // Given one, every stored person carries it.
+        run_with_people_issuer(
+            &db,
+            &[crate::store::migrations::migrate],
+            Some(ISSUER.into()),
+        )
+        .await
+        .unwrap();
+        let at = |subject: &str| Person::new(ISSUER, subject);
+        let da = crate::store::design_authority(db.conn(), "QUE", "medicines")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(da.chair, at("carol"));
+        assert_eq!(da.chair.issuer, ISSUER);
+        assert!(da.may_vote("RGT", &at("alice")));
+        assert!(!da.may_vote("RGT", &Person::new("https://elsewhere", "alice")));
+        let cr = crate::store::change_request(db.conn(), "QUE", &sample().id, false)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(cr.requester.key(), (ISSUER, "pharmacist"));
+        assert_eq!(
+            cr.board_decision.unwrap().recorded_by.key(),
+            (ISSUER, "dave")
+        );
+        assert_eq!(cr.deployments[0].reported_by.key(), (ISSUER, "erin"));
+    });
+
+    concordat_platform::both_backends!(an_empty_database_needs_no_issuer, |db| {
+        run_with_people_issuer(&db, &[crate::store::migrations::migrate], None)
+            .await
+            .unwrap();
+    });
 }

@@ -36,7 +36,9 @@ pub async fn insert_vote<C: ConnectionTrait>(
         ics: Set(ics.into()),
         change_request: Set(cr.into()),
         trust: Set(v.trust.clone()),
-        voter: Set(v.voter.clone()),
+        voter: Set(v.voter.subject.clone()),
+        voter_issuer: Set(v.voter.issuer.clone()),
+        voter_name: Set(v.voter.name.clone()),
         choice: Set(choice_str(v.choice).into()),
         reason: Set(v.reason.clone()),
         comment: Set(v.comment.clone()),
@@ -106,7 +108,11 @@ pub async fn votes<C: ConnectionTrait>(
         .map(|m| {
             Ok(Vote {
                 trust: m.trust,
-                voter: m.voter,
+                voter: Person {
+                    issuer: m.voter_issuer,
+                    subject: m.voter,
+                    name: m.voter_name,
+                },
                 choice: match m.choice.as_str() {
                     "APPROVE" => Choice::Approve,
                     "REJECT" => Choice::Reject,

@@ -97,6 +97,94 @@ impl FromStr for Role {
     }
 }
 
+/// A person (or a service client) as Concordat names them: the subject at its issuer. Subjects
+/// are unique only within their issuer, so two trusts' IdPs may both issue `alice`: every stored
+/// reference to a person and every rule that compares people uses the pair.
+///
+/// `name` is the display name the person's token gave when they acted (empty when someone else
+/// named them); it is for people to read and takes no part in comparisons.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct Person {
+    /// The issuer URL, exactly as in the person's tokens.
+    pub issuer: String,
+    /// The subject at that issuer.
+    pub subject: String,
+    /// The display name, when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+}
+
+impl Person {
+    /// The person `subject` at `issuer`, without a display name.
+    pub fn new(issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            name: String::new(),
+        }
+    }
+
+    /// The pair that names the person.
+    pub fn key(&self) -> (&str, &str) {
+        (&self.issuer, &self.subject)
+    }
+}
+
+impl PartialEq for Person {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Person {}
+
+impl std::hash::Hash for Person {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl PartialOrd for Person {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Person {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl fmt::Display for Person {
+    /// `alice at https://login.rgt.nhs.uk`, with the display name when known:
+    /// `Alice Smith (alice at https://login.rgt.nhs.uk)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            write!(f, "{} at {}", self.subject, self.issuer)
+        } else {
+            write!(f, "{} ({} at {})", self.name, self.subject, self.issuer)
+        }
+    }
+}
+
+impl From<&Person> for concordat_proto::platform::v1::Person {
+    fn from(p: &Person) -> Self {
+        Self {
+            issuer: p.issuer.clone(),
+            subject: p.subject.clone(),
+            display_name: p.name.clone(),
+        }
+    }
+}
+
+impl From<concordat_proto::platform::v1::Person> for Person {
+    /// A person named in a request: its display name is output only and not taken.
+    fn from(p: concordat_proto::platform::v1::Person) -> Self {
+        Person::new(p.issuer, p.subject)
+    }
+}
+
 /// Person or machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrincipalKind {
@@ -126,6 +214,20 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The principal as a person reference: issuer and subject, with the token's display name.
+    pub fn person(&self) -> Person {
+        Person {
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            name: self.name.clone().unwrap_or_default(),
+        }
+    }
+
+    /// True when the principal is `person` (same issuer and subject).
+    pub fn is(&self, person: &Person) -> bool {
+        (self.issuer.as_str(), self.subject.as_str()) == person.key()
+    }
+
     /// True when the principal holds `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
@@ -150,6 +252,23 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn people_are_the_same_only_at_the_same_issuer() {
+        let rgt = Person::new("https://login.rgt.nhs.uk", "alice");
+        let rgm = Person::new("https://login.rgm.nhs.uk", "alice");
+        assert_ne!(rgt, rgm);
+        let named = Person {
+            name: "Alice Smith".into(),
+            ..rgt.clone()
+        };
+        assert_eq!(rgt, named, "the display name takes no part");
+        assert_eq!(rgt.to_string(), "alice at https://login.rgt.nhs.uk");
+        assert_eq!(
+            named.to_string(),
+            "Alice Smith (alice at https://login.rgt.nhs.uk)"
+        );
+    }
 
     #[test]
     fn role_names_round_trip() {

@@ -1,0 +1,383 @@
+//! People are named by issuer and subject. Two `oidc-provider` instances — RGT's own IdP and an
+//! ICS-wide one — both issue the subject `alice` (and `carol`): the second is not the first, and
+//! every rule that compares people, and the audit chain, tells them apart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use concordat_e2e::{OidcProvider, Options, TestServer, now, reason};
+use concordat_platform::both_backends;
+use concordat_platform::testkit::TestBackend;
+use concordat_proto::changecontrol::v1 as cc;
+use concordat_proto::platform::v1 as pf;
+use serde_json::json;
+use tonic::Code;
+
+fn federation(rgt_idp: &str, ics_idp: &str) -> String {
+    format!(
+        r#"
+[[ics]]
+code = "QUE"
+name = "Cambridgeshire and Peterborough ICS"
+trusts = [{{ ods = "RGT", name = "CUH" }}, {{ ods = "RGM", name = "Royal Papworth" }}]
+
+[[issuer]]
+url = "{rgt_idp}"
+audiences = ["concordat"]
+trust = {{ fixed = "RGT" }}
+
+[[issuer]]
+url = "{ics_idp}"
+audiences = ["concordat"]
+icss = ["QUE"]
+trust = {{ claim = "org" }}
+"#
+    )
+}
+
+/// The two providers and a server federating them.
+struct People {
+    rgt: OidcProvider,
+    ics: OidcProvider,
+    server: TestServer,
+}
+
+impl People {
+    async fn start(backend: TestBackend) -> Option<Self> {
+        let rgt = OidcProvider::start("RS256", "rgt-1", 0).await;
+        let ics = OidcProvider::start("ES256", "ics-1", 0).await;
+        let server = TestServer::start(Options {
+            backend,
+            federation: Some(federation(&rgt.issuer, &ics.issuer)),
+            dev_issuer: false,
+            ..Default::default()
+        })
+        .await?;
+        Some(Self { rgt, ics, server })
+    }
+
+    /// A token of `subject` from `idp`, acting for `org` with `roles`.
+    async fn token(idp: &OidcProvider, subject: &str, org: &str, roles: &[&str]) -> String {
+        idp.sign(
+            json!({"iss": idp.issuer, "sub": subject, "aud": "concordat", "iat": now(),
+                "exp": now() + 600, "org": org, "roles": roles, "name": format!("{subject} of {org}")}),
+            "key",
+        )
+        .await
+    }
+
+    fn person(idp: &OidcProvider, subject: &str) -> pf::Person {
+        pf::Person {
+            issuer: idp.issuer.clone(),
+            subject: subject.into(),
+            display_name: String::new(),
+        }
+    }
+}
+
+fn charter() -> cc::Charter {
+    let rule = |c: cc::ChangeClass| cc::ClassRule {
+        change_class: c as i32,
+        threshold: cc::Threshold::SimpleMajority as i32,
+        cso_sign_off_required: false,
+    };
+    cc::Charter {
+        quorum_percent: 50,
+        rules: vec![
+            rule(cc::ChangeClass::Routine),
+            rule(cc::ChangeClass::Significant),
+            rule(cc::ChangeClass::SafetyCritical),
+        ],
+        silence: cc::SilencePolicy::Abstain as i32,
+        max_residual_risk: 5,
+        assessment_days: 14,
+        voting_days: 7,
+        emergency_review_days: 10,
+        ..Default::default()
+    }
+}
+
+async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend) {
+    let Some(p) = People::start(backend).await else {
+        return;
+    };
+    let (rgt, ics, s) = (&p.rgt, &p.ics, &p.server);
+    let admin = People::token(ics, "admin", "QUE", &["ics-admin"]).await;
+
+    // The design authority names RGT's alice as RGT's voting member and RGT's carol as chair.
+    let da = s
+        .change_control(&admin)
+        .create_design_authority(cc::CreateDesignAuthorityRequest {
+            parent: "icss/QUE".into(),
+            design_authority_id: "medicines".into(),
+            design_authority: Some(cc::DesignAuthority {
+                display_name: "Medicines".into(),
+                domains: vec!["medicines".into()],
+                members: vec![
+                    cc::Membership {
+                        trust: "RGT".into(),
+                        voting_members: vec![People::person(rgt, "alice")],
+                    },
+                    cc::Membership {
+                        trust: "RGM".into(),
+                        voting_members: vec![People::person(ics, "bob")],
+                    },
+                ],
+                chair: Some(People::person(rgt, "carol")),
+                charter: Some(charter()),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+    let chair = da.chair.clone().unwrap();
+    assert_eq!(
+        (chair.issuer.as_str(), chair.subject.as_str()),
+        (rgt.issuer.as_str(), "carol")
+    );
+
+    // A person named with an issuer outside the federation is refused, by field.
+    let mut stranger = People::person(rgt, "eve");
+    stranger.issuer = "https://login.elsewhere.example".into();
+    let refused = s
+        .change_control(&admin)
+        .create_design_authority(cc::CreateDesignAuthorityRequest {
+            parent: "icss/QUE".into(),
+            design_authority_id: "theatres".into(),
+            design_authority: Some(cc::DesignAuthority {
+                display_name: "Theatres".into(),
+                domains: vec!["theatres".into()],
+                members: vec![cc::Membership {
+                    trust: "RGT".into(),
+                    voting_members: vec![People::person(rgt, "alice")],
+                }],
+                chair: Some(stranger),
+                charter: Some(charter()),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        concordat_e2e::fields(&refused),
+        ["design_authority.chair.issuer"],
+        "{}",
+        refused.message()
+    );
+
+    // RGT's lead raises a routine change affecting RGT only and submits it.
+    let lead = People::token(rgt, "dave", "RGT", &["trust-digital-lead"]).await;
+    let cr = s
+        .change_control(&lead)
+        .create_change_request(cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "Order set update".into(),
+                description: "Reorders the VTE order set".into(),
+                domain: "medicines".into(),
+                design_authority: da.name.clone(),
+                affected_trusts: vec!["RGT".into()],
+                change_class: cc::ChangeClass::Routine as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let requester = cr.requester.clone().unwrap();
+    assert_eq!(
+        (
+            requester.issuer.as_str(),
+            requester.subject.as_str(),
+            requester.display_name.as_str()
+        ),
+        (rgt.issuer.as_str(), "dave", "dave of RGT"),
+        "the requester by issuer and subject, with the token's name"
+    );
+    s.change_control(&lead)
+        .submit_change_request(cc::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // The ICS IdP's carol, acting for RGT as a design-authority chair, is not the chair.
+    let other_carol = People::token(ics, "carol", "RGT", &["da-chair"]).await;
+    let start = cc::StartImpactAssessmentRequest {
+        name: cr.name.clone(),
+        ..Default::default()
+    };
+    let refused = s
+        .change_control(&other_carol)
+        .start_impact_assessment(start.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "NOT_THE_CHAIR"),
+        "{}",
+        refused.message()
+    );
+    let carol = People::token(rgt, "carol", "RGT", &["da-chair"]).await;
+    s.change_control(&carol)
+        .start_impact_assessment(start)
+        .await
+        .unwrap();
+    s.change_control(&lead)
+        .submit_impact_assessment(cc::SubmitImpactAssessmentRequest {
+            parent: cr.name.clone(),
+            impact_assessment: Some(cc::ImpactAssessment {
+                trust: "RGT".into(),
+                recommendation: cc::Recommendation::Support as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+
+    // A hazard signed off by the ICS IdP's alice (a CSO for RGT) names her, not RGT's alice.
+    let cso = People::token(ics, "alice", "RGT", &["clinical-safety-officer"]).await;
+    let hazard = s
+        .change_control(&cso)
+        .create_hazard(cc::CreateHazardRequest {
+            parent: cr.name.clone(),
+            hazard: Some(cc::Hazard {
+                description: "the order set hides a dose".into(),
+                initial_likelihood: 2,
+                initial_severity: 2,
+                residual_likelihood: 1,
+                residual_severity: 2,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hazard
+        .unwrap();
+    let signed = s
+        .change_control(&cso)
+        .sign_off_hazard(cc::SignOffHazardRequest {
+            name: hazard.name,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hazard
+        .unwrap();
+    let signer = signed.signed_off_by.unwrap();
+    assert_eq!(
+        (signer.issuer.as_str(), signer.subject.as_str()),
+        (ics.issuer.as_str(), "alice")
+    );
+
+    s.change_control(&carol)
+        .open_voting(cc::OpenVotingRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // The ICS IdP's alice, acting for RGT as a design-authority member, may not vote for RGT.
+    let vote = cc::CastVoteRequest {
+        parent: cr.name.clone(),
+        choice: cc::VoteChoice::Approve as i32,
+        ..Default::default()
+    };
+    let other_alice = People::token(ics, "alice", "RGT", &["da-member"]).await;
+    let refused = s
+        .change_control(&other_alice)
+        .cast_vote(vote.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "NOT_A_VOTING_MEMBER"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        refused.message().contains(&ics.issuer),
+        "the refusal names the issuer: {}",
+        refused.message()
+    );
+    let alice = People::token(rgt, "alice", "RGT", &["da-member"]).await;
+    let cast = s
+        .change_control(&alice)
+        .cast_vote(vote)
+        .await
+        .unwrap()
+        .into_inner()
+        .vote
+        .unwrap();
+    let voter = cast.voter.unwrap();
+    assert_eq!(
+        (voter.issuer.as_str(), voter.subject.as_str()),
+        (rgt.issuer.as_str(), "alice")
+    );
+
+    // The audit chain names the two alices apart: one vote, one refusal, one sign-off.
+    let entries = s
+        .platform(&admin)
+        .list_audit_entries(pf::ListAuditEntriesRequest {
+            parent: "icss/QUE".into(),
+            actor_subject: "alice".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let by = |issuer: &str| -> Vec<String> {
+        let mut actions: Vec<String> = entries
+            .iter()
+            .filter(|e| e.actor_issuer == issuer)
+            .map(|e| e.action.clone())
+            .collect();
+        actions.sort();
+        actions
+    };
+    assert!(
+        by(&rgt.issuer).iter().any(|a| a == "vote.cast"),
+        "RGT's alice cast the vote: {:?}",
+        by(&rgt.issuer)
+    );
+    let theirs = by(&ics.issuer);
+    assert!(
+        theirs.iter().any(|a| a == "authorization.denied")
+            && !theirs.iter().any(|a| a == "vote.cast"),
+        "the ICS IdP's alice was refused and cast nothing: {theirs:?}"
+    );
+    let only_theirs = s
+        .platform(&admin)
+        .list_audit_entries(pf::ListAuditEntriesRequest {
+            parent: "icss/QUE".into(),
+            actor_subject: "alice".into(),
+            actor_issuer: ics.issuer.clone(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(only_theirs.len(), theirs.len());
+    assert!(only_theirs.iter().all(|e| e.actor_issuer == ics.issuer));
+}
+both_backends!(
+    the_same_subject_at_another_issuer_is_someone_else_on,
+    the_same_subject_at_another_issuer_is_someone_else
+);
