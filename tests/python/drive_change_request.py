@@ -1006,7 +1006,7 @@ class Driver:
         what = "PublishChangeset(baseline)"
         check_eq(published.revision, 1, f"{what}: revision")
         check_eq(published.change_request, cr.name, f"{what}: change_request")
-        check_eq(published.publisher, "engineer-rgt", f"{what}: publisher")
+        self.is_person(published.publisher, "engineer-rgt", f"{what}: publisher")
         check(re.fullmatch(r"[0-9a-f]{64}", published.content_hash) is not None, f"{what}: hash")
         self.ok(f"PublishChangeset as engineer-rgt: {published.name} under {cr.number}")
 

@@ -8,6 +8,7 @@ use concordat_platform::both_backends;
 use concordat_platform::testkit::TestBackend;
 use concordat_proto::changecontrol::v1 as cc;
 use concordat_proto::platform::v1 as pf;
+use concordat_proto::sharedconfig::v1 as sc;
 use serde_json::json;
 use tonic::Code;
 
@@ -168,6 +169,85 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
         "{}",
         refused.message()
     );
+
+    // A changeset's author is a person too: the ICS IdP's erin may not discard RGT's erin's.
+    let schema = prost_types::Struct {
+        fields: [(
+            "type".to_owned(),
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StringValue("object".into())),
+            },
+        )]
+        .into(),
+    };
+    s.shared_config(&admin)
+        .create_config_kind(sc::CreateConfigKindRequest {
+            parent: "icss/QUE".into(),
+            config_kind_id: "alert-rule".into(),
+            config_kind: Some(sc::ConfigKind {
+                domain: "medicines".into(),
+                schema: Some(schema),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let erin = People::token(rgt, "erin", "RGT", &["trust-engineer"]).await;
+    let changeset = s
+        .shared_config(&erin)
+        .create_changeset(sc::CreateChangesetRequest {
+            parent: "icss/QUE".into(),
+            changeset: Some(sc::Changeset {
+                layer: "icss/QUE/layers/RGT".into(),
+                change_request: "icss/QUE/changeRequests/later".into(),
+                changes: vec![sc::ItemChange {
+                    operation: sc::Operation::Add as i32,
+                    item: Some(sc::ConfigItem {
+                        kind: "alert-rule".into(),
+                        key: "allergy".into(),
+                        value: Some(prost_types::Value {
+                            kind: Some(prost_types::value::Kind::StructValue(
+                                prost_types::Struct::default(),
+                            )),
+                        }),
+                        ..Default::default()
+                    }),
+                }],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changeset
+        .unwrap();
+    let author = changeset.author.clone().unwrap();
+    assert_eq!(
+        (author.issuer.as_str(), author.subject.as_str()),
+        (rgt.issuer.as_str(), "erin")
+    );
+    let discard = sc::DiscardChangesetRequest {
+        name: changeset.name.clone(),
+        request_id: String::new(),
+    };
+    let other_erin = People::token(ics, "erin", "RGT", &["trust-engineer"]).await;
+    let refused = s
+        .shared_config(&other_erin)
+        .discard_changeset(discard.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "NOT_AUTHOR"),
+        "{}",
+        refused.message()
+    );
+    s.shared_config(&erin)
+        .discard_changeset(discard)
+        .await
+        .unwrap();
 
     // RGT's lead raises a routine change affecting RGT only and submits it.
     let lead = People::token(rgt, "dave", "RGT", &["trust-digital-lead"]).await;

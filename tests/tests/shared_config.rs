@@ -414,13 +414,20 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
     );
     assert!(proposed.trust_diffs.iter().all(|d| d.changes.len() == 2));
     let r1 = publish(&rgt, &proposed.name, false).await.unwrap();
+    let publisher = r1.publisher.clone().unwrap();
     assert_eq!(
         (
             r1.revision,
             r1.change_request.as_str(),
-            r1.publisher.as_str()
+            publisher.subject.as_str(),
+            publisher.issuer.as_str()
         ),
-        (1, allergy_cr.as_str(), "engineer-RGT")
+        (
+            1,
+            allergy_cr.as_str(),
+            "engineer-RGT",
+            w.s.person("x").issuer.as_str()
+        )
     );
     assert_eq!(r1.item_count, 2);
     assert_eq!(r1.content_hash.len(), 64);

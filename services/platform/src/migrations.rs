@@ -255,6 +255,27 @@ pub mod schema {
         Ok(())
     }
 
+    /// Refuses, before a migration changes anything, when rows name people by bare subject
+    /// (each `(table, condition)` counts some) and no issuer can be given to them. `what` says
+    /// what the rows are.
+    pub async fn people_issuer_or_refuse(
+        manager: &SchemaManager<'_>,
+        what: &str,
+        rows: &[(&str, &str)],
+    ) -> Result<(), DbErr> {
+        if super::existing_people_issuer().is_some() {
+            return Ok(());
+        }
+        let mut stored = 0;
+        for (table, condition) in rows {
+            stored += count_rows(manager, table, condition).await?;
+        }
+        if stored > 0 {
+            return Err(super::cannot_tell_the_issuer(what, stored));
+        }
+        Ok(())
+    }
+
     /// How many rows of `table` match the SQL `condition`.
     pub async fn count_rows(
         manager: &SchemaManager<'_>,

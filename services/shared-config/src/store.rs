@@ -24,6 +24,7 @@ use {changesets::*, effective_revisions::*, items::*, kinds::*, revisions::*, sn
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use concordat_platform::identity::Person;
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;
 use sea_orm::{Condition, ConnectionTrait, QueryOrder, QuerySelect, Set};

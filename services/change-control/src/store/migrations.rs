@@ -4,7 +4,7 @@ use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
 use concordat_platform::migrations::schema::{
-    col, count_rows, name_people, name_people_in_json, person_json, pk,
+    col, name_people, name_people_in_json, people_issuer_or_refuse, person_json, pk,
 };
 use serde_json::Value;
 
@@ -312,25 +312,19 @@ impl MigrationTrait for M0002ReleasesTemplatesDeployments {
 impl MigrationTrait for M0003PeopleByIssuer {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Refuse before changing anything when people are stored and no issuer can be told.
-        if concordat_platform::migrations::existing_people_issuer().is_none() {
-            let mut stored = 0;
-            for (table, condition) in [
+        people_issuer_or_refuse(
+            manager,
+            "change-control records naming people are",
+            &[
                 ("cc_design_authorities", "chair <> '' OR members <> '{}'"),
                 ("cc_change_requests", "requester <> ''"),
                 ("cc_impact_assessments", "assessor <> ''"),
                 ("cc_hazards", "signed_off_by <> ''"),
                 ("cc_votes", "voter <> ''"),
                 ("cc_standard_templates", "creator <> ''"),
-            ] {
-                stored += count_rows(manager, table, condition).await?;
-            }
-            if stored > 0 {
-                return Err(concordat_platform::migrations::cannot_tell_the_issuer(
-                    "change-control records naming people are",
-                    stored,
-                ));
-            }
-        }
+            ],
+        )
+        .await?;
         for (table, column, what) in [
             ("cc_design_authorities", "chair", "design-authority chairs"),
             (

@@ -1,6 +1,7 @@
 //! The records of shared configuration as the use cases read and write them.
 
 use chrono::{DateTime, Utc};
+use concordat_platform::identity::Person;
 use serde_json::Value;
 
 use super::changeset::Change;
@@ -21,7 +22,7 @@ pub struct KindRecord {
     /// What it configures.
     pub description: String,
     /// Who registered it.
-    pub creator: String,
+    pub creator: Person,
     /// When.
     pub create_time: DateTime<Utc>,
 }
@@ -40,7 +41,7 @@ pub struct Revision {
     /// The change request's name.
     pub change_request: String,
     /// Who published it.
-    pub publisher: String,
+    pub publisher: Person,
     /// The publisher's trust, if any.
     pub publisher_trust: String,
     /// When.
@@ -107,7 +108,7 @@ pub struct Changeset {
     /// The state.
     pub state: ChangesetState,
     /// Who proposed it.
-    pub author: String,
+    pub author: Person,
     /// When.
     pub create_time: DateTime<Utc>,
     /// Last change of state.
@@ -143,7 +144,7 @@ pub struct EffectiveRevision {
     /// The change request.
     pub change_request: String,
     /// The publisher.
-    pub publisher: String,
+    pub publisher: Person,
     /// When.
     pub publish_time: DateTime<Utc>,
     /// What changed in the trust's effective configuration.
@@ -170,7 +171,7 @@ pub struct Snapshot {
     /// Items of unknown kinds or breaking their schema.
     pub nonconforming_count: i64,
     /// Who imported it.
-    pub importer: String,
+    pub importer: Person,
     /// When.
     pub import_time: DateTime<Utc>,
 }

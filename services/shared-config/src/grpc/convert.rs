@@ -399,7 +399,7 @@ pub(super) fn kind_pb(k: &KindRecord) -> pb::ConfigKind {
         domain: k.domain.clone(),
         schema: k.schema.as_object().map(struct_of),
         description: k.description.clone(),
-        creator: k.creator.clone(),
+        creator: Some((&k.creator).into()),
         create_time: Some(ts(k.create_time)),
     }
 }
@@ -414,7 +414,7 @@ pub(super) fn revision_pb(r: &Revision) -> pb::Revision {
             format!("icss/{}/changesets/{}", r.ics, r.changeset)
         },
         change_request: r.change_request.clone(),
-        publisher: r.publisher.clone(),
+        publisher: Some((&r.publisher).into()),
         publisher_trust: r.publisher_trust.clone(),
         publish_time: Some(ts(r.publish_time)),
         content_hash: r.content_hash.clone(),
@@ -441,7 +441,7 @@ pub(super) fn changeset_pb(c: &Changeset) -> pb::Changeset {
         description: c.description.clone(),
         changes: c.changes.iter().map(change_pb).collect(),
         state: state_pb(c.state) as i32,
-        author: c.author.clone(),
+        author: Some((&c.author).into()),
         create_time: Some(ts(c.create_time)),
         published_revision: c.published_revision,
         trust_diffs: vec![],
@@ -474,7 +474,7 @@ pub fn effective_revision_pb(e: &EffectiveRevision) -> pb::EffectiveRevision {
         content_hash: e.content_hash.clone(),
         layer: layer_name(&e.ics, &e.layer),
         change_request: e.change_request.clone(),
-        publisher: e.publisher.clone(),
+        publisher: Some((&e.publisher).into()),
         publish_time: Some(ts(e.publish_time)),
         changes: e.changes.iter().map(diff_pb).collect(),
     }
@@ -510,7 +510,7 @@ pub(super) fn snapshot_pb(s: &Snapshot) -> pb::Snapshot {
         content_hash: s.content_hash.clone(),
         item_count: s.item_count,
         nonconforming_count: s.nonconforming_count,
-        importer: s.importer.clone(),
+        importer: Some((&s.importer).into()),
         import_time: Some(ts(s.import_time)),
     }
 }

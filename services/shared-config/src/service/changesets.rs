@@ -152,7 +152,7 @@ impl SharedConfig {
             description: new.description,
             changes: new.changes,
             state: ChangesetState::Open,
-            author: ctx.principal.subject.clone(),
+            author: ctx.principal.person(),
             create_time: now,
             update_time: now,
             published_revision: 0,
@@ -263,7 +263,7 @@ impl SharedConfig {
                 let mut cs = store::changeset(w.txn(), &ics, &id, true)
                     .await?
                     .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
-                if cs.author != ctx.principal.subject && !ctx.principal.has(Role::IcsAdmin) {
+                if !ctx.principal.is(&cs.author) && !ctx.principal.has(Role::IcsAdmin) {
                     let message = format!(
                         "only {} (the author) or ics-admin may discard it",
                         cs.author

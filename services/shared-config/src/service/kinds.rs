@@ -72,7 +72,7 @@ impl SharedConfig {
                     domain,
                     schema,
                     description,
-                    creator: ctx.principal.subject.clone(),
+                    creator: ctx.principal.person(),
                     create_time: w.now(),
                 };
                 store::insert_kind(w.txn(), &record).await?;

@@ -205,7 +205,7 @@ impl SharedConfig {
             revision: new_rev,
             changeset: changeset_id.to_owned(),
             change_request: cr.name.clone(),
-            publisher: ctx.principal.subject.clone(),
+            publisher: ctx.principal.person(),
             publisher_trust: ctx.principal.trust.clone().unwrap_or_default(),
             publish_time: now,
             content_hash: String::new(),
@@ -263,7 +263,7 @@ impl SharedConfig {
                 content_hash: hash,
                 layer: layer.clone(),
                 change_request: cr.name.clone(),
-                publisher: ctx.principal.subject.clone(),
+                publisher: ctx.principal.person(),
                 publish_time: now,
                 changes: changed.get(&trust).cloned().unwrap_or_default(),
             };

@@ -49,7 +49,7 @@ impl SharedConfig {
                     content_hash: content_hash(&items),
                     item_count: i64::try_from(items.len()).unwrap_or(i64::MAX),
                     nonconforming_count: i64::try_from(nonconforming).unwrap_or(i64::MAX),
-                    importer: ctx.principal.subject.clone(),
+                    importer: ctx.principal.person(),
                     import_time: now,
                 };
                 store::insert_snapshot(w.txn(), &snapshot, &items).await?;

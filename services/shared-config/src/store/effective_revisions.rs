@@ -29,7 +29,11 @@ pub(super) fn effective_of(m: effective::Model) -> Result<EffectiveRevision> {
         overlay_revision: m.overlay_revision,
         content_hash: m.content_hash,
         change_request: m.change_request,
-        publisher: m.publisher,
+        publisher: Person {
+            issuer: m.publisher_issuer,
+            subject: m.publisher,
+            name: m.publisher_name,
+        },
         publish_time: m.publish_time,
     })
 }
@@ -55,7 +59,9 @@ pub async fn insert_effective<C: ConnectionTrait>(c: &C, e: &EffectiveRevision) 
         content_hash: Set(e.content_hash.clone()),
         layer: Set(e.layer.as_str().to_owned()),
         change_request: Set(e.change_request.clone()),
-        publisher: Set(e.publisher.clone()),
+        publisher: Set(e.publisher.subject.clone()),
+        publisher_issuer: Set(e.publisher.issuer.clone()),
+        publisher_name: Set(e.publisher.name.clone()),
         publish_time: Set(e.publish_time),
         changes: Set(serde_json::to_string(&diffs).unwrap_or_default()),
     }

@@ -17,6 +17,8 @@ pub mod kind {
         #[sea_orm(column_type = "Text")]
         pub description: String,
         pub creator: String,
+        pub creator_issuer: String,
+        pub creator_name: String,
         pub create_time: DateTimeUtc,
     }
 
@@ -78,6 +80,8 @@ pub mod revision {
         pub changeset: String,
         pub change_request: String,
         pub publisher: String,
+        pub publisher_issuer: String,
+        pub publisher_name: String,
         pub publisher_trust: String,
         pub publish_time: DateTimeUtc,
         pub content_hash: String,
@@ -112,6 +116,8 @@ pub mod changeset {
         pub changes: String,
         pub state: String,
         pub author: String,
+        pub author_issuer: String,
+        pub author_name: String,
         pub create_time: DateTimeUtc,
         pub update_time: DateTimeUtc,
         pub published_revision: i64,
@@ -142,6 +148,8 @@ pub mod effective {
         pub layer: String,
         pub change_request: String,
         pub publisher: String,
+        pub publisher_issuer: String,
+        pub publisher_name: String,
         pub publish_time: DateTimeUtc,
         #[sea_orm(column_type = "Text")]
         pub changes: String,
@@ -172,6 +180,8 @@ pub mod snapshot {
         pub item_count: i64,
         pub nonconforming_count: i64,
         pub importer: String,
+        pub importer_issuer: String,
+        pub importer_name: String,
         pub import_time: DateTimeUtc,
     }
 

@@ -10,7 +10,9 @@ pub async fn insert_kind<C: ConnectionTrait>(c: &C, k: &KindRecord) -> Result<()
         domain: Set(k.domain.clone()),
         schema: Set(k.schema.to_string()),
         description: Set(k.description.clone()),
-        creator: Set(k.creator.clone()),
+        creator: Set(k.creator.subject.clone()),
+        creator_issuer: Set(k.creator.issuer.clone()),
+        creator_name: Set(k.creator.name.clone()),
         create_time: Set(k.create_time),
     }
     .insert(c)
@@ -26,7 +28,11 @@ pub(super) fn kind_of(m: kind::Model) -> Result<KindRecord> {
         name: m.name,
         domain: m.domain,
         description: m.description,
-        creator: m.creator,
+        creator: Person {
+            issuer: m.creator_issuer,
+            subject: m.creator,
+            name: m.creator_name,
+        },
         create_time: m.create_time,
     })
 }

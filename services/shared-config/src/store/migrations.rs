@@ -3,7 +3,9 @@
 use sea_orm::DbErr;
 use sea_orm_migration::prelude::*;
 
-use concordat_platform::migrations::schema::{col, index, pk};
+use concordat_platform::migrations::schema::{
+    col, index, name_people, people_issuer_or_refuse, pk,
+};
 
 /// The outbox table of shared-configuration events.
 pub const OUTBOX: &str = "sc_events";
@@ -15,6 +17,7 @@ concordat_platform::migrator! {
     migrate,
     [
         M0001Initial = "m0001_initial",
+        M0002PeopleByIssuer = "m0002_people_by_issuer",
     ]
 }
 
@@ -157,4 +160,90 @@ impl MigrationTrait for M0001Initial {
             .await?;
         concordat_platform::events::create_outbox_table(manager, OUTBOX).await
     }
+}
+
+/// People were stored as bare subjects; they are named by issuer and subject from here on, by the
+/// same rule as change control's migration (`identity.existing_people_issuer`).
+#[async_trait::async_trait]
+impl MigrationTrait for M0002PeopleByIssuer {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        const PEOPLE: [(&str, &str, &str); 5] = [
+            ("sc_kinds", "creator", "kind creators"),
+            ("sc_revisions", "publisher", "revision publishers"),
+            ("sc_changesets", "author", "changeset authors"),
+            ("sc_effective", "publisher", "effective-revision publishers"),
+            ("sc_snapshots", "importer", "snapshot importers"),
+        ];
+        let conditions: Vec<(&str, String)> = PEOPLE
+            .iter()
+            .map(|(table, column, _)| (*table, format!("{column} <> ''")))
+            .collect();
+        let rows: Vec<(&str, &str)> = conditions
+            .iter()
+            .map(|(table, condition)| (*table, condition.as_str()))
+            .collect();
+        people_issuer_or_refuse(
+            manager,
+            "shared-configuration records naming people are",
+            &rows,
+        )
+        .await?;
+        for (table, column, what) in PEOPLE {
+            name_people(manager, table, &[column], what).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::Utc;
+    use concordat_platform::migrations::run_with_people_issuer;
+    use sea_orm::ActiveValue::{NotSet, Set};
+    use sea_orm::EntityTrait;
+    use sea_orm_migration::MigratorTrait;
+
+    use super::Migrator;
+    use crate::store::entities::kind;
+
+    const ISSUER: &str = "https://login.que-ics.nhs.uk";
+
+    concordat_platform::both_backends!(stored_people_get_the_configured_issuer, |db| {
+        // A kind registered before people were named by issuer.
+        Migrator::up(db.conn(), Some(1)).await.unwrap();
+        kind::Entity::insert(kind::ActiveModel {
+            ics: Set("QUE".into()),
+            name: Set("alert-rule".into()),
+            domain: Set("medicines".into()),
+            schema: Set(r#"{"type":"object"}"#.into()),
+            description: Set(String::new()),
+            creator: Set("admin".into()),
+            creator_issuer: NotSet,
+            creator_name: NotSet,
+            create_time: Set(Utc::now()),
+        })
+        .exec_without_returning(db.conn())
+        .await
+        .unwrap();
+        let migrate =
+            [crate::store::migrations::migrate as concordat_platform::migrations::MigrateFn];
+        let refused = run_with_people_issuer(&db, &migrate, None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("1 shared-configuration records naming people")
+                && refused.contains("identity.existing_people_issuer"),
+            "{refused}"
+        );
+        run_with_people_issuer(&db, &migrate, Some(ISSUER.into()))
+            .await
+            .unwrap();
+        let kind = crate::store::kind(db.conn(), "QUE", "alert-rule")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kind.creator.key(), (ISSUER, "admin"));
+    });
 }

@@ -12,7 +12,11 @@ pub(super) fn snapshot_of(m: snapshot::Model) -> Snapshot {
         content_hash: m.content_hash,
         item_count: m.item_count,
         nonconforming_count: m.nonconforming_count,
-        importer: m.importer,
+        importer: Person {
+            issuer: m.importer_issuer,
+            subject: m.importer,
+            name: m.importer_name,
+        },
         import_time: m.import_time,
     }
 }
@@ -32,7 +36,9 @@ pub async fn insert_snapshot<C: ConnectionTrait>(
         content_hash: Set(s.content_hash.clone()),
         item_count: Set(s.item_count),
         nonconforming_count: Set(s.nonconforming_count),
-        importer: Set(s.importer.clone()),
+        importer: Set(s.importer.subject.clone()),
+        importer_issuer: Set(s.importer.issuer.clone()),
+        importer_name: Set(s.importer.name.clone()),
         import_time: Set(s.import_time),
     }
     .insert(c)
