@@ -461,3 +461,277 @@ both_backends!(
     the_same_subject_at_another_issuer_is_someone_else_on,
     the_same_subject_at_another_issuer_is_someone_else
 );
+
+/// A national issuer in the CIS2 style: profiles in `nhsid_nrbac_roles`, the session's in
+/// `selected_roleid`, roles and activities mapped.
+fn national_federation(cis2: &str) -> String {
+    format!(
+        r#"
+[[ics]]
+code = "QUE"
+name = "Cambridgeshire and Peterborough ICS"
+trusts = [{{ ods = "RGT", name = "CUH" }}, {{ ods = "RGN", name = "North West Anglia" }}]
+
+[[issuer]]
+url = "{cis2}"
+audiences = ["concordat"]
+trust = {{ role_profiles = {{}} }}
+[issuer.role_map]
+"R8000" = ["trust-digital-lead"]
+"R8003" = ["viewer"]
+"B0401" = ["da-member"]
+"B0420" = ["da-chair"]
+"ADMIN" = ["ics-admin"]
+"#
+    )
+}
+
+/// A token of `subject` from the national issuer with `profiles`, `selected` being the session's.
+async fn national(
+    idp: &OidcProvider,
+    subject: &str,
+    profiles: serde_json::Value,
+    selected: Option<&str>,
+) -> String {
+    let mut claims = json!({"iss": idp.issuer, "sub": subject, "aud": "concordat", "iat": now(),
+        "exp": now() + 600, "nhsid_nrbac_roles": profiles, "roles": ["ics-admin"]});
+    if let Some(selected) = selected {
+        claims["selected_roleid"] = json!(selected);
+    }
+    idp.sign(claims, "key").await
+}
+
+/// One profile: `id` at `org` with `role` and `activities`.
+fn profile(id: &str, org: &str, role: &str, activities: &[&str]) -> serde_json::Value {
+    json!({"person_roleid": id, "org_code": org, "role_code": role, "activity_codes": activities})
+}
+
+async fn a_person_acts_for_the_selected_role_profile_only(backend: TestBackend) {
+    let cis2 = OidcProvider::start("RS256", "cis2-1", 0).await;
+    let Some(s) = TestServer::start(Options {
+        backend,
+        federation: Some(national_federation(&cis2.issuer)),
+        dev_issuer: false,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let admin = national(
+        &cis2,
+        "admin",
+        json!([profile("1", "QUE", "ADMIN", &[])]),
+        Some("1"),
+    )
+    .await;
+    // The pharmacist: a voting member's activity at RGT, a viewer at RGN.
+    let pharmacist_profiles = json!([
+        profile("2001", "RGT", "R8000", &["B0401"]),
+        profile("2002", "RGN", "R8003", &[]),
+        profile("2003", "RXX", "R8003", &[]),
+    ]);
+    let pharmacist = |selected: Option<&'static str>| {
+        national(&cis2, "555000111222", pharmacist_profiles.clone(), selected)
+    };
+
+    // Without a selected profile, or with one for an organisation outside the federation, the
+    // token is refused with the reason.
+    for (selected, says) in [
+        (None, "no `selected_roleid` claim"),
+        (
+            Some("2003"),
+            "organisation `RXX`, which is not a trust or ICS",
+        ),
+    ] {
+        let refused = s
+            .platform(&pharmacist(selected).await)
+            .who_am_i(pf::WhoAmIRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (refused.code(), reason(&refused).as_str()),
+            (Code::PermissionDenied, "ORGANISATION_UNKNOWN")
+        );
+        assert!(refused.message().contains(says), "{}", refused.message());
+    }
+    let at_rgt = pharmacist(Some("2001")).await;
+    let at_rgn = pharmacist(Some("2002")).await;
+    let me = s
+        .platform(&at_rgt)
+        .who_am_i(pf::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .principal
+        .unwrap();
+    assert_eq!(
+        (me.trust.as_str(), me.roles.clone()),
+        (
+            "RGT",
+            vec!["da-member".to_owned(), "trust-digital-lead".to_owned()]
+        )
+    );
+    let me = s
+        .platform(&at_rgn)
+        .who_am_i(pf::WhoAmIRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .principal
+        .unwrap();
+    assert_eq!(
+        (me.trust.as_str(), me.roles.clone()),
+        ("RGN", vec!["viewer".to_owned()])
+    );
+
+    // The design authority lists the pharmacist as a voting member for both trusts.
+    let person = |subject: &str| pf::Person {
+        issuer: cis2.issuer.clone(),
+        subject: subject.into(),
+        display_name: String::new(),
+    };
+    let da = s
+        .change_control(&admin)
+        .create_design_authority(cc::CreateDesignAuthorityRequest {
+            parent: "icss/QUE".into(),
+            design_authority_id: "medicines".into(),
+            design_authority: Some(cc::DesignAuthority {
+                display_name: "Medicines".into(),
+                domains: vec!["medicines".into()],
+                members: ["RGT", "RGN"]
+                    .map(|t| cc::Membership {
+                        trust: t.into(),
+                        voting_members: vec![person("555000111222")],
+                    })
+                    .into(),
+                chair: Some(person("chair")),
+                charter: Some(charter()),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+
+    // A change affecting RGT and RGN, raised by the pharmacist at RGT, taken to the vote.
+    let chair = national(
+        &cis2,
+        "chair",
+        json!([profile("3001", "RGT", "R8000", &["B0420"])]),
+        Some("3001"),
+    )
+    .await;
+    let lead_rgn = national(
+        &cis2,
+        "lead-rgn",
+        json!([profile("4001", "RGN", "R8000", &[])]),
+        Some("4001"),
+    )
+    .await;
+    let cr = s
+        .change_control(&at_rgt)
+        .create_change_request(cc::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(cc::ChangeRequest {
+                title: "Allergy alerts".into(),
+                description: "Interruptive allergy alerts".into(),
+                domain: "medicines".into(),
+                design_authority: da.name.clone(),
+                affected_trusts: vec!["RGT".into(), "RGN".into()],
+                change_class: cc::ChangeClass::Routine as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let cc_of = |token: &str| s.change_control(token);
+    cc_of(&at_rgt)
+        .submit_change_request(cc::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    cc_of(&chair)
+        .start_impact_assessment(cc::StartImpactAssessmentRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for (token, trust) in [(&at_rgt, "RGT"), (&lead_rgn, "RGN")] {
+        cc_of(token)
+            .submit_impact_assessment(cc::SubmitImpactAssessmentRequest {
+                parent: cr.name.clone(),
+                impact_assessment: Some(cc::ImpactAssessment {
+                    trust: trust.into(),
+                    recommendation: cc::Recommendation::Support as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    cc_of(&chair)
+        .open_voting(cc::OpenVotingRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // With RGN's profile selected the pharmacist is a viewer there and cannot vote for RGN.
+    let vote = cc::CastVoteRequest {
+        parent: cr.name.clone(),
+        choice: cc::VoteChoice::Approve as i32,
+        ..Default::default()
+    };
+    let refused = cc_of(&at_rgn).cast_vote(vote.clone()).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "ROLE_NOT_PERMITTED"),
+        "{}",
+        refused.message()
+    );
+    // With RGT's selected, the vote is RGT's.
+    let cast = cc_of(&at_rgt)
+        .cast_vote(vote)
+        .await
+        .unwrap()
+        .into_inner()
+        .vote
+        .unwrap();
+    assert_eq!(cast.trust, "RGT");
+    let voter = cast.voter.unwrap();
+    assert_eq!(
+        (voter.issuer.as_str(), voter.subject.as_str()),
+        (cis2.issuer.as_str(), "555000111222")
+    );
+    let votes = cc_of(&admin)
+        .list_votes(cc::ListVotesRequest {
+            parent: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .votes;
+    assert_eq!(
+        votes.iter().map(|v| v.trust.as_str()).collect::<Vec<_>>(),
+        ["RGT"],
+        "nothing was cast for RGN"
+    );
+}
+both_backends!(
+    a_person_acts_for_the_selected_role_profile_only_on,
+    a_person_acts_for_the_selected_role_profile_only
+);

@@ -269,6 +269,11 @@ impl PlatformService for PlatformApi {
                 let (binding, fixed, claim) = match &i.trust {
                     TrustSource::Fixed(t) => (pb::TrustBinding::Fixed, t.clone(), String::new()),
                     TrustSource::Claim(c) => (pb::TrustBinding::Claim, String::new(), c.clone()),
+                    TrustSource::RoleProfiles(p) => (
+                        pb::TrustBinding::RoleProfiles,
+                        String::new(),
+                        p.profiles_claim.clone(),
+                    ),
                 };
                 pb::Issuer {
                     url: i.url.clone(),

@@ -56,6 +56,62 @@ pub enum TrustSource {
     /// An ICS-wide or national issuer (NHS CIS2): the trust's ODS code (or an ICS code, for
     /// ICS-level staff) is read from this claim path, dotted for nested claims.
     Claim(String),
+    /// A national issuer whose tokens list the person's role profiles — each an organisation, a
+    /// role and activities — and name the one selected for this session (NHS CIS2's
+    /// `nhsid_nrbac_roles` and `selected_roleid`): the principal acts for the selected profile
+    /// only, and the other profiles grant nothing.
+    RoleProfiles(RoleProfileClaims),
+}
+
+/// Where a role-profile issuer's tokens hold the profiles, and what each profile holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoleProfileClaims {
+    /// Claim path of the array of profiles. Default `nhsid_nrbac_roles`.
+    #[serde(default = "default_profiles_claim")]
+    pub profiles_claim: String,
+    /// Claim path of the selected profile's id. Default `selected_roleid`.
+    #[serde(default = "default_selected_claim")]
+    pub selected_claim: String,
+    /// Field of a profile holding its id. Default `person_roleid`.
+    #[serde(default = "default_id_field")]
+    pub id_field: String,
+    /// Field of a profile holding its organisation (an ODS code). Default `org_code`.
+    #[serde(default = "default_organisation_field")]
+    pub organisation_field: String,
+    /// Fields of a profile holding its role and activity codes (each a string, a
+    /// space-separated string or an array of strings), mapped through the issuer's `role_map`.
+    /// Default `role_code` and `activity_codes`.
+    #[serde(default = "default_role_fields")]
+    pub role_fields: Vec<String>,
+}
+
+impl Default for RoleProfileClaims {
+    fn default() -> Self {
+        Self {
+            profiles_claim: default_profiles_claim(),
+            selected_claim: default_selected_claim(),
+            id_field: default_id_field(),
+            organisation_field: default_organisation_field(),
+            role_fields: default_role_fields(),
+        }
+    }
+}
+
+fn default_profiles_claim() -> String {
+    "nhsid_nrbac_roles".into()
+}
+fn default_selected_claim() -> String {
+    "selected_roleid".into()
+}
+fn default_id_field() -> String {
+    "person_roleid".into()
+}
+fn default_organisation_field() -> String {
+    "org_code".into()
+}
+fn default_role_fields() -> Vec<String> {
+    vec!["role_code".into(), "activity_codes".into()]
 }
 
 /// A trusted OIDC issuer.
@@ -169,6 +225,29 @@ pub enum PrincipalError {
     /// No subject.
     #[error("the token has no subject")]
     MissingSubject,
+    /// A role-profile token that names no selected profile.
+    #[error(
+        "the token has no `{0}` claim naming the role profile selected for this session: select a role profile when signing in"
+    )]
+    NoSelectedProfile(String),
+    /// The selected profile is not among the token's profiles.
+    #[error("the selected role profile `{selected}` is not among the token's `{claim}`")]
+    SelectedProfileMissing {
+        /// The selected profile's id (at most 64 characters).
+        selected: String,
+        /// The profiles claim.
+        claim: String,
+    },
+    /// The selected profile's organisation is not a trust or ICS of the federation.
+    #[error(
+        "the selected role profile `{profile}` is for organisation `{organisation}`, which is not a trust or ICS of the federation"
+    )]
+    ProfileOrganisationUnknown {
+        /// The profile's id.
+        profile: String,
+        /// Its organisation.
+        organisation: String,
+    },
 }
 
 impl Federation {
@@ -377,18 +456,25 @@ impl Federation {
             } else {
                 PrincipalKind::Person
             };
-            let org = match &issuer.trust {
-                TrustSource::Fixed(ods) => ods.clone(),
-                TrustSource::Claim(path) => claim_path(claims, path)
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| PrincipalError::MissingOrganisation(path.clone()))?
-                    .to_owned(),
-            };
-            (
-                kind,
-                org,
-                map_roles(issuer, claim_path(claims, &issuer.roles_claim)),
-            )
+            match &issuer.trust {
+                TrustSource::Fixed(ods) => (
+                    kind,
+                    ods.clone(),
+                    map_roles(issuer, claim_path(claims, &issuer.roles_claim)),
+                ),
+                TrustSource::Claim(path) => (
+                    kind,
+                    claim_path(claims, path)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| PrincipalError::MissingOrganisation(path.clone()))?
+                        .to_owned(),
+                    map_roles(issuer, claim_path(claims, &issuer.roles_claim)),
+                ),
+                TrustSource::RoleProfiles(layout) => {
+                    let (org, roles) = self.selected_profile(issuer, layout, claims)?;
+                    (kind, org, roles)
+                }
+            }
         };
 
         let (ics, trust) = if let Some(ics) = self.ics_of_trust(&org) {
@@ -421,6 +507,56 @@ impl Federation {
             trust,
             roles,
         })
+    }
+}
+
+impl Federation {
+    /// The organisation and roles of the role profile `claims` select, under `layout`. The other
+    /// profiles are not read.
+    fn selected_profile(
+        &self,
+        issuer: &IssuerEntry,
+        layout: &RoleProfileClaims,
+        claims: &Value,
+    ) -> Result<(String, BTreeSet<Role>), PrincipalError> {
+        let selected = match claim_path(claims, &layout.selected_claim) {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => {
+                return Err(PrincipalError::NoSelectedProfile(
+                    layout.selected_claim.clone(),
+                ));
+            }
+        };
+        let matches = |profile: &&Value| match profile.get(&layout.id_field) {
+            Some(Value::String(id)) => *id == selected,
+            Some(Value::Number(id)) => id.to_string() == selected,
+            _ => false,
+        };
+        let profile = claim_path(claims, &layout.profiles_claim)
+            .and_then(Value::as_array)
+            .and_then(|profiles| profiles.iter().find(matches))
+            .ok_or_else(|| PrincipalError::SelectedProfileMissing {
+                selected: selected.chars().take(64).collect(),
+                claim: layout.profiles_claim.clone(),
+            })?;
+        let organisation = profile
+            .get(&layout.organisation_field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if self.ics_of_trust(&organisation).is_none() && self.ics(&organisation).is_none() {
+            return Err(PrincipalError::ProfileOrganisationUnknown {
+                profile: selected.chars().take(64).collect(),
+                organisation: organisation.chars().take(64).collect(),
+            });
+        }
+        let roles = layout
+            .role_fields
+            .iter()
+            .flat_map(|field| map_roles(issuer, profile.get(field)))
+            .collect();
+        Ok((organisation, roles))
     }
 }
 
@@ -461,6 +597,22 @@ mod tests {
                 .iter()
                 .any(|i| i.max_token_lifetime_seconds == 3600)
         );
+        // The CIS2 claims its comment shows make the principal it says.
+        let p = federation
+            .principal(&json!({
+                "iss": "https://cis2.national.example/realms/Healthcare", "sub": "555000111222",
+                "nhsid_nrbac_roles": [
+                    {"person_roleid": "555254239107", "org_code": "RGT",
+                     "role_code": "S8000:G8000:R8003", "activity_codes": ["B0401", "B0068"]},
+                    {"person_roleid": "555254240100", "org_code": "RGN",
+                     "role_code": "S8000:G8000:R8003", "activity_codes": []}],
+                "selected_roleid": "555254239107"}))
+            .unwrap();
+        assert_eq!(p.trust.as_deref(), Some("RGT"));
+        assert_eq!(
+            p.roles.iter().copied().collect::<Vec<_>>(),
+            [Role::DaMember, Role::ClinicalSafetyOfficer, Role::Viewer]
+        );
     }
 
     const FILE: &str = r#"
@@ -491,6 +643,77 @@ mod tests {
         trust = { claim = "nhsid.org" }
         roles_claim = "roles"
     "#;
+
+    const CIS2: &str = r#"
+        [[ics]]
+        code = "QUE"
+        name = "Cambridgeshire and Peterborough ICS"
+        trusts = [{ ods = "RGT", name = "CUH" }, { ods = "RGN", name = "NWAFT" }]
+
+        [[issuer]]
+        url = "https://cis2.example"
+        audiences = ["concordat"]
+        trust = { role_profiles = {} }
+        role_map = { "R8003" = ["viewer"], "B0401" = ["da-member"], "B0068" = ["clinical-safety-officer"] }
+    "#;
+
+    /// A CIS2-style token of one pharmacist with a profile at RGT (a voting member, through an
+    /// activity) and one at RGN (a viewer), with `selected` as the session's profile.
+    fn cis2(selected: Option<&str>) -> Value {
+        let mut claims = json!({"iss": "https://cis2.example", "sub": "555000111222",
+        "name": "Priya Patel", "roles": ["ics-admin"],
+        "nhsid_nrbac_roles": [
+            {"person_roleid": "1001", "org_code": "RGT", "role_code": "S8000:G8000:R8003",
+             "role_name": "Pharmacist", "activity_codes": ["B0401", "B0068"]},
+            {"person_roleid": "1002", "org_code": "RGN", "role_code": "R8003",
+             "activity_codes": []},
+            {"person_roleid": "1003", "org_code": "RXX", "role_code": "R8003"},
+        ]});
+        if let Some(selected) = selected {
+            claims["selected_roleid"] = json!(selected);
+        }
+        claims
+    }
+
+    #[test]
+    fn a_role_profile_issuer_acts_for_the_selected_profile_only() {
+        let f = Federation::from_toml(CIS2).unwrap();
+        let rgt = f.principal(&cis2(Some("1001"))).unwrap();
+        assert_eq!(
+            (rgt.trust.as_deref(), rgt.ics.as_str()),
+            (Some("RGT"), "QUE")
+        );
+        assert_eq!(
+            rgt.roles.iter().copied().collect::<Vec<_>>(),
+            [Role::DaMember, Role::ClinicalSafetyOfficer],
+            "the selected profile's activities, mapped; the token's `roles` grant nothing"
+        );
+        let rgn = f.principal(&cis2(Some("1002"))).unwrap();
+        assert_eq!(rgn.trust.as_deref(), Some("RGN"));
+        assert_eq!(
+            rgn.roles.iter().copied().collect::<Vec<_>>(),
+            [Role::Viewer],
+            "RGT's activities grant nothing at RGN"
+        );
+        assert_eq!(rgn.subject, rgt.subject);
+
+        assert_eq!(
+            f.principal(&cis2(None)).unwrap_err(),
+            PrincipalError::NoSelectedProfile("selected_roleid".into())
+        );
+        assert_eq!(
+            f.principal(&cis2(Some("9999"))).unwrap_err(),
+            PrincipalError::SelectedProfileMissing {
+                selected: "9999".into(),
+                claim: "nhsid_nrbac_roles".into()
+            }
+        );
+        let outside = f.principal(&cis2(Some("1003"))).unwrap_err();
+        assert_eq!(
+            outside.to_string(),
+            "the selected role profile `1003` is for organisation `RXX`, which is not a trust or ICS of the federation"
+        );
+    }
 
     #[test]
     fn a_fixed_issuer_maps_roles_and_ignores_unmapped_ones() {
