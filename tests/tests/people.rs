@@ -96,6 +96,146 @@ fn charter() -> cc::Charter {
     }
 }
 
+/// The change-control steps both tests take, as one caller or another.
+struct Steps<'a> {
+    s: &'a TestServer,
+}
+
+impl Steps<'_> {
+    /// Creates the design authority `id` deciding `id`, with `members` (trust, voting member).
+    async fn design_authority(
+        &self,
+        token: &str,
+        id: &str,
+        members: Vec<(&str, pf::Person)>,
+        chair: pf::Person,
+    ) -> Result<cc::DesignAuthority, tonic::Status> {
+        self.s
+            .change_control(token)
+            .create_design_authority(cc::CreateDesignAuthorityRequest {
+                parent: "icss/QUE".into(),
+                design_authority_id: id.into(),
+                design_authority: Some(cc::DesignAuthority {
+                    display_name: id.into(),
+                    domains: vec![id.into()],
+                    members: members
+                        .into_iter()
+                        .map(|(trust, voter)| cc::Membership {
+                            trust: trust.into(),
+                            voting_members: vec![voter],
+                        })
+                        .collect(),
+                    chair: Some(chair),
+                    charter: Some(charter()),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().design_authority.unwrap())
+    }
+
+    /// Raises a routine change of the `medicines` domain affecting `trusts` and submits it.
+    async fn raise_and_submit(&self, token: &str, da: &str, trusts: &[&str]) -> cc::ChangeRequest {
+        let cr = self
+            .s
+            .change_control(token)
+            .create_change_request(cc::CreateChangeRequestRequest {
+                parent: "icss/QUE".into(),
+                change_request: Some(cc::ChangeRequest {
+                    title: "Order set update".into(),
+                    description: "Reorders the VTE order set".into(),
+                    domain: "medicines".into(),
+                    design_authority: da.into(),
+                    affected_trusts: trusts.iter().map(|t| t.to_string()).collect(),
+                    change_class: cc::ChangeClass::Routine as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .change_request
+            .unwrap();
+        self.s
+            .change_control(token)
+            .submit_change_request(cc::SubmitChangeRequestRequest {
+                name: cr.name.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        cr
+    }
+
+    async fn start_assessment(&self, token: &str, cr: &str) -> Result<(), tonic::Status> {
+        self.s
+            .change_control(token)
+            .start_impact_assessment(cc::StartImpactAssessmentRequest {
+                name: cr.into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn assess(&self, token: &str, cr: &str, trust: &str) {
+        self.s
+            .change_control(token)
+            .submit_impact_assessment(cc::SubmitImpactAssessmentRequest {
+                parent: cr.into(),
+                impact_assessment: Some(cc::ImpactAssessment {
+                    trust: trust.into(),
+                    recommendation: cc::Recommendation::Support as i32,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn open_voting(&self, token: &str, cr: &str) {
+        self.s
+            .change_control(token)
+            .open_voting(cc::OpenVotingRequest {
+                name: cr.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn approve(&self, token: &str, cr: &str) -> Result<cc::Vote, tonic::Status> {
+        self.s
+            .change_control(token)
+            .cast_vote(cc::CastVoteRequest {
+                parent: cr.into(),
+                choice: cc::VoteChoice::Approve as i32,
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().vote.unwrap())
+    }
+}
+
+/// A person as (issuer, subject).
+fn pair(p: Option<pf::Person>) -> (String, String) {
+    let p = p.expect("a person");
+    (p.issuer, p.subject)
+}
+
+/// Asserts `status` is PERMISSION_DENIED with `want` as its reason.
+fn denied(status: &tonic::Status, want: &str) {
+    assert_eq!(
+        (status.code(), reason(status).as_str()),
+        (Code::PermissionDenied, want),
+        "{}",
+        status.message()
+    );
+}
+
 async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend) {
     let Some(p) = People::start(backend).await else {
         return;
@@ -104,62 +244,31 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
     let admin = People::token(ics, "admin", "QUE", &["ics-admin"]).await;
 
     // The design authority names RGT's alice as RGT's voting member and RGT's carol as chair.
-    let da = s
-        .change_control(&admin)
-        .create_design_authority(cc::CreateDesignAuthorityRequest {
-            parent: "icss/QUE".into(),
-            design_authority_id: "medicines".into(),
-            design_authority: Some(cc::DesignAuthority {
-                display_name: "Medicines".into(),
-                domains: vec!["medicines".into()],
-                members: vec![
-                    cc::Membership {
-                        trust: "RGT".into(),
-                        voting_members: vec![People::person(rgt, "alice")],
-                    },
-                    cc::Membership {
-                        trust: "RGM".into(),
-                        voting_members: vec![People::person(ics, "bob")],
-                    },
-                ],
-                chair: Some(People::person(rgt, "carol")),
-                charter: Some(charter()),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
+    let steps = Steps { s };
+    let da = steps
+        .design_authority(
+            &admin,
+            "medicines",
+            vec![
+                ("RGT", People::person(rgt, "alice")),
+                ("RGM", People::person(ics, "bob")),
+            ],
+            People::person(rgt, "carol"),
+        )
         .await
-        .unwrap()
-        .into_inner()
-        .design_authority
         .unwrap();
-    let chair = da.chair.clone().unwrap();
-    assert_eq!(
-        (chair.issuer.as_str(), chair.subject.as_str()),
-        (rgt.issuer.as_str(), "carol")
-    );
+    assert_eq!(pair(da.chair.clone()), (rgt.issuer.clone(), "carol".into()));
 
     // A person named with an issuer outside the federation is refused, by field.
     let mut stranger = People::person(rgt, "eve");
     stranger.issuer = "https://login.elsewhere.example".into();
-    let refused = s
-        .change_control(&admin)
-        .create_design_authority(cc::CreateDesignAuthorityRequest {
-            parent: "icss/QUE".into(),
-            design_authority_id: "theatres".into(),
-            design_authority: Some(cc::DesignAuthority {
-                display_name: "Theatres".into(),
-                domains: vec!["theatres".into()],
-                members: vec![cc::Membership {
-                    trust: "RGT".into(),
-                    voting_members: vec![People::person(rgt, "alice")],
-                }],
-                chair: Some(stranger),
-                charter: Some(charter()),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
+    let refused = steps
+        .design_authority(
+            &admin,
+            "theatres",
+            vec![("RGT", People::person(rgt, "alice"))],
+            stranger,
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::InvalidArgument);
@@ -238,12 +347,7 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
         .discard_changeset(discard.clone())
         .await
         .unwrap_err();
-    assert_eq!(
-        (refused.code(), reason(&refused).as_str()),
-        (Code::PermissionDenied, "NOT_AUTHOR"),
-        "{}",
-        refused.message()
-    );
+    denied(&refused, "NOT_AUTHOR");
     s.shared_config(&erin)
         .discard_changeset(discard)
         .await
@@ -251,26 +355,7 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
 
     // RGT's lead raises a routine change affecting RGT only and submits it.
     let lead = People::token(rgt, "dave", "RGT", &["trust-digital-lead"]).await;
-    let cr = s
-        .change_control(&lead)
-        .create_change_request(cc::CreateChangeRequestRequest {
-            parent: "icss/QUE".into(),
-            change_request: Some(cc::ChangeRequest {
-                title: "Order set update".into(),
-                description: "Reorders the VTE order set".into(),
-                domain: "medicines".into(),
-                design_authority: da.name.clone(),
-                affected_trusts: vec!["RGT".into()],
-                change_class: cc::ChangeClass::Routine as i32,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .change_request
-        .unwrap();
+    let cr = steps.raise_and_submit(&lead, &da.name, &["RGT"]).await;
     let requester = cr.requester.clone().unwrap();
     assert_eq!(
         (
@@ -281,48 +366,17 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
         (rgt.issuer.as_str(), "dave", "dave of RGT"),
         "the requester by issuer and subject, with the token's name"
     );
-    s.change_control(&lead)
-        .submit_change_request(cc::SubmitChangeRequestRequest {
-            name: cr.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
 
     // The ICS IdP's carol, acting for RGT as a design-authority chair, is not the chair.
     let other_carol = People::token(ics, "carol", "RGT", &["da-chair"]).await;
-    let start = cc::StartImpactAssessmentRequest {
-        name: cr.name.clone(),
-        ..Default::default()
-    };
-    let refused = s
-        .change_control(&other_carol)
-        .start_impact_assessment(start.clone())
+    let refused = steps
+        .start_assessment(&other_carol, &cr.name)
         .await
         .unwrap_err();
-    assert_eq!(
-        (refused.code(), reason(&refused).as_str()),
-        (Code::PermissionDenied, "NOT_THE_CHAIR"),
-        "{}",
-        refused.message()
-    );
+    denied(&refused, "NOT_THE_CHAIR");
     let carol = People::token(rgt, "carol", "RGT", &["da-chair"]).await;
-    s.change_control(&carol)
-        .start_impact_assessment(start)
-        .await
-        .unwrap();
-    s.change_control(&lead)
-        .submit_impact_assessment(cc::SubmitImpactAssessmentRequest {
-            parent: cr.name.clone(),
-            impact_assessment: Some(cc::ImpactAssessment {
-                trust: "RGT".into(),
-                recommendation: cc::Recommendation::Support as i32,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    steps.start_assessment(&carol, &cr.name).await.unwrap();
+    steps.assess(&lead, &cr.name, "RGT").await;
 
     // A hazard signed off by the ICS IdP's alice (a CSO for RGT) names her, not RGT's alice.
     let cso = People::token(ics, "alice", "RGT", &["clinical-safety-officer"]).await;
@@ -362,51 +416,20 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
         (ics.issuer.as_str(), "alice")
     );
 
-    s.change_control(&carol)
-        .open_voting(cc::OpenVotingRequest {
-            name: cr.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    steps.open_voting(&carol, &cr.name).await;
 
     // The ICS IdP's alice, acting for RGT as a design-authority member, may not vote for RGT.
-    let vote = cc::CastVoteRequest {
-        parent: cr.name.clone(),
-        choice: cc::VoteChoice::Approve as i32,
-        ..Default::default()
-    };
     let other_alice = People::token(ics, "alice", "RGT", &["da-member"]).await;
-    let refused = s
-        .change_control(&other_alice)
-        .cast_vote(vote.clone())
-        .await
-        .unwrap_err();
-    assert_eq!(
-        (refused.code(), reason(&refused).as_str()),
-        (Code::PermissionDenied, "NOT_A_VOTING_MEMBER"),
-        "{}",
-        refused.message()
-    );
+    let refused = steps.approve(&other_alice, &cr.name).await.unwrap_err();
+    denied(&refused, "NOT_A_VOTING_MEMBER");
     assert!(
         refused.message().contains(&ics.issuer),
         "the refusal names the issuer: {}",
         refused.message()
     );
     let alice = People::token(rgt, "alice", "RGT", &["da-member"]).await;
-    let cast = s
-        .change_control(&alice)
-        .cast_vote(vote)
-        .await
-        .unwrap()
-        .into_inner()
-        .vote
-        .unwrap();
-    let voter = cast.voter.unwrap();
-    assert_eq!(
-        (voter.issuer.as_str(), voter.subject.as_str()),
-        (rgt.issuer.as_str(), "alice")
-    );
+    let cast = steps.approve(&alice, &cr.name).await.unwrap();
+    assert_eq!(pair(cast.voter), (rgt.issuer.clone(), "alice".into()));
 
     // The audit chain names the two alices apart: one vote, one refusal, one sign-off.
     let entries = s
@@ -591,30 +614,18 @@ async fn a_person_acts_for_the_selected_role_profile_only(backend: TestBackend) 
         subject: subject.into(),
         display_name: String::new(),
     };
-    let da = s
-        .change_control(&admin)
-        .create_design_authority(cc::CreateDesignAuthorityRequest {
-            parent: "icss/QUE".into(),
-            design_authority_id: "medicines".into(),
-            design_authority: Some(cc::DesignAuthority {
-                display_name: "Medicines".into(),
-                domains: vec!["medicines".into()],
-                members: ["RGT", "RGN"]
-                    .map(|t| cc::Membership {
-                        trust: t.into(),
-                        voting_members: vec![person("555000111222")],
-                    })
-                    .into(),
-                chair: Some(person("chair")),
-                charter: Some(charter()),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
+    let steps = Steps { s: &s };
+    let da = steps
+        .design_authority(
+            &admin,
+            "medicines",
+            vec![
+                ("RGT", person("555000111222")),
+                ("RGN", person("555000111222")),
+            ],
+            person("chair"),
+        )
         .await
-        .unwrap()
-        .into_inner()
-        .design_authority
         .unwrap();
 
     // A change affecting RGT and RGN, raised by the pharmacist at RGT, taken to the vote.
@@ -632,91 +643,26 @@ async fn a_person_acts_for_the_selected_role_profile_only(backend: TestBackend) 
         Some("4001"),
     )
     .await;
-    let cr = s
-        .change_control(&at_rgt)
-        .create_change_request(cc::CreateChangeRequestRequest {
-            parent: "icss/QUE".into(),
-            change_request: Some(cc::ChangeRequest {
-                title: "Allergy alerts".into(),
-                description: "Interruptive allergy alerts".into(),
-                domain: "medicines".into(),
-                design_authority: da.name.clone(),
-                affected_trusts: vec!["RGT".into(), "RGN".into()],
-                change_class: cc::ChangeClass::Routine as i32,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .change_request
-        .unwrap();
-    let cc_of = |token: &str| s.change_control(token);
-    cc_of(&at_rgt)
-        .submit_change_request(cc::SubmitChangeRequestRequest {
-            name: cr.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    cc_of(&chair)
-        .start_impact_assessment(cc::StartImpactAssessmentRequest {
-            name: cr.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    for (token, trust) in [(&at_rgt, "RGT"), (&lead_rgn, "RGN")] {
-        cc_of(token)
-            .submit_impact_assessment(cc::SubmitImpactAssessmentRequest {
-                parent: cr.name.clone(),
-                impact_assessment: Some(cc::ImpactAssessment {
-                    trust: trust.into(),
-                    recommendation: cc::Recommendation::Support as i32,
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .unwrap();
-    }
-    cc_of(&chair)
-        .open_voting(cc::OpenVotingRequest {
-            name: cr.name.clone(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let cr = steps
+        .raise_and_submit(&at_rgt, &da.name, &["RGT", "RGN"])
+        .await;
+    steps.start_assessment(&chair, &cr.name).await.unwrap();
+    steps.assess(&at_rgt, &cr.name, "RGT").await;
+    steps.assess(&lead_rgn, &cr.name, "RGN").await;
+    steps.open_voting(&chair, &cr.name).await;
 
     // With RGN's profile selected the pharmacist is a viewer there and cannot vote for RGN.
-    let vote = cc::CastVoteRequest {
-        parent: cr.name.clone(),
-        choice: cc::VoteChoice::Approve as i32,
-        ..Default::default()
-    };
-    let refused = cc_of(&at_rgn).cast_vote(vote.clone()).await.unwrap_err();
-    assert_eq!(
-        (refused.code(), reason(&refused).as_str()),
-        (Code::PermissionDenied, "ROLE_NOT_PERMITTED"),
-        "{}",
-        refused.message()
-    );
+    let refused = steps.approve(&at_rgn, &cr.name).await.unwrap_err();
+    denied(&refused, "ROLE_NOT_PERMITTED");
     // With RGT's selected, the vote is RGT's.
-    let cast = cc_of(&at_rgt)
-        .cast_vote(vote)
-        .await
-        .unwrap()
-        .into_inner()
-        .vote
-        .unwrap();
+    let cast = steps.approve(&at_rgt, &cr.name).await.unwrap();
     assert_eq!(cast.trust, "RGT");
-    let voter = cast.voter.unwrap();
     assert_eq!(
-        (voter.issuer.as_str(), voter.subject.as_str()),
-        (cis2.issuer.as_str(), "555000111222")
+        pair(cast.voter),
+        (cis2.issuer.clone(), "555000111222".into())
     );
-    let votes = cc_of(&admin)
+    let votes = s
+        .change_control(&admin)
         .list_votes(cc::ListVotesRequest {
             parent: cr.name.clone(),
             ..Default::default()
