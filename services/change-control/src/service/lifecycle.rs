@@ -476,7 +476,8 @@ impl ChangeControl {
                     name,
                     format!(
                         "{} approved as an emergency by {}: {justification}",
-                        cr.number, ctx.principal.subject
+                        cr.number,
+                        ctx.principal.person()
                     ),
                 );
                 Ok(reply(&next))
