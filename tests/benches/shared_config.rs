@@ -8,6 +8,11 @@
 //!   one-item baseline change (validation, the change request checked with change control, and a
 //!   full effective revision with content hash for all 10 trusts).
 //!
+//! Each gRPC group is run on SQLite and, when a PostgreSQL server is given
+//! (`CONCORDAT_TEST_DATABASE_URL`, as the tests take it), on PostgreSQL, beside the physical
+//! limit measured in the same run: a plain SQL read of the same rows (the baseline's and the
+//! trust's current items) from the server's own database.
+//!
 //! Run with `cargo bench -p concordat-e2e --bench shared_config`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -154,9 +159,9 @@ async fn publish(client: &Config, layer: &str, cr: &str, changes: Vec<pb::ItemCh
         .unwrap();
 }
 
-async fn seeded() -> (TestServer, String) {
+async fn seeded(backend: TestBackend) -> (TestServer, String) {
     let s = TestServer::start(Options {
-        backend: TestBackend::Sqlite,
+        backend,
         federation: Some(concordat_e2e::federation("Bench ICS", &TRUSTS, false)),
         max_message_bytes: 256 << 20,
         ..Default::default()
@@ -316,17 +321,55 @@ async fn seeded() -> (TestServer, String) {
     (s, cr)
 }
 
+/// The rows GetEffectiveConfig of `trust` stands on, read with plain SQL: the current baseline
+/// and overlay items, their kind, key and value.
+async fn row_read(s: &TestServer, trust: &str) -> usize {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = s.platform.db.conn();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!(
+                "SELECT kind, item_key, value FROM sc_items WHERE ics = 'QUE' \
+                 AND layer IN ('baseline', '{trust}') AND to_revision IS NULL"
+            ),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "value").unwrap().len())
+        .filter(|n| *n > 0)
+        .count()
+}
+
 fn grpc(c: &mut Criterion) {
+    let mut backends = vec![TestBackend::Sqlite];
+    if concordat_platform::testkit::postgres_server().is_some() {
+        backends.push(TestBackend::Postgres);
+    }
+    for backend in backends {
+        grpc_on(c, backend);
+    }
+}
+
+fn grpc_on(c: &mut Criterion, backend: TestBackend) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let (s, cr) = rt.block_on(seeded());
+    let (s, cr) = rt.block_on(seeded(backend));
     let reader = config(&s, &token(&s, "RGM", "automation", "engine"));
     let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
-    let mut group = c.benchmark_group("shared-config/sqlite");
+    let mut group = c.benchmark_group(format!("shared-config/{}", backend_name(backend)));
     group.sample_size(10);
+    group.bench_function("row read: baseline + RGM overlay rows (SQL)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                assert_eq!(row_read(&s, "RGM").await, ITEMS + OVERRIDES);
+            })
+        })
+    });
     group.bench_function("GetEffectiveConfig (50k items)", |b| {
         b.iter(|| {
             rt.block_on(async {
@@ -377,6 +420,13 @@ fn grpc(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+fn backend_name(backend: TestBackend) -> &'static str {
+    match backend {
+        TestBackend::Sqlite => "sqlite",
+        TestBackend::Postgres => "postgres",
+    }
 }
 
 criterion_group!(benches, domain, grpc);
