@@ -487,6 +487,25 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
         (pb::Source::Baseline as i32, allergy_cr.as_str())
     );
     assert_ne!(e_rgt.content_hash, e_rgm.content_hash);
+    // The hashes kept up to date publish by publish equal the hash of the content read back.
+    for e in [&e_rgt, &e_rgm] {
+        let values = e
+            .items
+            .iter()
+            .map(|i| {
+                (
+                    concordat_shared_config::domain::layer::Key::new(&i.kind, &i.key),
+                    concordat_shared_config::grpc::json_of(i.value.clone().unwrap()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            e.content_hash,
+            concordat_shared_config::domain::resolve::content_hash(&values),
+            "{}",
+            e.trust
+        );
+    }
     assert_eq!(
         (
             e_rgm.revision,

@@ -3,6 +3,7 @@
 pub mod changeset;
 pub mod kind;
 pub mod layer;
+pub mod lthash;
 pub mod publish;
 pub mod records;
 pub mod resolve;

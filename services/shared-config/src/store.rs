@@ -33,6 +33,7 @@ use serde_json::Value;
 
 use crate::domain::changeset::Change;
 use crate::domain::layer::{Entry, Governance, Key, LayerId, Provenance};
+use crate::domain::lthash::LtHash;
 use crate::domain::publish::{Content, Placed};
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,

@@ -419,3 +419,98 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod incremental_hash {
+    use super::*;
+    use crate::domain::resolve::{lthash_of, update_hash};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn content(entries: BTreeMap<u8, Option<i64>>, governed: bool) -> Content {
+        entries
+            .into_iter()
+            .map(|(k, v)| {
+                let key = Key::new("alert-rule", &format!("k{k}"));
+                let entry = Entry {
+                    value: v.map_or(Value::Null, |n| json!({ "n": n })),
+                    governance: if governed && k % 3 == 0 {
+                        Governance::Locked
+                    } else {
+                        Governance::Overridable
+                    },
+                    suppress: v.is_none(),
+                    ..Entry::default()
+                };
+                let placed = Placed {
+                    entry,
+                    provenance: Provenance {
+                        revision: 1,
+                        change_request: "icss/QUE/changeRequests/x".into(),
+                    },
+                };
+                (key, placed)
+            })
+            .collect()
+    }
+
+    fn layer() -> impl Strategy<Value = BTreeMap<u8, Option<i64>>> {
+        proptest::collection::btree_map(0u8..24, proptest::option::weighted(0.85, 0i64..6), 0..16)
+    }
+
+    fn hash_of(b: &Content, o: &Content) -> crate::domain::lthash::LtHash {
+        lthash_of(
+            &resolve(&as_baseline(b), &as_overlay(o))
+                .into_iter()
+                .map(|(k, r)| (k, r.value))
+                .collect(),
+        )
+    }
+
+    /// Changing the baseline (or a trust's overlay) to anything: the hash kept up to date from the
+    /// changed keys alone always equals the hash computed from scratch.
+    fn check(b1: &Content, b2: &Content, o1: &Content, o2: &Content) -> Result<(), TestCaseError> {
+        let keys: BTreeSet<Key> = b1
+            .iter()
+            .chain(b2.iter())
+            .filter(|(k, _)| b1.get(*k).map(|p| &p.entry) != b2.get(*k).map(|p| &p.entry))
+            .chain(
+                o1.iter()
+                    .chain(o2.iter())
+                    .filter(|(k, _)| o1.get(*k).map(|p| &p.entry) != o2.get(*k).map(|p| &p.entry)),
+            )
+            .map(|(k, _)| k.clone())
+            .collect();
+        let changes = effective_changes(
+            &keys,
+            (b1, b2),
+            &BTreeMap::from([("RGT".to_owned(), (o1.clone(), o2.clone()))]),
+        );
+        let mut state = hash_of(b1, o1);
+        update_hash(
+            &mut state,
+            changes.get("RGT").map_or(&[][..], Vec::as_slice),
+        );
+        prop_assert_eq!(state, hash_of(b2, o2));
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn a_baseline_change_keeps_every_hash_equal_to_its_recomputation(
+            b1 in layer(), b2 in layer(), o in layer(),
+        ) {
+            let (b1, b2, o) = (content(b1, true), content(b2, true), content(o, false));
+            check(&b1, &b2, &o, &o)?;
+        }
+
+        #[test]
+        fn an_overlay_change_keeps_the_hash_equal_to_its_recomputation(
+            b in layer(), o1 in layer(), o2 in layer(),
+        ) {
+            let (b, o1, o2) = (content(b, true), content(o1, false), content(o2, false));
+            check(&b, &b, &o1, &o2)?;
+        }
+    }
+}

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::layer::{Baseline, Governance, Key, Local, Overlay, Provenance};
+use super::lthash::{LtHash, element};
 
 /// Where an effective value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,22 +112,42 @@ where
         .collect()
 }
 
-/// SHA-256 (hex) over a canonical encoding of key → value: keys in order, each value as compact
-/// JSON with object members sorted (serde_json's default map is ordered). Equal content, equal hash.
-pub fn content_hash(values: &BTreeMap<Key, Value>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"concordat-config-v1");
+/// The LtHash of key → value: one element per key, its kind, key and value as compact JSON with
+/// object members sorted (serde_json's default map is ordered). Equal content, equal hash,
+/// whatever the order; see [`super::lthash`].
+pub fn lthash_of(values: &BTreeMap<Key, Value>) -> LtHash {
+    let mut state = LtHash::new();
     for (key, value) in values {
-        for part in [
-            key.kind.as_bytes(),
-            key.key.as_bytes(),
-            value.to_string().as_bytes(),
-        ] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part);
+        state.add(&item_element(key, value));
+    }
+    state
+}
+
+/// The content hash of key → value: the checksum of its [`lthash_of`].
+pub fn content_hash(values: &BTreeMap<Key, Value>) -> String {
+    lthash_of(values).checksum()
+}
+
+/// The element one key with its value adds to a hash.
+pub fn item_element(key: &Key, value: &Value) -> Vec<u8> {
+    element(&[
+        key.kind.as_bytes(),
+        key.key.as_bytes(),
+        value.to_string().as_bytes(),
+    ])
+}
+
+/// `state` updated by `changes` (each key's value before and after): what was there leaves,
+/// what comes enters. Costs in proportion to the changes.
+pub fn update_hash(state: &mut LtHash, changes: &[Difference]) {
+    for change in changes {
+        if let Some(before) = &change.before {
+            state.remove(&item_element(&change.key, before));
+        }
+        if let Some(after) = &change.after {
+            state.add(&item_element(&change.key, after));
         }
     }
-    hex::encode(hasher.finalize())
 }
 
 /// One difference between two configurations.

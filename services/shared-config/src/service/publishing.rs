@@ -2,6 +2,7 @@
 //! request change control approved, with every affected trust's next effective revision.
 
 use super::*;
+use crate::domain::resolve::{item_element, lthash_of, update_hash};
 
 impl SharedConfig {
     /// Publishes a changeset as its layer's next revision.
@@ -215,32 +216,28 @@ impl SharedConfig {
         };
         store::insert_revision(c, &revision).await?;
         store::write_items(c, ics, layer, new_rev, &cr.name, changes).await?;
-        let layer_content = store::content(c, ics, layer, new_rev, None, None, None).await?;
-        revision.content_hash = entries_hash(&layer_content);
-        revision.item_count = i64::try_from(layer_content.len()).unwrap_or(i64::MAX);
-        store::finish_revision(
-            c,
-            ics,
-            layer,
-            new_rev,
-            &revision.content_hash,
-            revision.item_count,
-        )
-        .await?;
+        // The layer's hash and count follow from the previous revision's and the changed keys:
+        // what the publish costs is in proportion to what it changes.
+        let (mut state, count) = store::revision_state(c, ics, layer, head).await?;
+        for (key, p) in &current {
+            state.remove(&entry_element(key, &p.entry));
+        }
+        for (key, p) in &after {
+            state.add(&entry_element(key, &p.entry));
+        }
+        revision.content_hash = state.checksum();
+        revision.item_count = count - len(&current) + len(&after);
+        store::finish_revision(c, ics, layer, new_rev, &state, revision.item_count).await?;
 
-        // Every trust the layer feeds gets its next effective revision, with a full content hash.
-        let (baseline_rev, baseline_full, trusts) = match layer {
-            LayerId::Baseline => (new_rev, layer_content, self.trusts_of(ics)),
-            LayerId::Trust(t) => {
-                let b = self.head_revision(c, ics, &LayerId::Baseline).await?;
-                (
-                    b,
-                    store::content(c, ics, &LayerId::Baseline, b, None, None, None).await?,
-                    vec![t.clone()],
-                )
-            }
+        // Every trust the layer feeds gets its next effective revision; its hash is the previous
+        // one updated by what changed in the trust's effective configuration.
+        let (baseline_rev, trusts) = match layer {
+            LayerId::Baseline => (new_rev, self.trusts_of(ics)),
+            LayerId::Trust(t) => (
+                self.head_revision(c, ics, &LayerId::Baseline).await?,
+                vec![t.clone()],
+            ),
         };
-        let baseline_items = as_baseline(&baseline_full);
         let mut effective = Vec::new();
         for trust in trusts {
             let id = LayerId::Trust(trust.clone());
@@ -249,25 +246,38 @@ impl SharedConfig {
             } else {
                 self.head_revision(c, ics, &id).await?
             };
-            let overlay = store::content(c, ics, &id, overlay_rev, None, None, None).await?;
-            let hash = content_hash(&values_of(&resolve(&baseline_items, &as_overlay(&overlay))));
-            let previous = store::effective(c, ics, &trust, 0)
-                .await?
-                .map_or(0, |e| e.revision);
+            let diffs = changed.get(&trust).cloned().unwrap_or_default();
+            let (previous, state) = match store::effective_state(c, ics, &trust).await? {
+                Some((previous, Some(mut state))) => {
+                    update_hash(&mut state, &diffs);
+                    (previous, state)
+                }
+                // A trust with no effective revision yet (new to the federation): from scratch,
+                // at the revisions just written.
+                other => {
+                    let baseline =
+                        store::content(c, ics, &LayerId::Baseline, baseline_rev, None, None, None)
+                            .await?;
+                    let overlay =
+                        store::content(c, ics, &id, overlay_rev, None, None, None).await?;
+                    let items = resolve(&as_baseline(&baseline), &as_overlay(&overlay));
+                    (other.map_or(0, |(r, _)| r), lthash_of(&values_of(&items)))
+                }
+            };
             let e = EffectiveRevision {
                 ics: ics.to_owned(),
                 trust: trust.clone(),
                 revision: previous + 1,
                 baseline_revision: baseline_rev,
                 overlay_revision: overlay_rev,
-                content_hash: hash,
+                content_hash: state.checksum(),
                 layer: layer.clone(),
                 change_request: cr.name.clone(),
                 publisher: ctx.principal.person(),
                 publish_time: now,
-                changes: changed.get(&trust).cloned().unwrap_or_default(),
+                changes: diffs,
             };
-            store::insert_effective(c, &e).await?;
+            store::insert_effective(c, &e, &state).await?;
             w.event(
                 ics,
                 &effective_name(ics, &trust),
@@ -278,4 +288,13 @@ impl SharedConfig {
         }
         Ok((revision, effective))
     }
+}
+
+/// The element one layer entry adds to its layer's hash.
+fn entry_element(key: &Key, entry: &Entry) -> Vec<u8> {
+    item_element(key, &entry.canonical())
+}
+
+fn len(content: &Content) -> i64 {
+    i64::try_from(content.len()).unwrap_or(i64::MAX)
 }

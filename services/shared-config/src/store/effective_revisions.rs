@@ -39,7 +39,11 @@ pub(super) fn effective_of(m: effective::Model) -> Result<EffectiveRevision> {
 }
 
 /// Records a trust's new effective revision.
-pub async fn insert_effective<C: ConnectionTrait>(c: &C, e: &EffectiveRevision) -> Result<()> {
+pub async fn insert_effective<C: ConnectionTrait>(
+    c: &C,
+    e: &EffectiveRevision,
+    state: &LtHash,
+) -> Result<()> {
     let diffs: Vec<StoredDiff> = e
         .changes
         .iter()
@@ -57,6 +61,7 @@ pub async fn insert_effective<C: ConnectionTrait>(c: &C, e: &EffectiveRevision) 
         baseline_revision: Set(e.baseline_revision),
         overlay_revision: Set(e.overlay_revision),
         content_hash: Set(e.content_hash.clone()),
+        lthash: Set(Some(state.to_bytes())),
         layer: Set(e.layer.as_str().to_owned()),
         change_request: Set(e.change_request.clone()),
         publisher: Set(e.publisher.subject.clone()),
@@ -94,6 +99,21 @@ pub async fn effective<C: ConnectionTrait>(
         .await?
         .map(effective_of)
         .transpose()
+}
+
+/// A trust's newest effective revision and its LtHash state (`None` for a row that has none).
+pub async fn effective_state<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    trust: &str,
+) -> Result<Option<(i64, Option<LtHash>)>> {
+    Ok(effective::Entity::find()
+        .filter(effective::Column::Ics.eq(ics))
+        .filter(effective::Column::Trust.eq(trust))
+        .order_by_desc(effective::Column::Revision)
+        .one(c)
+        .await?
+        .map(|m| (m.revision, m.lthash.as_deref().and_then(LtHash::from_bytes))))
 }
 
 /// A trust's effective revisions after `after`, oldest first, at most `limit`.

@@ -88,6 +88,8 @@ pub mod revision {
         pub item_count: i64,
         pub restores_revision: i64,
         pub change_count: i64,
+        /// The content's LtHash state (2,048 bytes).
+        pub lthash: Option<Vec<u8>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -153,6 +155,8 @@ pub mod effective {
         pub publish_time: DateTimeUtc,
         #[sea_orm(column_type = "Text")]
         pub changes: String,
+        /// The effective content's LtHash state (2,048 bytes).
+        pub lthash: Option<Vec<u8>>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ concordat_platform::migrator! {
     [
         M0001Initial = "m0001_initial",
         M0002PeopleByIssuer = "m0002_people_by_issuer",
+        M0003IncrementalHashes = "m0003_incremental_hashes",
     ]
 }
 
@@ -192,6 +193,28 @@ impl MigrationTrait for M0002PeopleByIssuer {
             name_people(manager, table, &[column], what).await?;
         }
         Ok(())
+    }
+}
+
+/// Content hashes become LtHash checksums, and layer and effective revisions keep the LtHash
+/// state, so that a publish updates them in proportion to what it changes. Every stored
+/// revision, effective revision and snapshot is rehashed from its content.
+#[async_trait::async_trait]
+impl MigrationTrait for M0003IncrementalHashes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["sc_revisions", "sc_effective"] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new(table))
+                        .add_column(col("lthash").binary().null())
+                        .to_owned(),
+                )
+                .await?;
+        }
+        crate::store::rehash_all(manager.get_connection())
+            .await
+            .map_err(|e| DbErr::Migration(format!("rehashing shared configuration: {e}")))
     }
 }
 

@@ -40,6 +40,7 @@ pub async fn insert_revision<C: ConnectionTrait>(c: &C, r: &Revision) -> Result<
         item_count: Set(r.item_count),
         restores_revision: Set(r.restores_revision),
         change_count: Set(r.change_count),
+        lthash: Set(None),
     }
     .insert(c)
     .await
@@ -63,18 +64,51 @@ pub async fn finish_revision<C: ConnectionTrait>(
     ics: &str,
     layer: &LayerId,
     rev: i64,
-    content_hash: &str,
+    state: &LtHash,
     item_count: i64,
 ) -> Result<()> {
     revision::Entity::update_many()
-        .col_expr(revision::Column::ContentHash, Expr::value(content_hash))
+        .col_expr(revision::Column::ContentHash, Expr::value(state.checksum()))
         .col_expr(revision::Column::ItemCount, Expr::value(item_count))
+        .col_expr(revision::Column::Lthash, Expr::value(state.to_bytes()))
         .filter(revision::Column::Ics.eq(ics))
         .filter(revision::Column::Layer.eq(layer.as_str()))
         .filter(revision::Column::Revision.eq(rev))
         .exec(c)
         .await?;
     Ok(())
+}
+
+/// The LtHash state and item count of a layer at `rev` (0: empty).
+pub async fn revision_state<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    rev: i64,
+) -> Result<(LtHash, i64)> {
+    if rev <= 0 {
+        return Ok((LtHash::new(), 0));
+    }
+    let row = revision::Entity::find_by_id((ics.to_owned(), layer.as_str().to_owned(), rev))
+        .one(c)
+        .await?
+        .ok_or_else(|| {
+            StoreError::Corrupt(
+                "revision",
+                format!("{} revision {rev} is missing", layer.as_str()),
+            )
+        })?;
+    let state = row
+        .lthash
+        .as_deref()
+        .and_then(LtHash::from_bytes)
+        .ok_or_else(|| {
+            StoreError::Corrupt(
+                "revision hash state",
+                format!("{} revision {rev} has none", layer.as_str()),
+            )
+        })?;
+    Ok((state, row.item_count))
 }
 
 /// The newest revision of a layer.
@@ -128,4 +162,75 @@ pub async fn revisions<C: ConnectionTrait>(
         .into_iter()
         .map(revision_of)
         .collect()
+}
+
+/// Gives every stored layer revision, effective revision and snapshot its LtHash state and
+/// checksum, computed from its content (the migration to incremental hashes). Costs a read of
+/// each revision's content: once.
+pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
+    use crate::domain::publish::{as_baseline, as_overlay};
+    use crate::domain::resolve::{lthash_of, resolve, values};
+    let layer_of =
+        |id: &str| LayerId::parse(id).ok_or_else(|| StoreError::Corrupt("layer", id.to_owned()));
+    for row in revision::Entity::find().all(c).await? {
+        let layer = layer_of(&row.layer)?;
+        let content = content(c, &row.ics, &layer, row.revision, None, None, None).await?;
+        let state = lthash_of(
+            &content
+                .iter()
+                .map(|(k, p)| (k.clone(), p.entry.canonical()))
+                .collect(),
+        );
+        let count = i64::try_from(content.len()).unwrap_or(i64::MAX);
+        finish_revision(c, &row.ics, &layer, row.revision, &state, count).await?;
+    }
+    for row in effective::Entity::find().all(c).await? {
+        let baseline = content(
+            c,
+            &row.ics,
+            &LayerId::Baseline,
+            row.baseline_revision,
+            None,
+            None,
+            None,
+        )
+        .await?;
+        let overlay_id = LayerId::Trust(row.trust.clone());
+        let overlay = content(
+            c,
+            &row.ics,
+            &overlay_id,
+            row.overlay_revision,
+            None,
+            None,
+            None,
+        )
+        .await?;
+        let resolved = resolve(&as_baseline(&baseline), &as_overlay(&overlay));
+        let state = lthash_of(&values(resolved.iter().map(|(k, r)| (k, &r.value))));
+        effective::Entity::update_many()
+            .col_expr(
+                effective::Column::ContentHash,
+                Expr::value(state.checksum()),
+            )
+            .col_expr(effective::Column::Lthash, Expr::value(state.to_bytes()))
+            .filter(effective::Column::Ics.eq(&row.ics))
+            .filter(effective::Column::Trust.eq(&row.trust))
+            .filter(effective::Column::Revision.eq(row.revision))
+            .exec(c)
+            .await?;
+    }
+    for row in snapshot::Entity::find().all(c).await? {
+        let items = snapshot_items(c, &row.ics, &row.id).await?;
+        snapshot::Entity::update_many()
+            .col_expr(
+                snapshot::Column::ContentHash,
+                Expr::value(crate::domain::resolve::content_hash(&items)),
+            )
+            .filter(snapshot::Column::Ics.eq(&row.ics))
+            .filter(snapshot::Column::Id.eq(&row.id))
+            .exec(c)
+            .await?;
+    }
+    Ok(())
 }
