@@ -273,12 +273,7 @@ fn values_of(effective: &Effective) -> BTreeMap<Key, Value> {
 }
 
 fn entries_hash(content: &Content) -> String {
-    content_hash(
-        &content
-            .iter()
-            .map(|(k, p)| (k.clone(), p.entry.canonical()))
-            .collect(),
-    )
+    publish::layer_lthash(content).checksum()
 }
 
 fn compile_kinds(records: &[KindRecord]) -> BTreeMap<String, ConfigKind> {

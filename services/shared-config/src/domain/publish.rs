@@ -11,7 +11,8 @@ use super::layer::{
     Baseline, BaselineItem, Entry, Governance, Key, LayerId, Overlay, OverlayItem, Provenance,
     check_overlay_entry,
 };
-use super::resolve::{Difference, diff, resolve};
+use super::lthash::LtHash;
+use super::resolve::{Difference, diff, item_element, resolve};
 
 /// A layer entry with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +57,22 @@ pub fn as_overlay(content: &Content) -> Overlay {
             )
         })
         .collect()
+}
+
+/// The element one layer entry adds to its layer's hash: its key with its canonical form
+/// (value, governance, owner, description, suppress).
+pub fn entry_element(key: &Key, entry: &Entry) -> Vec<u8> {
+    item_element(key, &entry.canonical())
+}
+
+/// The LtHash of a layer's content, computed from scratch (a publish updates the previous
+/// revision's with [`entry_element`] instead).
+pub fn layer_lthash(content: &Content) -> LtHash {
+    let mut state = LtHash::new();
+    for (key, p) in content {
+        state.add(&entry_element(key, &p.entry));
+    }
+    state
 }
 
 /// The entries without provenance.

@@ -2,7 +2,8 @@
 //! request change control approved, with every affected trust's next effective revision.
 
 use super::*;
-use crate::domain::resolve::{item_element, lthash_of, update_hash};
+use crate::domain::publish::entry_element;
+use crate::domain::resolve::{lthash_of, update_hash};
 
 impl SharedConfig {
     /// Publishes a changeset as its layer's next revision.
@@ -288,11 +289,6 @@ impl SharedConfig {
         }
         Ok((revision, effective))
     }
-}
-
-/// The element one layer entry adds to its layer's hash.
-fn entry_element(key: &Key, entry: &Entry) -> Vec<u8> {
-    item_element(key, &entry.canonical())
 }
 
 fn len(content: &Content) -> i64 {

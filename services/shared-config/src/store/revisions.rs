@@ -168,19 +168,14 @@ pub async fn revisions<C: ConnectionTrait>(
 /// checksum, computed from its content (the migration to incremental hashes). Costs a read of
 /// each revision's content: once.
 pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
-    use crate::domain::publish::{as_baseline, as_overlay};
+    use crate::domain::publish::{as_baseline, as_overlay, layer_lthash};
     use crate::domain::resolve::{lthash_of, resolve, values};
     let layer_of =
         |id: &str| LayerId::parse(id).ok_or_else(|| StoreError::Corrupt("layer", id.to_owned()));
     for row in revision::Entity::find().all(c).await? {
         let layer = layer_of(&row.layer)?;
         let content = content(c, &row.ics, &layer, row.revision, None, None, None).await?;
-        let state = lthash_of(
-            &content
-                .iter()
-                .map(|(k, p)| (k.clone(), p.entry.canonical()))
-                .collect(),
-        );
+        let state = layer_lthash(&content);
         let count = i64::try_from(content.len()).unwrap_or(i64::MAX);
         finish_revision(c, &row.ics, &layer, row.revision, &state, count).await?;
     }
