@@ -173,10 +173,7 @@ pub mod schema {
                 backend,
                 format!(
                     "UPDATE {table} SET {column}_issuer = {} WHERE {column} <> ''",
-                    match backend {
-                        sea_orm::DbBackend::Postgres => "$1",
-                        _ => "?",
-                    }
+                    placeholder(backend, 1)
                 ),
                 [issuer.clone().into()],
             ))
@@ -232,10 +229,7 @@ pub mod schema {
         if issuer.is_none() {
             return Err(super::cannot_tell_the_issuer(what, turned));
         }
-        let placeholder = |i: usize| match backend {
-            sea_orm::DbBackend::Postgres => format!("${i}"),
-            _ => "?".to_owned(),
-        };
+        let placeholder = |i: usize| placeholder(backend, i);
         let conditions: Vec<String> = keys
             .iter()
             .enumerate()
@@ -274,6 +268,14 @@ pub mod schema {
             return Err(super::cannot_tell_the_issuer(what, stored));
         }
         Ok(())
+    }
+
+    /// The `i`-th (from 1) bind parameter of a raw statement on `backend`.
+    fn placeholder(backend: sea_orm::DbBackend, i: usize) -> String {
+        match backend {
+            sea_orm::DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_owned(),
+        }
     }
 
     /// How many rows of `table` match the SQL `condition`.
