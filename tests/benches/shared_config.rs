@@ -302,6 +302,10 @@ async fn seeded(backend: TestBackend) -> (TestServer, String) {
         "seed: baseline of {ITEMS} items published in {:?}",
         started.elapsed()
     );
+    eprintln!(
+        "seed: the same {ITEMS} rows inserted in bulk into a table of sc_items' shape in {:?}",
+        bulk_insert(&s).await
+    );
     let started = Instant::now();
     for (t, trust) in TRUSTS.iter().enumerate() {
         publish(
@@ -319,6 +323,48 @@ async fn seeded(backend: TestBackend) -> (TestServer, String) {
         started.elapsed()
     );
     (s, cr)
+}
+
+/// The physical limit of seeding: the baseline's rows inserted in bulk (multi-row INSERTs of 500
+/// rows, one transaction) into a scratch table shaped like `sc_items`, with its primary key.
+async fn bulk_insert(s: &TestServer) -> std::time::Duration {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let db = s.platform.db.conn();
+    db.execute_unprepared("DROP TABLE IF EXISTS bench_items")
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "CREATE TABLE bench_items (ics TEXT NOT NULL, layer TEXT NOT NULL, kind TEXT NOT NULL, \
+         item_key TEXT NOT NULL, from_revision BIGINT NOT NULL, to_revision BIGINT, \
+         value TEXT NOT NULL, governance TEXT NOT NULL, owner TEXT NOT NULL, \
+         description TEXT NOT NULL, suppress BOOLEAN NOT NULL, change_request TEXT NOT NULL, \
+         PRIMARY KEY (ics, layer, kind, item_key, from_revision))",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let txn = db.begin().await.unwrap();
+    let all: Vec<usize> = (0..ITEMS).collect();
+    for chunk in all.chunks(500) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|&i| {
+                let (kind, key) = key(i);
+                format!(
+                    "('QUE', 'baseline', '{kind}', '{key}', 1, NULL, '{}', '\"overridable\"', '', '', FALSE, 'icss/QUE/changeRequests/x')",
+                    baseline_value(i)
+                )
+            })
+            .collect();
+        txn.execute_unprepared(&format!(
+            "INSERT INTO bench_items VALUES {}",
+            rows.join(", ")
+        ))
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+    started.elapsed()
 }
 
 /// The rows GetEffectiveConfig of `trust` stands on, read with plain SQL: the current baseline
@@ -342,6 +388,57 @@ async fn row_read(s: &TestServer, trust: &str) -> usize {
         .count()
 }
 
+/// Every page of RGM's effective configuration: how many items.
+async fn read_all(client: &Config) -> usize {
+    let mut page_token = String::new();
+    let mut items = 0;
+    loop {
+        let page = client
+            .clone()
+            .get_effective_config(pb::GetEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGM".into(),
+                page_size: 10_000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        items += page.effective_config.unwrap().items.len();
+        if page.next_page_token.is_empty() {
+            return items;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// Every page of RGM's effective differences between two revisions: how many.
+async fn diff_all(client: &Config, from_revision: i64, to_revision: i64) -> usize {
+    let mut page_token = String::new();
+    let mut changes = 0;
+    loop {
+        let page = client
+            .clone()
+            .diff_effective_config(pb::DiffEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGM".into(),
+                from_revision,
+                to_revision,
+                page_size: 10_000,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        changes += page.changes.len();
+        if page.next_page_token.is_empty() {
+            return changes;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 fn grpc(c: &mut Criterion) {
     let mut backends = vec![TestBackend::Sqlite];
     if concordat_platform::testkit::postgres_server().is_some() {
@@ -360,6 +457,8 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
         .unwrap();
     let (s, cr) = rt.block_on(seeded(backend));
     let reader = config(&s, &token(&s, "RGM", "automation", "engine"));
+    // The pages are read with the client's default message limit (4 MiB).
+    let paged_reader = s.shared_config(&token(&s, "RGM", "automation", "engine"));
     let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
     let mut group = c.benchmark_group(format!("shared-config/{}", backend_name(backend)));
     group.sample_size(10);
@@ -370,22 +469,10 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
             })
         })
     });
-    group.bench_function("GetEffectiveConfig (50k items)", |b| {
+    group.bench_function("GetEffectiveConfig (50k items, all pages)", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let e = reader
-                    .clone()
-                    .get_effective_config(pb::GetEffectiveConfigRequest {
-                        parent: "icss/QUE".into(),
-                        trust: "RGM".into(),
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap()
-                    .into_inner()
-                    .effective_config
-                    .unwrap();
-                assert_eq!(e.items.len(), ITEMS);
+                assert_eq!(read_all(&paged_reader).await, ITEMS);
             })
         })
     });
@@ -404,18 +491,28 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
     group.bench_function("DiffEffectiveConfig (revision 1 → newest)", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let d = reader
+                assert!(diff_all(&reader, 1, 0).await >= OVERRIDES);
+            })
+        })
+    });
+    group.bench_function("DiffEffectiveConfig (adjacent revisions, 1 change)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let newest = reader
                     .clone()
-                    .diff_effective_config(pb::DiffEffectiveConfigRequest {
+                    .get_effective_config(pb::GetEffectiveConfigRequest {
                         parent: "icss/QUE".into(),
                         trust: "RGM".into(),
-                        from_revision: 1,
-                        to_revision: 0,
+                        page_size: 1,
+                        ..Default::default()
                     })
                     .await
                     .unwrap()
-                    .into_inner();
-                assert!(d.changes.len() >= OVERRIDES);
+                    .into_inner()
+                    .effective_config
+                    .unwrap()
+                    .revision;
+                assert_eq!(diff_all(&reader, newest - 1, newest).await, 1);
             })
         })
     });

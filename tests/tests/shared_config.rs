@@ -38,9 +38,15 @@ struct World {
 
 impl World {
     async fn new(backend: TestBackend) -> Option<Self> {
+        Self::with_limit(backend, Options::default().max_message_bytes).await
+    }
+
+    /// The world on a server whose message limit is `max_message_bytes`.
+    async fn with_limit(backend: TestBackend, max_message_bytes: usize) -> Option<Self> {
         let s = TestServer::start(Options {
             backend,
             federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
+            max_message_bytes,
             ..Default::default()
         })
         .await?;
@@ -314,20 +320,54 @@ async fn publish(
         .map(|r| r.into_inner().revision.unwrap())
 }
 
+/// A trust's whole effective configuration, its pages read in turn.
 async fn effective(client: &Config, trust: &str, revision: i64) -> pb::EffectiveConfig {
-    client
-        .clone()
-        .get_effective_config(pb::GetEffectiveConfigRequest {
-            parent: "icss/QUE".into(),
-            trust: trust.into(),
-            revision,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .effective_config
-        .unwrap()
+    effective_paged(client, trust, revision, 0).await.0
+}
+
+/// A trust's effective configuration read `page_size` items at a time (0: the default): all its
+/// items, and how many pages it took. Every page is of the first page's revision and hash.
+async fn effective_paged(
+    client: &Config,
+    trust: &str,
+    revision: i64,
+    page_size: i32,
+) -> (pb::EffectiveConfig, usize) {
+    let mut whole: Option<pb::EffectiveConfig> = None;
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = client
+            .clone()
+            .get_effective_config(pb::GetEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: trust.into(),
+                revision,
+                page_size,
+                page_token: page_token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        let config = page.effective_config.unwrap();
+        match &mut whole {
+            None => whole = Some(config),
+            Some(w) => {
+                assert_eq!(
+                    (w.revision, &w.content_hash, &w.etag),
+                    (config.revision, &config.content_hash, &config.etag),
+                    "every page is of one revision"
+                );
+                w.items.extend(config.items);
+            }
+        }
+        if page.next_page_token.is_empty() {
+            return (whole.unwrap(), pages);
+        }
+        page_token = page.next_page_token;
+    }
 }
 
 fn values(e: &pb::EffectiveConfig) -> std::collections::BTreeMap<String, Value> {
@@ -1134,6 +1174,435 @@ async fn change_control_answers_over_the_network(backend: TestBackend) {
     ));
 }
 
+async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let cr = w.change_request(&TRUSTS, true).await;
+    let admin = w.config("RGT", "ics-admin", "admin");
+    let key = |i: usize| format!("a-{i:04}");
+    let baseline: Vec<_> = (0..2_400)
+        .map(|i| {
+            let governance = (i % 100 == 0).then(locked).flatten();
+            change(
+                pb::Operation::Add,
+                item(
+                    "alert-rule",
+                    &key(i),
+                    json!({"threshold": i % 20}),
+                    governance,
+                ),
+            )
+        })
+        .collect();
+    let cs = propose(&admin, "baseline", &cr, 0, baseline).await.unwrap();
+    publish(&admin, &cs.name, false).await.unwrap();
+    // RGM overrides every 7th unlocked key, suppresses every 50th odd one and adds keys of its
+    // own between the baseline's and after them.
+    let mut overlay = Vec::new();
+    let mut expected: std::collections::BTreeMap<String, Value> = (0..2_400)
+        .map(|i| {
+            (
+                format!("alert-rule/{}", key(i)),
+                json!({"threshold": i % 20}),
+            )
+        })
+        .collect();
+    for i in 0..2_400 {
+        if i % 7 == 0 && i % 100 != 0 {
+            overlay.push(change(
+                pb::Operation::Add,
+                item("alert-rule", &key(i), json!({"threshold": 1}), None),
+            ));
+            expected.insert(format!("alert-rule/{}", key(i)), json!({"threshold": 1}));
+        } else if i % 50 == 25 {
+            let mut gone = item("alert-rule", &key(i), Value::Null, None);
+            gone.value = None;
+            gone.suppress = true;
+            overlay.push(change(pb::Operation::Add, gone));
+            expected.remove(&format!("alert-rule/{}", key(i)));
+        }
+        if i % 300 == 0 {
+            let own = format!("{}-local", key(i));
+            overlay.push(change(
+                pb::Operation::Add,
+                item("alert-rule", &own, json!({"threshold": 2}), None),
+            ));
+            expected.insert(format!("alert-rule/{own}"), json!({"threshold": 2}));
+        }
+    }
+    overlay.push(change(
+        pb::Operation::Add,
+        item("alert-rule", "zz-local", json!({"enabled": true}), None),
+    ));
+    expected.insert("alert-rule/zz-local".into(), json!({"enabled": true}));
+    let cs = propose(&admin, "RGM", &cr, 0, overlay).await.unwrap();
+    publish(&admin, &cs.name, false).await.unwrap();
+
+    // The default page is 1,000 items; a read in pages of 333 sees exactly the resolved whole.
+    let (whole, pages) = effective_paged(&admin, "RGM", 0, 0).await;
+    assert_eq!(values(&whole), expected);
+    assert_eq!(pages, expected.len().div_ceil(1_000));
+    let (small, pages) = effective_paged(&admin, "RGM", 0, 333).await;
+    assert_eq!(values(&small), expected);
+    assert!(pages >= expected.len().div_ceil(333), "{pages} pages");
+    assert_eq!(small.content_hash, whole.content_hash);
+
+    // A publish between two pages does not move the pages still to read.
+    let first = admin
+        .clone()
+        .get_effective_config(pb::GetEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            page_size: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cs = propose(
+        &admin,
+        "baseline",
+        &cr,
+        0,
+        vec![change(
+            pb::Operation::Modify,
+            item("alert-rule", &key(2_399), json!({"threshold": 0}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    publish(&admin, &cs.name, false).await.unwrap();
+    let mut items = first.effective_config.clone().unwrap().items;
+    let mut token = first.next_page_token.clone();
+    while !token.is_empty() {
+        let page = admin
+            .clone()
+            .get_effective_config(pb::GetEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGM".into(),
+                page_size: 1_000,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let config = page.effective_config.unwrap();
+        assert_eq!(config.revision, whole.revision);
+        items.extend(config.items);
+        token = page.next_page_token;
+    }
+    let old = pb::EffectiveConfig {
+        items,
+        ..Default::default()
+    };
+    assert_eq!(
+        values(&old),
+        expected,
+        "the pages after a publish are of the first's revision"
+    );
+    let newest = effective(&admin, "RGM", 0).await;
+    assert_eq!(newest.revision, whole.revision + 1);
+    assert_eq!(
+        values(&newest)[&format!("alert-rule/{}", key(2_399))],
+        json!({"threshold": 0})
+    );
+
+    // Tokens are bound to their query.
+    for (trust, revision, page_token, field) in [
+        ("RGM", 0, "not-a-token", "page_token"),
+        ("RGT", 0, first.next_page_token.as_str(), "page_token"),
+        (
+            "RGM",
+            whole.revision + 1,
+            first.next_page_token.as_str(),
+            "revision",
+        ),
+    ] {
+        let err = admin
+            .clone()
+            .get_effective_config(pb::GetEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: trust.into(),
+                revision,
+                page_token: page_token.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert_eq!(fields(&err), [field], "{err:?}");
+    }
+    // DiffEffectiveConfig pages the net change between two revisions, composed from what each
+    // revision changed; from 0 it is the whole configuration, added.
+    let before = effective(&admin, "RGM", 1).await;
+    let mut want: Vec<(String, Option<Value>, Option<Value>)> = Vec::new();
+    let (b, a) = (values(&before), values(&newest));
+    for k in b
+        .keys()
+        .chain(a.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if b.get(k) != a.get(k) {
+            want.push((k.clone(), b.get(k).cloned(), a.get(k).cloned()));
+        }
+    }
+    assert!(want.len() > 300, "{}", want.len());
+    for (from, expect) in [
+        (1, want),
+        (
+            0,
+            a.iter()
+                .map(|(k, v)| (k.clone(), None, Some(v.clone())))
+                .collect(),
+        ),
+    ] {
+        let mut got = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = admin
+                .clone()
+                .diff_effective_config(pb::DiffEffectiveConfigRequest {
+                    parent: "icss/QUE".into(),
+                    trust: "RGM".into(),
+                    from_revision: from,
+                    page_size: 100,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(
+                (page.from_revision, page.to_revision),
+                (from, newest.revision)
+            );
+            assert!(page.changes.len() <= 100);
+            got.extend(page.changes.into_iter().map(|d| {
+                (
+                    format!("{}/{}", d.kind, d.key),
+                    d.before.map(json_of),
+                    d.after.map(json_of),
+                )
+            }));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        assert_eq!(got, expect, "diff from revision {from}");
+    }
+
+    // Values too big for one message are read in pages a default client (4 MiB) accepts.
+    admin
+        .clone()
+        .create_config_kind(pb::CreateConfigKindRequest {
+            parent: "icss/QUE".into(),
+            config_kind_id: "document".into(),
+            config_kind: Some(pb::ConfigKind {
+                domain: "medicines".into(),
+                schema: match value_of(&json!({"type": "object"})).kind {
+                    Some(prost_types::value::Kind::StructValue(s)) => Some(s),
+                    _ => None,
+                },
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let big = "x".repeat(400_000);
+    for part in 0..3 {
+        let docs = (0..4)
+            .map(|i| {
+                let n = part * 4 + i;
+                change(
+                    pb::Operation::Add,
+                    item(
+                        "document",
+                        &format!("doc-{n:02}"),
+                        json!({"text": big}),
+                        None,
+                    ),
+                )
+            })
+            .collect();
+        let cs = propose(&admin, "baseline", &cr, 0, docs).await.unwrap();
+        if part == 0 {
+            bounded_changeset_responses(&admin, &cs).await;
+        }
+        publish(&admin, &cs.name, false).await.unwrap();
+    }
+    let mut page_token = String::new();
+    let mut docs = 0;
+    let mut pages = 0;
+    loop {
+        let page = admin
+            .clone()
+            .get_effective_config(pb::GetEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGT".into(),
+                kind: "document".into(),
+                page_size: 10_000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .expect("each page within the default 4 MiB")
+            .into_inner();
+        pages += 1;
+        docs += page.effective_config.unwrap().items.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(docs, 12);
+    assert!(pages >= 3, "{pages} pages of at most 2 MiB");
+}
+
+/// A changeset of four 400 kB documents for every trust: its responses carry counts and the
+/// first of the diffs, 1 MiB in all; the rest is paged.
+async fn bounded_changeset_responses(admin: &Config, cs: &pb::Changeset) {
+    use prost::Message;
+    assert_eq!(cs.change_count, 4);
+    assert_eq!(cs.trust_diffs.len(), TRUSTS.len());
+    let shown: usize = cs.trust_diffs.iter().map(|d| d.changes.len()).sum();
+    for d in &cs.trust_diffs {
+        assert_eq!(
+            (d.added_count, d.modified_count, d.removed_count),
+            (4, 0, 0)
+        );
+    }
+    assert!(shown < 4 * TRUSTS.len(), "{shown} diffs shown");
+    let read = admin
+        .clone()
+        .get_changeset(pb::GetChangesetRequest {
+            name: cs.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .changeset
+        .unwrap();
+    assert!(read.encoded_len() < 4 << 20, "{} bytes", read.encoded_len());
+    assert_eq!(read.trust_diffs.len(), TRUSTS.len());
+    let list = admin
+        .clone()
+        .list_changesets(pb::ListChangesetsRequest {
+            parent: "icss/QUE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = list.changesets.iter().find(|c| c.name == cs.name).unwrap();
+    assert!(listed.changes.is_empty() && listed.trust_diffs.is_empty());
+    assert_eq!(listed.change_count, 4);
+    // One trust's diff and the changes themselves, page by page.
+    let mut keys = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = admin
+            .clone()
+            .diff_changeset(pb::DiffChangesetRequest {
+                name: cs.name.clone(),
+                trust: "RGN".into(),
+                page_size: 0,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.encoded_len() < 4 << 20);
+        assert_eq!(page.head_revision, cs.head_revision);
+        keys.extend(page.changes.into_iter().map(|d| d.key));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(keys, ["doc-00", "doc-01", "doc-02", "doc-03"]);
+    let mut keys = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = admin
+            .clone()
+            .list_changeset_changes(pb::ListChangesetChangesRequest {
+                name: cs.name.clone(),
+                page_size: 3,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        keys.extend(page.changes.into_iter().map(|c| c.item.unwrap().key));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(keys, ["doc-00", "doc-01", "doc-02", "doc-03"]);
+    let err = admin
+        .clone()
+        .diff_changeset(pb::DiffChangesetRequest {
+            name: cs.name.clone(),
+            trust: "RJ1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(fields(&err), ["trust"]);
+}
+
+/// On a server with a small message limit, a write whose response would not fit is refused
+/// before it commits: nothing is written, and the client is told so.
+async fn a_response_too_large_is_refused_before_commit(backend: TestBackend) {
+    let Some(w) = World::with_limit(backend, 32 << 10).await else {
+        return;
+    };
+    let cr = w.change_request(&TRUSTS, true).await;
+    let admin = w.config("RGT", "ics-admin", "admin");
+    // About 28 kB: the request fits; its echo with the trusts' diffs does not.
+    let changes: Vec<_> = (0..500)
+        .map(|i| {
+            change(
+                pb::Operation::Add,
+                item(
+                    "alert-rule",
+                    &format!("rule-{i:03}"),
+                    json!({"threshold": 1}),
+                    None,
+                ),
+            )
+        })
+        .collect();
+    let err = propose(&admin, "baseline", &cr, 0, changes)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_eq!(reason(&err), "RESPONSE_TOO_LARGE");
+    assert!(
+        err.message().contains("nothing was written"),
+        "{}",
+        err.message()
+    );
+    let list = admin
+        .clone()
+        .list_changesets(pb::ListChangesetsRequest {
+            parent: "icss/QUE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(list.changesets.is_empty(), "{:?}", list.changesets);
+}
+
+both_backends!(paging, paged_reads_hold_one_revision_and_fit_default_limits);
+both_backends!(too_large, a_response_too_large_is_refused_before_commit);
 both_backends!(
     golden_configuration,
     the_configuration_part_of_the_golden_scenario

@@ -309,6 +309,7 @@ impl Platform {
             .with_drain(self.drain.clone());
         outbox.spawn_pruner();
         crate::write::Writer::new(self.db.clone(), outbox, service, self.clock.clone())
+            .with_max_reply_bytes(self.config.server.max_message_bytes)
     }
 
     /// A server builder for this process.

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, DbErr};
+use tonic::Code;
 
 use crate::audit::{self, Actor, NewEntry};
 use crate::authz::{RequestContext, record_denial};
@@ -76,6 +77,16 @@ pub enum WriteError {
     /// The use case kept its [`Write`] beyond the closure.
     #[error("a use case kept its write handle after it returned")]
     Escaped,
+    /// The response would pass the message limit; the write was rolled back.
+    #[error(
+        "the response would be {size} bytes; the server sends at most {limit} bytes (server.max_message_bytes), so nothing was written"
+    )]
+    ReplyTooLarge {
+        /// The encoded response's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl From<WriteError> for ApiError {
@@ -88,6 +99,14 @@ impl From<WriteError> for ApiError {
             WriteError::RequestIdForm(reason) => {
                 ApiError::invalid_field(PLATFORM_DOMAIN, "request_id", reason)
             }
+            WriteError::ReplyTooLarge { size, limit } => ApiError::new(
+                Code::OutOfRange,
+                PLATFORM_DOMAIN,
+                "RESPONSE_TOO_LARGE",
+                err.to_string(),
+            )
+            .with_metadata("limit_bytes", limit.to_string())
+            .with_metadata("size_bytes", size.to_string()),
             other => ApiError::internal(other),
         }
     }
@@ -183,6 +202,7 @@ pub struct Writer {
     outbox: Outbox,
     service: &'static str,
     clock: Clock,
+    max_reply_bytes: usize,
 }
 
 impl Writer {
@@ -194,7 +214,16 @@ impl Writer {
             outbox,
             service,
             clock,
+            max_reply_bytes: usize::MAX,
         }
+    }
+
+    /// Writes whose response would be larger than `limit` bytes (the server's message limit) are
+    /// rolled back and refused, never committed and then failed in sending.
+    #[must_use]
+    pub fn with_max_reply_bytes(mut self, limit: usize) -> Self {
+        self.max_reply_bytes = limit;
+        self
     }
 
     /// The database, for reads outside a write.
@@ -286,6 +315,13 @@ impl Writer {
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let reply = match result {
+            Ok(reply) if reply.encoded_len() > self.max_reply_bytes => {
+                drop(txn);
+                return Err(E::from(WriteError::ReplyTooLarge {
+                    size: reply.encoded_len(),
+                    limit: self.max_reply_bytes,
+                }));
+            }
             Ok(reply) => reply,
             Err(err) => {
                 drop(txn);

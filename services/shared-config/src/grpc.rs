@@ -25,7 +25,7 @@ use pb::shared_config_service_server::SharedConfigService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::SharedConfig;
+use crate::service::{DiffQuery, EffectiveQuery, SharedConfig};
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[
@@ -76,6 +76,14 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "GetChangeset",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListChangesetChanges",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "DiffChangeset",
         allowed: Allowed::Authenticated,
     },
     Permission {
@@ -215,6 +223,20 @@ impl SharedConfigService for Api {
         req: Request<pb::ListChangesetsRequest>,
     ) -> Reply<pb::ListChangesetsResponse> {
         changesets::list_changesets(self, req).await
+    }
+
+    async fn list_changeset_changes(
+        &self,
+        req: Request<pb::ListChangesetChangesRequest>,
+    ) -> Reply<pb::ListChangesetChangesResponse> {
+        changesets::list_changeset_changes(self, req).await
+    }
+
+    async fn diff_changeset(
+        &self,
+        req: Request<pb::DiffChangesetRequest>,
+    ) -> Reply<pb::DiffChangesetResponse> {
+        changesets::diff_changeset(self, req).await
     }
 
     async fn publish_changeset(

@@ -205,8 +205,66 @@ pub struct EffectiveView {
 pub enum EffectiveRead {
     /// The caller's etag is current.
     NotModified,
-    /// The configuration.
-    Config(Box<EffectiveView>),
+    /// One page of the configuration (`items` are the page's) and the token of the next, empty
+    /// at the end.
+    Page(Box<EffectiveView>, String),
+}
+
+/// A GetEffectiveConfig request.
+pub struct EffectiveQuery<'a> {
+    /// `icss/{ics}`.
+    pub parent: &'a str,
+    /// The trust.
+    pub trust: &'a str,
+    /// The effective revision (0: the newest).
+    pub revision: i64,
+    /// An etag read before.
+    pub if_none_match: &'a str,
+    /// Only items of this kind (empty: all).
+    pub kind: &'a str,
+    /// At most this many items (0: the default).
+    pub page_size: i32,
+    /// The previous page's token (empty: the first page).
+    pub page_token: &'a str,
+}
+
+/// The most bytes a page of items should take on the wire, as the adapter measures an item: a
+/// page ends before it passes this, so a client's default message limit (4 MiB in gRPC's own
+/// clients) reads every page.
+pub const PAGE_BYTES: usize = 2 << 20;
+
+/// How many bytes one item takes on the wire, supplied by the adapter.
+pub type ItemSize = fn(&Key, &resolve::Resolved) -> usize;
+
+/// How many bytes one difference (key, before, after) takes on the wire, supplied by the adapter.
+pub type DiffSize = fn(&Key, Option<&Value>, Option<&Value>) -> usize;
+
+/// A DiffEffectiveConfig request.
+pub struct DiffQuery<'a> {
+    /// `icss/{ics}`.
+    pub parent: &'a str,
+    /// The trust.
+    pub trust: &'a str,
+    /// The older effective revision (0: empty).
+    pub from_revision: i64,
+    /// The newer effective revision (0: the newest).
+    pub to_revision: i64,
+    /// At most this many differences (0: the default).
+    pub page_size: i32,
+    /// The previous page's token (empty: the first page).
+    pub page_token: &'a str,
+}
+
+/// One page of the differences between two effective revisions.
+pub struct DiffPage {
+    /// The differences, in key order.
+    pub changes: Vec<Difference>,
+    /// The older revision.
+    pub from_revision: i64,
+    /// The newer revision.
+    pub to_revision: i64,
+    /// The next page's token; empty at the end.
+    pub next_page_token: String,
 }
 
 /// The shared-configuration use cases.

@@ -1,5 +1,7 @@
 //! Handlers: changesets.
 
+use prost::Message;
+
 use super::*;
 
 pub(super) async fn create_changeset(
@@ -60,7 +62,7 @@ pub(super) async fn list_changesets(
         .list_changesets(&ctx, &parent, &layer, state, page_size, &page_token)
         .await?;
     Ok(Response::new(pb::ListChangesetsResponse {
-        changesets: list.iter().map(changeset_pb).collect(),
+        changesets: list.iter().map(changeset_summary_pb).collect(),
         next_page_token,
     }))
 }
@@ -78,4 +80,48 @@ pub(super) async fn discard_changeset(
         })
         .await?;
     Ok(Response::new(outcome))
+}
+
+pub(super) async fn list_changeset_changes(
+    api: &Api,
+    req: Request<pb::ListChangesetChangesRequest>,
+) -> Reply<pb::ListChangesetChangesResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::ListChangesetChangesRequest {
+        name,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let (changes, next_page_token) = api
+        .cases
+        .changeset_changes(&ctx, &name, page_size, &page_token, |c| {
+            change_pb(c).encoded_len()
+        })
+        .await?;
+    Ok(Response::new(pb::ListChangesetChangesResponse {
+        changes: changes.iter().map(change_pb).collect(),
+        next_page_token,
+    }))
+}
+
+pub(super) async fn diff_changeset(
+    api: &Api,
+    req: Request<pb::DiffChangesetRequest>,
+) -> Reply<pb::DiffChangesetResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::DiffChangesetRequest {
+        name,
+        trust,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let (head_revision, changes, next_page_token) = api
+        .cases
+        .changeset_diff(&ctx, &name, &trust, page_size, &page_token, diff_len)
+        .await?;
+    Ok(Response::new(pb::DiffChangesetResponse {
+        changes: changes.iter().map(diff_pb).collect(),
+        head_revision,
+        next_page_token,
+    }))
 }

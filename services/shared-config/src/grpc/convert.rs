@@ -16,7 +16,8 @@ use crate::domain::records::{
 };
 use crate::domain::resolve::{Difference, Resolved, Source};
 use crate::service::{
-    ConfigError, EffectiveRead, NewChangeset, NewKind, NewSnapshot, Rendered, layer_name,
+    ConfigError, EffectiveRead, NewChangeset, NewKind, NewSnapshot, PAGE_BYTES, Rendered,
+    layer_name,
 };
 use crate::upstream::Caller;
 
@@ -89,6 +90,49 @@ pub fn value_of(v: &Value) -> prost_types::Value {
         Value::Object(o) => Kind::StructValue(struct_of(o)),
     };
     prost_types::Value { kind: Some(kind) }
+}
+
+/// The bytes [`value_of`] of `v` takes encoded, without building it (within a few bytes: empty
+/// map keys are counted as if sent).
+pub(super) fn value_len(v: &Value) -> usize {
+    use prost::encoding::encoded_len_varint as varint;
+    let field = |len: usize| 1 + varint(len as u64) + len;
+    match v {
+        Value::Null | Value::Bool(_) => 2,
+        Value::Number(_) => 9,
+        Value::String(s) => field(s.len()),
+        Value::Array(a) => field(a.iter().map(|v| field(value_len(v))).sum()),
+        Value::Object(o) => field(
+            o.iter()
+                .map(|(k, v)| field(field(k.len()) + field(value_len(v))))
+                .sum(),
+        ),
+    }
+}
+
+/// The bytes [`resolved_pb`] of an item takes in a repeated field, without building it.
+pub(super) fn resolved_len(k: &Key, r: &Resolved) -> usize {
+    let field = |len: usize| 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+    field(
+        field(k.kind.len())
+            + field(k.key.len())
+            + field(value_len(&r.value))
+            + 2
+            + 11
+            + field(r.provenance.change_request.len())
+            + r.ignored.as_ref().map_or(0, |i| field(i.len())),
+    )
+}
+
+/// The bytes [`diff_pb`] of a difference takes in a repeated field, without building it.
+pub(super) fn diff_len(k: &Key, before: Option<&Value>, after: Option<&Value>) -> usize {
+    let field = |len: usize| 1 + prost::encoding::encoded_len_varint(len as u64) + len;
+    field(
+        field(k.kind.len())
+            + field(k.key.len())
+            + before.map_or(0, |v| field(value_len(v)))
+            + after.map_or(0, |v| field(value_len(v))),
+    )
 }
 
 pub(super) fn struct_of(o: &serde_json::Map<String, Value>) -> prost_types::Struct {
@@ -226,6 +270,7 @@ impl TryFrom<pb::Changeset> for NewChangeset {
             published_revision: _,
             trust_diffs: _,
             head_revision: _,
+            change_count: _,
         } = c;
         let changes = changes
             .into_iter()
@@ -265,14 +310,14 @@ impl From<pb::Snapshot> for NewSnapshot {
 
 impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
     fn from(read: EffectiveRead) -> Self {
-        let view = match read {
+        let (view, next_page_token) = match read {
             EffectiveRead::NotModified => {
                 return pb::GetEffectiveConfigResponse {
-                    effective_config: None,
                     not_modified: true,
+                    ..Default::default()
                 };
             }
-            EffectiveRead::Config(view) => view,
+            EffectiveRead::Page(view, next) => (view, next),
         };
         let rev = view.revision.as_ref().map_or(0, |r| r.revision);
         pb::GetEffectiveConfigResponse {
@@ -286,6 +331,7 @@ impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
                 items: view.items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
             }),
             not_modified: false,
+            next_page_token,
         }
     }
 }
@@ -432,14 +478,43 @@ pub(super) fn state_pb(s: ChangesetState) -> pb::ChangesetState {
     }
 }
 
+/// The bytes of all the changeset diffs a response carries, across its trusts.
+const RENDERED_BYTES: usize = 1 << 20;
+/// The most differences of one trust a changeset response carries.
+const RENDERED_PER_TRUST: usize = 100;
+/// The most changes a changeset response carries.
+const CHANGESET_CHANGES: usize = 1_000;
+
+/// A changeset as GetChangeset, CreateChangeset and the writes answer: its first changes and
+/// how many there are, so the response stays small whatever the changeset's size.
 pub(super) fn changeset_pb(c: &Changeset) -> pb::Changeset {
+    let mut bytes = 0;
+    let changes = c
+        .changes
+        .iter()
+        .take(CHANGESET_CHANGES)
+        .map(change_pb)
+        .take_while(|pb| {
+            bytes += pb.encoded_len();
+            bytes <= RENDERED_BYTES
+        })
+        .collect();
+    pb::Changeset {
+        changes,
+        ..changeset_summary_pb(c)
+    }
+}
+
+/// A changeset as ListChangesets answers: no changes, only their count.
+pub(super) fn changeset_summary_pb(c: &Changeset) -> pb::Changeset {
     pb::Changeset {
         name: c.name(),
         layer: layer_name(&c.ics, &c.layer),
         base_revision: c.base_revision,
         change_request: c.change_request.clone(),
         description: c.description.clone(),
-        changes: c.changes.iter().map(change_pb).collect(),
+        changes: vec![],
+        change_count: i64::try_from(c.changes.len()).unwrap_or(i64::MAX),
         state: state_pb(c.state) as i32,
         author: Some((&c.author).into()),
         create_time: Some(ts(c.create_time)),
@@ -449,14 +524,34 @@ pub(super) fn changeset_pb(c: &Changeset) -> pb::Changeset {
     }
 }
 
+/// A changeset with, per trust, the counts of its effective changes and the first of them: at
+/// most [`RENDERED_PER_TRUST`] each and [`RENDERED_BYTES`] in all, shared among the trusts.
 pub(super) fn rendered_pb(r: &Rendered) -> pb::Changeset {
+    let share = RENDERED_BYTES / r.trust_diffs.len().max(1);
     pb::Changeset {
         trust_diffs: r
             .trust_diffs
             .iter()
-            .map(|(t, d)| pb::TrustDiff {
-                trust: t.clone(),
-                changes: d.iter().map(diff_pb).collect(),
+            .map(|(t, d)| {
+                let count = |f: fn(&Difference) -> bool| {
+                    i64::try_from(d.iter().filter(|x| f(x)).count()).unwrap_or(i64::MAX)
+                };
+                let mut bytes = 0;
+                pb::TrustDiff {
+                    trust: t.clone(),
+                    changes: d
+                        .iter()
+                        .take(RENDERED_PER_TRUST)
+                        .take_while(|x| {
+                            bytes += diff_len(&x.key, x.before.as_ref(), x.after.as_ref());
+                            bytes <= share
+                        })
+                        .map(diff_pb)
+                        .collect(),
+                    added_count: count(|x| x.before.is_none()),
+                    modified_count: count(|x| x.before.is_some() && x.after.is_some()),
+                    removed_count: count(|x| x.after.is_none()),
+                }
             })
             .collect(),
         head_revision: r.head_revision,
@@ -476,8 +571,27 @@ pub fn effective_revision_pb(e: &EffectiveRevision) -> pb::EffectiveRevision {
         change_request: e.change_request.clone(),
         publisher: Some((&e.publisher).into()),
         publish_time: Some(ts(e.publish_time)),
-        changes: e.changes.iter().map(diff_pb).collect(),
+        changes: first_changes(&e.changes),
+        change_count: i64::try_from(e.changes.len()).unwrap_or(i64::MAX),
     }
+}
+
+/// The most changes an effective revision message carries: the rest are read with
+/// DiffEffectiveConfig, so a watch message stays small however much a publish changed.
+pub const REVISION_CHANGES: usize = 1_000;
+
+/// The first of `changes` that fit [`REVISION_CHANGES`] and [`PAGE_BYTES`].
+fn first_changes(changes: &[Difference]) -> Vec<pb::ItemDiff> {
+    let mut bytes = 0;
+    changes
+        .iter()
+        .take(REVISION_CHANGES)
+        .take_while(|d| {
+            bytes += diff_len(&d.key, d.before.as_ref(), d.after.as_ref());
+            bytes <= PAGE_BYTES
+        })
+        .map(diff_pb)
+        .collect()
 }
 
 /// Encodes an effective revision for the outbox.

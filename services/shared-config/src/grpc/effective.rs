@@ -13,11 +13,19 @@ pub(super) async fn get_effective_config(
         revision,
         if_none_match,
         kind,
+        page_size,
+        page_token,
     } = req.into_inner();
-    let read = api
-        .cases
-        .get_effective(&ctx, &parent, &trust, revision, &if_none_match, &kind)
-        .await?;
+    let query = EffectiveQuery {
+        parent: &parent,
+        trust: &trust,
+        revision,
+        if_none_match: &if_none_match,
+        kind: &kind,
+        page_size,
+        page_token: &page_token,
+    };
+    let read = api.cases.get_effective(&ctx, &query, resolved_len).await?;
     Ok(Response::new(read.into()))
 }
 
@@ -31,15 +39,23 @@ pub(super) async fn diff_effective_config(
         trust,
         from_revision,
         to_revision,
+        page_size,
+        page_token,
     } = req.into_inner();
-    let (changes, from_revision, to_revision) = api
-        .cases
-        .diff_effective(&ctx, &parent, &trust, from_revision, to_revision)
-        .await?;
-    Ok(Response::new(pb::DiffEffectiveConfigResponse {
-        changes: changes.iter().map(diff_pb).collect(),
+    let query = DiffQuery {
+        parent: &parent,
+        trust: &trust,
         from_revision,
         to_revision,
+        page_size,
+        page_token: &page_token,
+    };
+    let page = api.cases.diff_effective(&ctx, &query, diff_len).await?;
+    Ok(Response::new(pb::DiffEffectiveConfigResponse {
+        changes: page.changes.iter().map(diff_pb).collect(),
+        from_revision: page.from_revision,
+        to_revision: page.to_revision,
+        next_page_token: page.next_page_token,
     }))
 }
 

@@ -211,6 +211,100 @@ impl SharedConfig {
         })
     }
 
+    /// A page of a changeset's changes: at most `page_size` (default 1,000) and [`PAGE_BYTES`] as
+    /// `size` measures them, with the next page's token.
+    pub async fn changeset_changes(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        page_size: i32,
+        page_token: &str,
+        size: fn(&Change<Entry>) -> usize,
+    ) -> Result<(Vec<Change<Entry>>, String)> {
+        let (ics, id) = parse_name("name", name, "changesets")?;
+        self.require_ics(ctx, &ics, name).await?;
+        let limit = page_limit(page_size, 1_000, 10_000)?;
+        let start = match self.decode_token(page_token)? {
+            Some(t) if t["name"] == json!(name) => t["index"].as_u64().unwrap_or_default(),
+            Some(_) => return Err(invalid("page_token", "belongs to another query")),
+            None => 0,
+        };
+        let cs = store::changeset(self.db().conn(), &ics, &id, false)
+            .await?
+            .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+        let start = usize::try_from(start).unwrap_or(usize::MAX);
+        let (page, next) = bounded_page(cs.changes.into_iter().skip(start), limit, size);
+        let next = next.map_or(String::new(), |n| {
+            self.encode_token(&json!({"name": name, "index": start + n}))
+        });
+        Ok((page, next))
+    }
+
+    /// A page of what an open changeset would do to one trust's effective configuration, at the
+    /// layer's newest revision: `(head revision, differences, next page token)`.
+    pub async fn changeset_diff(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        trust: &str,
+        page_size: i32,
+        page_token: &str,
+        size: DiffSize,
+    ) -> Result<(i64, Vec<Difference>, String)> {
+        let (ics, id) = parse_name("name", name, "changesets")?;
+        self.require_ics(ctx, &ics, name).await?;
+        if trust.is_empty() {
+            return Err(invalid("trust", "is required"));
+        }
+        self.require_known_trust("trust", &ics, trust)?;
+        let limit = page_limit(page_size, 1_000, 10_000)?;
+        let token = self.decode_token(page_token)?;
+        if token
+            .as_ref()
+            .is_some_and(|t| t["name"] != json!(name) || t["trust"] != json!(trust))
+        {
+            return Err(invalid("page_token", "belongs to another query"));
+        }
+        let cs = store::changeset(self.db().conn(), &ics, &id, false)
+            .await?
+            .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
+        closed_check(&cs)?;
+        let (head, diffs) = self
+            .render(self.db().conn(), &ics, &cs.layer, &cs.changes)
+            .await?;
+        if let Some(t) = &token
+            && t["head"].as_i64() != Some(head)
+        {
+            return Err(invalid(
+                "page_token",
+                "the layer has moved on since the first page; start again",
+            ));
+        }
+        let after = token.map(|t| {
+            Key::new(
+                t["kind"].as_str().unwrap_or_default(),
+                t["key"].as_str().unwrap_or_default(),
+            )
+        });
+        let mine = diffs
+            .unwrap_or_default()
+            .remove(trust)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| after.as_ref().is_none_or(|a| &d.key > a));
+        let (page, next) = bounded_page(mine, limit, |d: &Difference| {
+            size(&d.key, d.before.as_ref(), d.after.as_ref())
+        });
+        let next = match (next, page.last()) {
+            (Some(_), Some(last)) => self.encode_token(&json!({
+                "name": name, "trust": trust, "head": head,
+                "kind": last.key.kind, "key": last.key.key,
+            })),
+            _ => String::new(),
+        };
+        Ok((head, page, next))
+    }
+
     /// Lists changesets, newest first.
     pub async fn list_changesets(
         &self,
@@ -285,4 +379,25 @@ impl SharedConfig {
             })
             .await
     }
+}
+
+/// The first of `items`: at most `limit`, and no more than [`PAGE_BYTES`] as `size` measures them
+/// (at least one); with how many were taken when more are left.
+pub(super) fn bounded_page<T>(
+    items: impl IntoIterator<Item = T>,
+    limit: u64,
+    size: impl Fn(&T) -> usize,
+) -> (Vec<T>, Option<usize>) {
+    let mut page = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(&item);
+        if page.len() as u64 == limit || (!page.is_empty() && bytes + n > PAGE_BYTES) {
+            let taken = page.len();
+            return (page, Some(taken));
+        }
+        bytes += n;
+        page.push(item);
+    }
+    (page, None)
 }

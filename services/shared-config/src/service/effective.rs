@@ -78,57 +78,304 @@ impl SharedConfig {
         })
     }
 
-    /// A trust's effective configuration.
+    /// One page of a trust's effective configuration, at the revision the first page read.
     pub async fn get_effective(
         &self,
         ctx: &RequestContext,
-        parent: &str,
-        trust: &str,
-        revision: i64,
-        if_none_match: &str,
-        kind_filter: &str,
+        q: &EffectiveQuery<'_>,
+        size: ItemSize,
     ) -> Result<EffectiveRead> {
-        let ics = self.trust_in_scope(ctx, parent, trust).await?;
-        if !if_none_match.is_empty() && revision == 0 && kind_filter.is_empty() {
-            let current = store::effective(self.db().conn(), &ics, trust, 0).await?;
-            let revision = current.map_or(0, |e| e.revision);
-            if concordat_api::etag_is_current(if_none_match, revision) {
-                return Ok(EffectiveRead::NotModified);
-            }
+        let ics = self.trust_in_scope(ctx, q.parent, q.trust).await?;
+        let limit = page_limit(q.page_size, 1_000, 10_000)?;
+        if q.revision < 0 {
+            return Err(invalid("revision", "must not be negative"));
         }
-        let filter = (!kind_filter.is_empty()).then_some(kind_filter);
-        let view = self.effective_at(&ics, trust, revision, filter).await?;
-        Ok(EffectiveRead::Config(Box::new(view)))
+        let token = self.decode_token(q.page_token)?;
+        let (record, after) = match &token {
+            Some(t) => {
+                if t["parent"] != json!(q.parent)
+                    || t["trust"] != json!(q.trust)
+                    || t["filter"] != json!(q.kind)
+                {
+                    return Err(invalid("page_token", "belongs to another query"));
+                }
+                let rev = t["revision"].as_i64().unwrap_or_default();
+                if q.revision != 0 && q.revision != rev {
+                    return Err(invalid(
+                        "revision",
+                        format!("must be the page token's revision, {rev}"),
+                    ));
+                }
+                let record = store::effective(self.db().conn(), &ics, q.trust, rev)
+                    .await?
+                    .filter(|r| t["hash"] == json!(r.content_hash))
+                    .ok_or_else(|| {
+                        invalid(
+                            "page_token",
+                            "the revision it pages is no longer stored as it was; start again",
+                        )
+                    })?;
+                let after = Key::new(
+                    t["kind"].as_str().unwrap_or_default(),
+                    t["key"].as_str().unwrap_or_default(),
+                );
+                (Some(record), Some(after))
+            }
+            None => {
+                let record = store::effective(self.db().conn(), &ics, q.trust, q.revision).await?;
+                if record.is_none() && q.revision > 0 {
+                    return Err(ConfigError::NotFound(format!(
+                        "{} revision {}",
+                        effective_name(&ics, q.trust),
+                        q.revision
+                    )));
+                }
+                let current = record.as_ref().map_or(0, |r| r.revision);
+                if !q.if_none_match.is_empty()
+                    && q.revision == 0
+                    && concordat_api::etag_is_current(q.if_none_match, current)
+                {
+                    return Ok(EffectiveRead::NotModified);
+                }
+                (record, None)
+            }
+        };
+        let Some(record) = record else {
+            return Ok(EffectiveRead::Page(
+                Box::new(EffectiveView {
+                    revision: None,
+                    trust: q.trust.to_owned(),
+                    content_hash: content_hash(&BTreeMap::new()),
+                    items: Effective::new(),
+                }),
+                String::new(),
+            ));
+        };
+        let filter = (!q.kind.is_empty()).then_some(q.kind);
+        let (items, next) = self
+            .effective_page(&ics, &record, filter, after.as_ref(), limit, &size)
+            .await?;
+        let next = next.map_or(String::new(), |k| {
+            self.encode_token(&json!({
+                "parent": q.parent, "trust": q.trust, "filter": q.kind,
+                "revision": record.revision, "hash": record.content_hash,
+                "kind": k.kind, "key": k.key,
+            }))
+        });
+        Ok(EffectiveRead::Page(
+            Box::new(EffectiveView {
+                trust: q.trust.to_owned(),
+                content_hash: record.content_hash.clone(),
+                items,
+                revision: Some(record),
+            }),
+            next,
+        ))
     }
 
-    /// What changed in a trust's effective configuration between two effective revisions.
+    /// The items of an effective revision after `after`: at most `limit`, and no more than
+    /// [`PAGE_BYTES`] as `size` measures them; with the key to continue after, if any. Reads one
+    /// page of the baseline and one of the overlay, in key order, and resolves the keys both
+    /// cover.
+    async fn effective_page(
+        &self,
+        ics: &str,
+        record: &EffectiveRevision,
+        kind_filter: Option<&str>,
+        after: Option<&Key>,
+        limit: u64,
+        size: &(dyn Fn(&Key, &resolve::Resolved) -> usize + Sync),
+    ) -> Result<(Effective, Option<Key>)> {
+        let c = self.db().conn();
+        let fetch = limit + 1;
+        let baseline = store::content(
+            c,
+            ics,
+            &LayerId::Baseline,
+            record.baseline_revision,
+            kind_filter,
+            after,
+            Some(fetch),
+        )
+        .await?;
+        let overlay = store::content(
+            c,
+            ics,
+            &LayerId::Trust(record.trust.clone()),
+            record.overlay_revision,
+            kind_filter,
+            after,
+            Some(fetch),
+        )
+        .await?;
+        // Keys up to the last one of a side that filled its page are complete on both sides;
+        // beyond it, the next page reads on.
+        let bound = [&baseline, &overlay]
+            .into_iter()
+            .filter(|side| side.len() as u64 == fetch)
+            .filter_map(|side| side.keys().next_back())
+            .min()
+            .cloned();
+        let mut page = Effective::new();
+        let mut bytes = 0;
+        for (key, item) in resolve(&as_baseline(&baseline), &as_overlay(&overlay)) {
+            if bound.as_ref().is_some_and(|b| &key > b) {
+                break;
+            }
+            let n = size(&key, &item);
+            if page.len() as u64 == limit || (!page.is_empty() && bytes + n > PAGE_BYTES) {
+                let last = page.keys().next_back().cloned();
+                return Ok((page, last));
+            }
+            bytes += n;
+            page.insert(key, item);
+        }
+        Ok((page, bound))
+    }
+
+    /// One page of what changed in a trust's effective configuration between two effective
+    /// revisions. From the empty configuration (`from` 0) it is the newer one, paged; otherwise
+    /// the changes each revision after `from` recorded, composed key by key: the cost is in
+    /// proportion to what changed, not to the configuration.
     pub async fn diff_effective(
         &self,
         ctx: &RequestContext,
-        parent: &str,
+        q: &DiffQuery<'_>,
+        size: DiffSize,
+    ) -> Result<DiffPage> {
+        let ics = self.trust_in_scope(ctx, q.parent, q.trust).await?;
+        let limit = page_limit(q.page_size, 1_000, 10_000)?;
+        let c = self.db().conn();
+        let (from, to, after) = match self.decode_token(q.page_token)? {
+            Some(t) => {
+                if t["parent"] != json!(q.parent) || t["trust"] != json!(q.trust) {
+                    return Err(invalid("page_token", "belongs to another query"));
+                }
+                let (from, to) = (
+                    t["from"].as_i64().unwrap_or_default(),
+                    t["to"].as_i64().unwrap_or_default(),
+                );
+                for (field, asked, held) in [
+                    ("from_revision", q.from_revision, from),
+                    ("to_revision", q.to_revision, to),
+                ] {
+                    if asked != 0 && asked != held {
+                        return Err(invalid(
+                            field,
+                            format!("must be the page token's revision, {held}"),
+                        ));
+                    }
+                }
+                let after = Key::new(
+                    t["kind"].as_str().unwrap_or_default(),
+                    t["key"].as_str().unwrap_or_default(),
+                );
+                (from, to, Some(after))
+            }
+            None => {
+                if q.to_revision < 0 {
+                    return Err(invalid("to_revision", "must not be negative"));
+                }
+                let to = match store::effective(c, &ics, q.trust, q.to_revision).await? {
+                    Some(r) => r.revision,
+                    None if q.to_revision > 0 => {
+                        return Err(ConfigError::NotFound(format!(
+                            "{} revision {}",
+                            effective_name(&ics, q.trust),
+                            q.to_revision
+                        )));
+                    }
+                    None => 0,
+                };
+                if q.from_revision < 0 || q.from_revision > to {
+                    return Err(invalid(
+                        "from_revision",
+                        format!("must be between 0 and {to}"),
+                    ));
+                }
+                (q.from_revision, to, None)
+            }
+        };
+        let (changes, next) = if from == to {
+            (Vec::new(), None)
+        } else if from == 0 {
+            let record = store::effective(c, &ics, q.trust, to)
+                .await?
+                .ok_or_else(|| ConfigError::NotFound(effective_name(&ics, q.trust)))?;
+            let (items, next) = self
+                .effective_page(&ics, &record, None, after.as_ref(), limit, &|k, r| {
+                    size(k, None, Some(&r.value))
+                })
+                .await?;
+            let changes = items
+                .into_iter()
+                .map(|(key, r)| Difference {
+                    key,
+                    before: None,
+                    after: Some(r.value),
+                })
+                .collect();
+            (changes, next)
+        } else {
+            self.composed_changes(&ics, q.trust, from, to, after.as_ref(), limit, size)
+                .await?
+        };
+        let next_page_token = next.map_or(String::new(), |k| {
+            self.encode_token(&json!({
+                "parent": q.parent, "trust": q.trust, "from": from, "to": to,
+                "kind": k.kind, "key": k.key,
+            }))
+        });
+        Ok(DiffPage {
+            changes,
+            from_revision: from,
+            to_revision: to,
+            next_page_token,
+        })
+    }
+
+    /// The net differences of a trust's effective revisions after `from` up to `to`, of keys after
+    /// `after`: at most `limit` and [`PAGE_BYTES`], with the key to continue after, if any.
+    #[allow(clippy::too_many_arguments)]
+    async fn composed_changes(
+        &self,
+        ics: &str,
         trust: &str,
         from: i64,
         to: i64,
-    ) -> Result<(Vec<Difference>, i64, i64)> {
-        let ics = self.trust_in_scope(ctx, parent, trust).await?;
-        let after = self.effective_at(&ics, trust, to, None).await?;
-        let to = after.revision.as_ref().map_or(0, |r| r.revision);
-        if from < 0 || from > to {
-            return Err(invalid(
-                "from_revision",
-                format!("must be between 0 and {to}"),
-            ));
+        after: Option<&Key>,
+        limit: u64,
+        size: DiffSize,
+    ) -> Result<(Vec<Difference>, Option<Key>)> {
+        let mut net: BTreeMap<Key, (Option<Value>, Option<Value>)> = BTreeMap::new();
+        let mut last = from;
+        while last < to {
+            let batch = store::effective_after(self.db().conn(), ics, trust, last, 16).await?;
+            let done = batch.len() < 16 || batch.last().is_some_and(|e| e.revision >= to);
+            for e in batch.into_iter().take_while(|e| e.revision <= to) {
+                last = e.revision;
+                for d in e.changes {
+                    if after.is_some_and(|a| &d.key <= a) {
+                        continue;
+                    }
+                    net.entry(d.key)
+                        .and_modify(|(_, now)| now.clone_from(&d.after))
+                        .or_insert((d.before, d.after));
+                }
+            }
+            if done {
+                break;
+            }
         }
-        let before = if from == 0 {
-            Effective::new()
-        } else {
-            self.effective_at(&ics, trust, from, None).await?.items
-        };
-        Ok((
-            diff(&values_of(&before), &values_of(&after.items)),
-            from,
-            to,
-        ))
+        let net = net
+            .into_iter()
+            .filter(|(_, (b, a))| b != a)
+            .map(|(key, (before, after))| Difference { key, before, after });
+        let (page, more) = changesets::bounded_page(net, limit, |d| {
+            size(&d.key, d.before.as_ref(), d.after.as_ref())
+        });
+        let next = more.and(page.last().map(|d| d.key.clone()));
+        Ok((page, next))
     }
 
     /// Streams a trust's effective revisions after `from`, then new ones as they commit.
