@@ -1778,6 +1778,114 @@ both_backends!(
     my_actions_show_what_awaits_each_person
 );
 
+impl World {
+    /// Three change requests: one submitted, one in impact assessment that RGT has assessed, one
+    /// in DA review that RGT's voter has voted on.
+    async fn one_in_each_active_state(&self) {
+        let mut names = Vec::new();
+        for _ in 0..3 {
+            let cr = self.draft(&["RGT", "RGM"]).await;
+            self.lead("RGT")
+                .submit_change_request(pb::SubmitChangeRequestRequest {
+                    name: cr.name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            names.push(cr.name);
+        }
+        for name in &names[1..] {
+            self.chair()
+                .start_impact_assessment(pb::StartImpactAssessmentRequest {
+                    name: name.clone(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let assess = |name: &str, trust: &str| pb::SubmitImpactAssessmentRequest {
+            parent: name.into(),
+            impact_assessment: Some(pb::ImpactAssessment {
+                trust: trust.into(),
+                recommendation: pb::Recommendation::Support as i32,
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        };
+        for (name, trusts) in [(&names[1], &["RGT"][..]), (&names[2], &["RGT", "RGM"][..])] {
+            for t in trusts {
+                self.lead(t)
+                    .submit_impact_assessment(assess(name, t))
+                    .await
+                    .unwrap();
+            }
+        }
+        self.chair()
+            .open_voting(pb::OpenVotingRequest {
+                name: names[2].clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        self.voter("RGT")
+            .cast_vote(vote(&names[2], pb::VoteChoice::Approve))
+            .await
+            .unwrap();
+    }
+
+    /// The actions awaiting `who`, and the fewest SQL statements reading them took in three reads
+    /// (the server's background work only adds).
+    async fn actions_and_statements(&self, who: Client) -> (usize, u64) {
+        let mut fewest = u64::MAX;
+        let mut count = 0;
+        for _ in 0..3 {
+            let before = self.s.platform.db.statements();
+            count = who
+                .clone()
+                .list_my_actions(pb::ListMyActionsRequest {
+                    parent: "icss/QUE".into(),
+                    page_size: 1_000,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .actions
+                .len();
+            fewest = fewest.min(self.s.platform.db.statements() - before);
+        }
+        (count, fewest)
+    }
+}
+
+async fn my_actions_cost_the_same_statements_however_many_are_active(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    w.one_in_each_active_state().await;
+    let few = [
+        w.actions_and_statements(w.chair()).await,
+        w.actions_and_statements(w.lead("RGM")).await,
+        w.actions_and_statements(w.voter("RGN")).await,
+    ];
+    for _ in 0..7 {
+        w.one_in_each_active_state().await;
+    }
+    let many = [
+        w.actions_and_statements(w.chair()).await,
+        w.actions_and_statements(w.lead("RGM")).await,
+        w.actions_and_statements(w.voter("RGN")).await,
+    ];
+    for ((few_actions, few_statements), (many_actions, many_statements)) in few.iter().zip(&many) {
+        assert_eq!(*many_actions, few_actions * 8, "{few:?} {many:?}");
+        assert_eq!(few_statements, many_statements, "{few:?} {many:?}");
+    }
+}
+both_backends!(
+    my_actions_cost_the_same_statements_on,
+    my_actions_cost_the_same_statements_however_many_are_active
+);
+
 async fn deadlines_are_in_the_future_and_votes_stop_at_them(backend: TestBackend) {
     let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
         return;

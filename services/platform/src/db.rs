@@ -7,6 +7,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -41,6 +42,7 @@ pub struct Database {
     conn: DatabaseConnection,
     backend: Backend,
     write_lock: Option<Arc<Mutex<()>>>,
+    statements: Arc<AtomicU64>,
 }
 
 /// A transaction that may write. Holds this process's SQLite write slot until it ends.
@@ -96,13 +98,25 @@ impl Database {
                 options.max_connections(16).min_connections(1);
             }
         }
-        let conn = sea_orm::Database::connect(options).await?;
+        let mut conn = sea_orm::Database::connect(options).await?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        conn.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
         Ok(Self {
             conn,
             backend,
             write_lock,
+            statements,
         })
+    }
+
+    /// How many SQL statements this handle has run, in and out of transactions: what a use case
+    /// costs in round trips to the database.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// The connection, for reads.

@@ -27,13 +27,11 @@ use serde_json::{Value, json};
 use crate::domain::changeset::{self, Change};
 use crate::domain::kind::{self, ConfigKind, Violation};
 use crate::domain::layer::{Entry, Key, LayerId, Provenance};
-use crate::domain::publish::{
-    self, ChangeRequestFacts, Content, Placed, Refusal, as_baseline, as_overlay,
-};
+use crate::domain::publish::{self, ChangeRequestFacts, Content, Placed, Refusal, as_baseline};
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
 };
-use crate::domain::resolve::{self, Difference, Effective, content_hash, diff, resolve};
+use crate::domain::resolve::{self, Difference, Effective, content_hash, diff};
 use crate::store::{self, StoreError};
 use crate::upstream::{Caller, ChangeRequests, UpstreamError};
 

@@ -12,7 +12,9 @@ use crate::domain::lifecycle::State;
 use crate::store;
 
 impl ChangeControl {
-    /// What awaits the caller in an ICS, soonest due first.
+    /// What awaits the caller in an ICS, soonest due first. Five queries whatever the number of
+    /// active change requests: the requests, the design authorities, and the assessments, votes
+    /// and (for a clinical safety officer) hazards of those in the states that need them.
     pub async fn my_actions(
         &self,
         ctx: &RequestContext,
@@ -22,33 +24,30 @@ impl ChangeControl {
         self.require_ics(ctx, &ics, parent).await?;
         let actor = actor(ctx);
         let c = self.db().conn();
-        let mut authorities: BTreeMap<String, DesignAuthority> = BTreeMap::new();
         let now = self.now();
+        let active = store::active_change_requests(c, &ics).await?;
+        let authorities: BTreeMap<String, DesignAuthority> = store::design_authorities(c, &ics)
+            .await?
+            .into_iter()
+            .map(|da| (da.id.clone(), da))
+            .collect();
+        let assessments = store::assessments_in_states(c, &ics, &[State::ImpactAssessment]).await?;
+        let votes = store::votes_in_states(c, &ics, &[State::DaReview]).await?;
+        let hazards = if actor.cso {
+            let editable = [State::Submitted, State::ImpactAssessment, State::DaReview];
+            store::hazards_in_states(c, &ics, &editable).await?
+        } else {
+            BTreeMap::new()
+        };
         let mut out = Vec::new();
-        for cr in store::active_change_requests(c, &ics).await? {
-            if !authorities.contains_key(&cr.design_authority) {
-                let da = self.load_da(c, &ics, &cr.design_authority).await?;
-                authorities.insert(cr.design_authority.clone(), da);
-            }
+        for cr in active {
             let Some(da) = authorities.get(&cr.design_authority) else {
                 continue;
             };
-            let assessments = if cr.state == State::ImpactAssessment {
-                store::assessments(c, &ics, &cr.id).await?
-            } else {
-                Vec::new()
-            };
-            let votes = if cr.state == State::DaReview {
-                store::votes(c, &ics, &cr.id).await?
-            } else {
-                Vec::new()
-            };
-            let hazards = if actor.cso && cr.state.editable() {
-                store::hazards(c, &ics, &cr.id).await?
-            } else {
-                Vec::new()
-            };
-            for action in actions(&actor, &cr, da, &assessments, &hazards, &votes, now) {
+            let a = assessments.get(&cr.id).map_or(&[][..], Vec::as_slice);
+            let v = votes.get(&cr.id).map_or(&[][..], Vec::as_slice);
+            let h = hazards.get(&cr.id).map_or(&[][..], Vec::as_slice);
+            for action in actions(&actor, &cr, da, a, h, v, now) {
                 out.push((cr.clone(), action));
             }
         }

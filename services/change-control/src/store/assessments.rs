@@ -49,32 +49,60 @@ pub async fn assessments<C: ConnectionTrait>(
     ics: &str,
     cr: &str,
 ) -> Result<Vec<ImpactAssessment>, StoreError> {
+    let mut by_cr = assessments_where(c, ics, assessment::Column::ChangeRequest.eq(cr)).await?;
+    Ok(by_cr.remove(cr).unwrap_or_default())
+}
+
+/// The assessments of every change request of an ICS in one of `states`, by change request id, in
+/// one query whatever their number.
+pub async fn assessments_in_states<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    states: &[State],
+) -> Result<BTreeMap<String, Vec<ImpactAssessment>>, StoreError> {
+    let ids = ids_in_states(ics, states);
+    assessments_where(c, ics, assessment::Column::ChangeRequest.in_subquery(ids)).await
+}
+
+async fn assessments_where<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<BTreeMap<String, Vec<ImpactAssessment>>, StoreError> {
     let rows = assessment::Entity::find()
         .filter(assessment::Column::Ics.eq(ics))
-        .filter(assessment::Column::ChangeRequest.eq(cr))
+        .filter(which)
+        .order_by_asc(assessment::Column::ChangeRequest)
         .order_by_asc(assessment::Column::Trust)
         .all(c)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|m| ImpactAssessment {
-            trust: m.trust,
-            effort_days: m.effort_days,
-            local_configuration_impact: m.local_configuration_impact,
-            training_impact: m.training_impact,
-            clinical_risk_notes: m.clinical_risk_notes,
-            readiness_date: m.readiness_date,
-            recommendation: match m.recommendation.as_str() {
-                "SUPPORT" => Recommendation::Support,
-                "OBJECT" => Recommendation::Object,
-                _ => Recommendation::Abstain,
-            },
-            assessor: Person {
-                issuer: m.assessor_issuer,
-                subject: m.assessor,
-                name: m.assessor_name,
-            },
-            update_time: m.update_time,
-        })
-        .collect())
+    let mut out: BTreeMap<String, Vec<ImpactAssessment>> = BTreeMap::new();
+    for m in rows {
+        out.entry(m.change_request.clone())
+            .or_default()
+            .push(assessment_of(m));
+    }
+    Ok(out)
+}
+
+fn assessment_of(m: assessment::Model) -> ImpactAssessment {
+    ImpactAssessment {
+        trust: m.trust,
+        effort_days: m.effort_days,
+        local_configuration_impact: m.local_configuration_impact,
+        training_impact: m.training_impact,
+        clinical_risk_notes: m.clinical_risk_notes,
+        readiness_date: m.readiness_date,
+        recommendation: match m.recommendation.as_str() {
+            "SUPPORT" => Recommendation::Support,
+            "OBJECT" => Recommendation::Object,
+            _ => Recommendation::Abstain,
+        },
+        assessor: Person {
+            issuer: m.assessor_issuer,
+            subject: m.assessor,
+            name: m.assessor_name,
+        },
+        update_time: m.update_time,
+    }
 }

@@ -413,3 +413,13 @@ pub async fn active_change_requests<C: ConnectionTrait>(
         .map(cr_of)
         .collect()
 }
+
+/// The ids of an ICS's change requests in one of `states`, as a subquery.
+pub(super) fn ids_in_states(ics: &str, states: &[State]) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(change_request::Column::Id)
+        .from(change_request::Entity)
+        .and_where(change_request::Column::Ics.eq(ics))
+        .and_where(change_request::Column::State.is_in(states.iter().map(|s| s.as_str())))
+        .to_owned()
+}

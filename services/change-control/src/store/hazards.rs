@@ -82,35 +82,63 @@ pub async fn hazards<C: ConnectionTrait>(
     ics: &str,
     cr: &str,
 ) -> Result<Vec<Hazard>, StoreError> {
+    let mut by_cr = hazards_where(c, ics, hazard::Column::ChangeRequest.eq(cr)).await?;
+    Ok(by_cr.remove(cr).unwrap_or_default())
+}
+
+/// The hazards of every change request of an ICS in one of `states`, by change request id, in
+/// one query whatever their number.
+pub async fn hazards_in_states<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    states: &[State],
+) -> Result<BTreeMap<String, Vec<Hazard>>, StoreError> {
+    let ids = ids_in_states(ics, states);
+    hazards_where(c, ics, hazard::Column::ChangeRequest.in_subquery(ids)).await
+}
+
+async fn hazards_where<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<BTreeMap<String, Vec<Hazard>>, StoreError> {
     let rows = hazard::Entity::find()
         .filter(hazard::Column::Ics.eq(ics))
-        .filter(hazard::Column::ChangeRequest.eq(cr))
+        .filter(which)
+        .order_by_asc(hazard::Column::ChangeRequest)
         .order_by_asc(hazard::Column::CreateTime)
         .order_by_asc(hazard::Column::Id)
         .all(c)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|m| Hazard {
-            id: m.id,
-            description: m.description,
-            cause: m.cause,
-            effect: m.effect,
-            existing_controls: m.existing_controls,
-            initial_likelihood: m.initial_likelihood,
-            initial_severity: m.initial_severity,
-            initial_risk: m.initial_risk as u8,
-            further_controls: m.further_controls,
-            residual_likelihood: m.residual_likelihood,
-            residual_severity: m.residual_severity,
-            residual_risk: m.residual_risk as u8,
-            signed_off_by: (!m.signed_off_by.is_empty()).then_some(Person {
-                issuer: m.signed_off_by_issuer,
-                subject: m.signed_off_by,
-                name: m.signed_off_by_name,
-            }),
-            signed_off_trust: m.signed_off_trust,
-            sign_off_time: m.sign_off_time,
-        })
-        .collect())
+    let mut out: BTreeMap<String, Vec<Hazard>> = BTreeMap::new();
+    for m in rows {
+        out.entry(m.change_request.clone())
+            .or_default()
+            .push(hazard_of(m));
+    }
+    Ok(out)
+}
+
+fn hazard_of(m: hazard::Model) -> Hazard {
+    Hazard {
+        id: m.id,
+        description: m.description,
+        cause: m.cause,
+        effect: m.effect,
+        existing_controls: m.existing_controls,
+        initial_likelihood: m.initial_likelihood,
+        initial_severity: m.initial_severity,
+        initial_risk: m.initial_risk as u8,
+        further_controls: m.further_controls,
+        residual_likelihood: m.residual_likelihood,
+        residual_severity: m.residual_severity,
+        residual_risk: m.residual_risk as u8,
+        signed_off_by: (!m.signed_off_by.is_empty()).then_some(Person {
+            issuer: m.signed_off_by_issuer,
+            subject: m.signed_off_by,
+            name: m.signed_off_by_name,
+        }),
+        signed_off_trust: m.signed_off_trust,
+        sign_off_time: m.sign_off_time,
+    }
 }

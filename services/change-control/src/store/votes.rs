@@ -98,39 +98,68 @@ pub async fn votes<C: ConnectionTrait>(
     ics: &str,
     cr: &str,
 ) -> Result<Vec<Vote>, StoreError> {
+    let mut by_cr = votes_where(c, ics, vote::Column::ChangeRequest.eq(cr)).await?;
+    Ok(by_cr.remove(cr).unwrap_or_default())
+}
+
+/// The votes of every change request of an ICS in one of `states`, by change request id, in
+/// one query whatever their number.
+pub async fn votes_in_states<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    states: &[State],
+) -> Result<BTreeMap<String, Vec<Vote>>, StoreError> {
+    let ids = ids_in_states(ics, states);
+    votes_where(c, ics, vote::Column::ChangeRequest.in_subquery(ids)).await
+}
+
+async fn votes_where<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<BTreeMap<String, Vec<Vote>>, StoreError> {
     let rows = vote::Entity::find()
         .filter(vote::Column::Ics.eq(ics))
-        .filter(vote::Column::ChangeRequest.eq(cr))
+        .filter(which)
+        .order_by_asc(vote::Column::ChangeRequest)
         .order_by_asc(vote::Column::Trust)
         .all(c)
         .await?;
-    rows.into_iter()
-        .map(|m| {
-            Ok(Vote {
-                trust: m.trust,
-                voter: Person {
-                    issuer: m.voter_issuer,
-                    subject: m.voter,
-                    name: m.voter_name,
-                },
-                choice: match m.choice.as_str() {
-                    "APPROVE" => Choice::Approve,
-                    "REJECT" => Choice::Reject,
-                    "ABSTAIN" => Choice::Abstain,
-                    other => return Err(StoreError::Corrupt("vote", other.into())),
-                },
-                reason: m.reason,
-                comment: m.comment,
-                stale: m.stale,
-                disposition: match m.disposition.as_deref() {
-                    None => None,
-                    Some("PERSUASIVE") => Some(Disposition::Persuasive),
-                    Some("NOT_PERSUASIVE") => Some(Disposition::NotPersuasive),
-                    Some(_) => Some(Disposition::ConsideredForFuture),
-                },
-                disposition_note: m.disposition_note,
-                cast_time: m.cast_time,
-            })
+    let mut out: BTreeMap<String, Vec<Vote>> = BTreeMap::new();
+    for m in rows {
+        out.entry(m.change_request.clone())
+            .or_default()
+            .push(vote_of(m)?);
+    }
+    Ok(out)
+}
+
+fn vote_of(m: vote::Model) -> Result<Vote, StoreError> {
+    {
+        Ok(Vote {
+            trust: m.trust,
+            voter: Person {
+                issuer: m.voter_issuer,
+                subject: m.voter,
+                name: m.voter_name,
+            },
+            choice: match m.choice.as_str() {
+                "APPROVE" => Choice::Approve,
+                "REJECT" => Choice::Reject,
+                "ABSTAIN" => Choice::Abstain,
+                other => return Err(StoreError::Corrupt("vote", other.into())),
+            },
+            reason: m.reason,
+            comment: m.comment,
+            stale: m.stale,
+            disposition: match m.disposition.as_deref() {
+                None => None,
+                Some("PERSUASIVE") => Some(Disposition::Persuasive),
+                Some("NOT_PERSUASIVE") => Some(Disposition::NotPersuasive),
+                Some(_) => Some(Disposition::ConsideredForFuture),
+            },
+            disposition_note: m.disposition_note,
+            cast_time: m.cast_time,
         })
-        .collect()
+    }
 }

@@ -8,11 +8,11 @@ use serde_json::Value;
 use super::changeset::Change;
 use super::kind::{ConfigKind, Violation};
 use super::layer::{
-    Baseline, BaselineItem, Entry, Governance, Key, LayerId, Overlay, OverlayItem, Provenance,
-    check_overlay_entry,
+    Baseline, BaselineItem, Entry, Governance, Key, LayerId, Local, Overlay, OverlayItem,
+    Provenance, check_overlay_entry,
 };
 use super::lthash::LtHash;
-use super::resolve::{Difference, diff, item_element, resolve};
+use super::resolve::{Difference, Effective, diff, item_element, resolve, resolve_owned};
 
 /// A layer entry with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +41,37 @@ pub fn as_baseline(content: &Content) -> Baseline {
             )
         })
         .collect()
+}
+
+/// The effective configuration of a baseline's content with an overlay's: [`resolve_owned`] of
+/// the two, their entries moved rather than copied.
+pub fn resolve_contents(baseline: Content, overlay: Content) -> Effective {
+    let baseline = baseline
+        .into_iter()
+        .map(|(k, p)| {
+            (
+                k,
+                BaselineItem {
+                    value: p.entry.value,
+                    governance: p.entry.governance,
+                    provenance: p.provenance,
+                },
+            )
+        })
+        .collect();
+    let overlay = overlay
+        .into_iter()
+        .map(|(k, p)| {
+            let local = if p.entry.suppress {
+                Local::Remove
+            } else {
+                Local::Set(p.entry.value)
+            };
+            let provenance = p.provenance;
+            (k, OverlayItem { local, provenance })
+        })
+        .collect();
+    resolve_owned(baseline, overlay)
 }
 
 /// The content as an overlay.

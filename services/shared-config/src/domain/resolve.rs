@@ -41,16 +41,21 @@ pub type Effective = BTreeMap<Key, Resolved>;
 /// not applied and are reported in `ignored`, so a locked key never differs from the baseline and
 /// a bounded key never leaves its bounds.
 pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
+    resolve_owned(baseline.clone(), overlay.clone())
+}
+
+/// [`resolve`], taking the layers: their values move into the result instead of being copied.
+pub fn resolve_owned(baseline: Baseline, mut overlay: Overlay) -> Effective {
     let mut out = Effective::new();
     for (key, item) in baseline {
-        let base = Resolved {
-            value: item.value.clone(),
+        let mut base = Resolved {
+            value: item.value,
             source: Source::Baseline,
-            provenance: item.provenance.clone(),
+            provenance: item.provenance,
             ignored: None,
         };
-        let Some(local) = overlay.get(key) else {
-            out.insert(key.clone(), base);
+        let Some(local) = overlay.remove(&key) else {
+            out.insert(key, base);
             continue;
         };
         let refusal = match (&item.governance, &local.local) {
@@ -61,38 +66,33 @@ pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
             (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v)),
             (Governance::Overridable, _) => None,
         };
-        match (refusal, &local.local) {
+        match (refusal, local.local) {
             (Some(why), _) => {
-                out.insert(
-                    key.clone(),
-                    Resolved {
-                        ignored: Some(format!("overlay entry not applied: {why}")),
-                        ..base
-                    },
-                );
+                base.ignored = Some(format!("overlay entry not applied: {why}"));
+                out.insert(key, base);
             }
             (None, Local::Remove) => {}
             (None, Local::Set(value)) => {
                 out.insert(
-                    key.clone(),
+                    key,
                     Resolved {
-                        value: value.clone(),
+                        value,
                         source: Source::Override,
-                        provenance: local.provenance.clone(),
+                        provenance: local.provenance,
                         ignored: None,
                     },
                 );
             }
         }
     }
-    for (key, local) in overlay.iter().filter(|(k, _)| !baseline.contains_key(*k)) {
-        if let Local::Set(value) = &local.local {
+    for (key, local) in overlay {
+        if let Local::Set(value) = local.local {
             out.insert(
-                key.clone(),
+                key,
                 Resolved {
-                    value: value.clone(),
+                    value,
                     source: Source::LocalOnly,
-                    provenance: local.provenance.clone(),
+                    provenance: local.provenance,
                     ignored: None,
                 },
             );

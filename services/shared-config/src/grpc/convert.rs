@@ -76,6 +76,24 @@ pub fn json_of(v: prost_types::Value) -> Value {
     }
 }
 
+/// [`value_of`], taking the value: its strings move instead of being copied.
+pub fn value_into(v: Value) -> prost_types::Value {
+    use prost_types::value::Kind;
+    let kind = match v {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(b) => Kind::BoolValue(b),
+        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        Value::String(s) => Kind::StringValue(s),
+        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
+            values: a.into_iter().map(value_into).collect(),
+        }),
+        Value::Object(o) => Kind::StructValue(prost_types::Struct {
+            fields: o.into_iter().map(|(k, v)| (k, value_into(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
 /// JSON as a protobuf `Value`.
 pub fn value_of(v: &Value) -> prost_types::Value {
     use prost_types::value::Kind;
@@ -328,7 +346,11 @@ impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
                 overlay_revision: view.revision.as_ref().map_or(0, |r| r.overlay_revision),
                 etag: concordat_api::etag(rev),
                 content_hash: view.content_hash.clone(),
-                items: view.items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
+                items: view
+                    .items
+                    .into_iter()
+                    .map(|(k, r)| resolved_pb(k, r))
+                    .collect(),
             }),
             not_modified: false,
             next_page_token,
@@ -599,19 +621,19 @@ pub fn encode_effective(e: &EffectiveRevision) -> Vec<u8> {
     effective_revision_pb(e).encode_to_vec()
 }
 
-pub(super) fn resolved_pb(k: &Key, r: &Resolved) -> pb::EffectiveItem {
+pub(super) fn resolved_pb(k: Key, r: Resolved) -> pb::EffectiveItem {
     pb::EffectiveItem {
-        kind: k.kind.clone(),
-        key: k.key.clone(),
-        value: Some(value_of(&r.value)),
+        kind: k.kind,
+        key: k.key,
+        value: Some(value_into(r.value)),
         source: match r.source {
             Source::Baseline => pb::Source::Baseline,
             Source::Override => pb::Source::Override,
             Source::LocalOnly => pb::Source::LocalOnly,
         } as i32,
         layer_revision: i64::try_from(r.provenance.revision).unwrap_or_default(),
-        change_request: r.provenance.change_request.clone(),
-        ignored: r.ignored.clone().unwrap_or_default(),
+        change_request: r.provenance.change_request,
+        ignored: r.ignored.unwrap_or_default(),
     }
 }
 

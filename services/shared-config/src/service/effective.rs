@@ -64,7 +64,7 @@ impl SharedConfig {
             None,
         )
         .await?;
-        let items = resolve(&as_baseline(&baseline), &as_overlay(&overlay));
+        let items = publish::resolve_contents(baseline, overlay);
         let content_hash = if kind_filter.is_some() {
             content_hash(&values_of(&items))
         } else {
@@ -218,7 +218,7 @@ impl SharedConfig {
             .cloned();
         let mut page = Effective::new();
         let mut bytes = 0;
-        for (key, item) in resolve(&as_baseline(&baseline), &as_overlay(&overlay)) {
+        for (key, item) in publish::resolve_contents(baseline, overlay) {
             if bound.as_ref().is_some_and(|b| &key > b) {
                 break;
             }

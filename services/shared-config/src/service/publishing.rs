@@ -261,7 +261,7 @@ impl SharedConfig {
                             .await?;
                     let overlay =
                         store::content(c, ics, &id, overlay_rev, None, None, None).await?;
-                    let items = resolve(&as_baseline(&baseline), &as_overlay(&overlay));
+                    let items = publish::resolve_contents(baseline, overlay);
                     (other.map_or(0, |(r, _)| r), lthash_of(&values_of(&items)))
                 }
             };

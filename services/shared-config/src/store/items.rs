@@ -70,14 +70,17 @@ pub async fn content<C: ConnectionTrait>(
         q = q.filter(item::Column::Kind.eq(k));
     }
     if let Some(after) = after {
+        // A row comparison, so the page starts where the key index says rather than after a
+        // scan from the layer's first key.
         q = q.filter(
-            Condition::any()
-                .add(item::Column::Kind.gt(after.kind.as_str()))
-                .add(
-                    Condition::all()
-                        .add(item::Column::Kind.eq(after.kind.as_str()))
-                        .add(item::Column::ItemKey.gt(after.key.as_str())),
-                ),
+            Expr::tuple([
+                Expr::col(item::Column::Kind),
+                Expr::col(item::Column::ItemKey),
+            ])
+            .gt(Expr::tuple([
+                Expr::value(after.kind.as_str()),
+                Expr::value(after.key.as_str()),
+            ])),
         );
     }
     q = q

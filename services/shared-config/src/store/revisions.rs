@@ -168,8 +168,8 @@ pub async fn revisions<C: ConnectionTrait>(
 /// checksum, computed from its content (the migration to incremental hashes). Costs a read of
 /// each revision's content: once.
 pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
-    use crate::domain::publish::{as_baseline, as_overlay, layer_lthash};
-    use crate::domain::resolve::{lthash_of, resolve, values};
+    use crate::domain::publish::{layer_lthash, resolve_contents};
+    use crate::domain::resolve::{lthash_of, values};
     let layer_of =
         |id: &str| LayerId::parse(id).ok_or_else(|| StoreError::Corrupt("layer", id.to_owned()));
     for row in revision::Entity::find().all(c).await? {
@@ -201,7 +201,7 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
             None,
         )
         .await?;
-        let resolved = resolve(&as_baseline(&baseline), &as_overlay(&overlay));
+        let resolved = resolve_contents(baseline, overlay);
         let state = lthash_of(&values(resolved.iter().map(|(k, r)| (k, &r.value))));
         effective::Entity::update_many()
             .col_expr(
