@@ -20,7 +20,6 @@ use std::time::Instant;
 
 use concordat_e2e::{Bearer, Options, TestServer};
 use concordat_platform::testkit::TestBackend;
-use concordat_proto::changecontrol::v1 as cc;
 use concordat_proto::sharedconfig::v1 as pb;
 use concordat_shared_config::domain::layer::{
     Baseline, BaselineItem, Governance, Key, Local, Overlay, OverlayItem, Provenance,
@@ -168,128 +167,13 @@ async fn seeded(backend: TestBackend) -> (TestServer, String) {
     })
     .await
     .unwrap();
-    let changes = |trust, role, subject| {
-        cc::change_control_service_client::ChangeControlServiceClient::with_interceptor(
-            s.channel.clone(),
-            Bearer::new(&token(&s, trust, role, subject)),
-        )
-    };
-    let da = changes("RGT", "ics-admin", "admin")
-        .create_design_authority(cc::CreateDesignAuthorityRequest {
-            parent: "icss/QUE".into(),
-            design_authority_id: "medicines".into(),
-            design_authority: Some(cc::DesignAuthority {
-                display_name: "Medicines".into(),
-                domains: vec!["medicines".into()],
-                members: TRUSTS
-                    .iter()
-                    .map(|t| cc::Membership {
-                        trust: t.to_string(),
-                        voting_members: vec![s.person(&format!("voter-{t}"))],
-                    })
-                    .collect(),
-                chair: Some(s.person("chair")),
-                charter: Some(cc::Charter {
-                    quorum_percent: 75,
-                    rules: [
-                        (cc::ChangeClass::Routine, false),
-                        (cc::ChangeClass::Significant, false),
-                        (cc::ChangeClass::SafetyCritical, true),
-                    ]
-                    .into_iter()
-                    .map(|(class, cso)| cc::ClassRule {
-                        change_class: class as i32,
-                        threshold: cc::Threshold::SimpleMajority as i32,
-                        cso_sign_off_required: cso,
-                    })
-                    .collect(),
-                    silence: cc::SilencePolicy::Abstain as i32,
-                    board_risk_threshold: 3,
-                    board_cost_threshold_pence: 5_000_000,
-                    max_residual_risk: 3,
-                    assessment_days: 14,
-                    voting_days: 7,
-                    emergency_review_days: 10,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .design_authority
-        .unwrap()
-        .name;
-    let template = changes("RGT", "da-chair", "chair")
-        .create_standard_template(cc::CreateStandardTemplateRequest {
-            parent: "icss/QUE".into(),
-            standard_template_id: "bulk".into(),
-            standard_template: Some(cc::StandardTemplate {
-                display_name: "Bulk".into(),
-                description: "Bulk".into(),
-                design_authority: da.clone(),
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .standard_template
-        .unwrap()
-        .name;
-    let mut lead = changes("RGT", "trust-digital-lead", "lead");
-    let cr = lead
-        .create_change_request(cc::CreateChangeRequestRequest {
-            parent: "icss/QUE".into(),
-            change_request: Some(cc::ChangeRequest {
-                title: "Build".into(),
-                description: "The ICS build".into(),
-                domain: "medicines".into(),
-                design_authority: da,
-                affected_trusts: TRUSTS.iter().map(|t| t.to_string()).collect(),
-                change_type: cc::ChangeType::Standard as i32,
-                change_class: cc::ChangeClass::Routine as i32,
-                standard_template: template,
-                ..Default::default()
-            }),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .change_request
-        .unwrap()
-        .name;
-    lead.submit_change_request(cc::SubmitChangeRequestRequest {
-        name: cr.clone(),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let cr = concordat_e2e::standard_change(
+        &s,
+        &TRUSTS,
+        &["alert-rule", "order-set", "form-template", "code-set"],
+    )
+    .await;
     let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
-    let schema = match value_of(&json!({"type": "object"})).kind {
-        Some(prost_types::value::Kind::StructValue(st)) => st,
-        _ => unreachable!(),
-    };
-    for kind in ["alert-rule", "order-set", "form-template", "code-set"] {
-        admin
-            .clone()
-            .create_config_kind(pb::CreateConfigKindRequest {
-                parent: "icss/QUE".into(),
-                config_kind_id: kind.into(),
-                config_kind: Some(pb::ConfigKind {
-                    domain: "medicines".into(),
-                    schema: Some(schema.clone()),
-                    ..Default::default()
-                }),
-                request_id: String::new(),
-            })
-            .await
-            .unwrap();
-    }
     let started = Instant::now();
     publish(
         &admin,

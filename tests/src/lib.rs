@@ -71,6 +71,11 @@ pub struct Options {
     pub max_concurrent_requests: usize,
     /// The largest message accepted or sent.
     pub max_message_bytes: usize,
+    /// Another server's database (its [`TestServer::database_url`]), to run as a second replica
+    /// of it; `None` for a database of its own.
+    pub replica_of: Option<String>,
+    /// How often watchers poll for other replicas' events (`events.poll_interval`).
+    pub poll_interval: Duration,
 }
 
 impl Default for Options {
@@ -82,6 +87,8 @@ impl Default for Options {
             jwks_min_refresh: Duration::from_millis(200),
             max_concurrent_requests: 512,
             max_message_bytes: 8 * 1024 * 1024,
+            replica_of: None,
+            poll_interval: Duration::from_secs(1),
         }
     }
 }
@@ -92,7 +99,8 @@ pub struct TestServer {
     pub channel: Channel,
     pub platform: Arc<Platform>,
     pub data_dir: tempfile::TempDir,
-    _db: TestDb,
+    _db: Option<TestDb>,
+    database_url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -100,13 +108,20 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server; `None` when PostgreSQL is unavailable outside CI.
     pub async fn start(options: Options) -> Option<Self> {
-        let db = TestDb::new(options.backend).await?;
+        let (db, database_url) = match &options.replica_of {
+            Some(url) => (None, url.clone()),
+            None => {
+                let db = TestDb::new(options.backend).await?;
+                let url = db.url.clone();
+                (Some(db), url)
+            }
+        };
         let data_dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.listen = "127.0.0.1:0".parse().unwrap();
         config.metrics_listen = "127.0.0.1:0".parse().unwrap();
         config.data_dir = data_dir.path().to_path_buf();
-        config.database_url = Some(db.url.clone());
+        config.database_url = Some(database_url.clone());
         config.dev_issuer.listen = "127.0.0.1:0".parse().unwrap();
         config.dev_issuer.enabled = options.dev_issuer;
         config.identity.jwks_min_refresh_interval = options.jwks_min_refresh;
@@ -114,6 +129,7 @@ impl TestServer {
         config.server.max_concurrent_requests = options.max_concurrent_requests;
         config.server.max_message_bytes = options.max_message_bytes;
         config.server.shutdown_grace = Duration::from_secs(2);
+        config.events.poll_interval = options.poll_interval;
         if let Some(text) = &options.federation {
             let path = data_dir.path().join("federation.toml");
             std::fs::write(&path, text).unwrap();
@@ -154,11 +170,17 @@ impl TestServer {
             platform,
             data_dir,
             _db: db,
+            database_url,
             stop: Some(stop),
             task: Some(task),
         };
         server.wait_serving().await;
         Some(server)
+    }
+
+    /// The database this server uses, for [`Options::replica_of`].
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// Polls health until SERVING (bounded).
@@ -529,4 +551,155 @@ impl OidcProvider {
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// An ICS ready for bulk configuration work: a medicines design authority of `trusts` (chaired by
+/// `chair`), a standard template, an APPROVED standard change request affecting every trust, and
+/// the config `kinds` (any JSON object) in the medicines domain. Returns the change request.
+pub async fn standard_change(s: &TestServer, trusts: &[&str], kinds: &[&str]) -> String {
+    let changes = |trust: &str, role: &str, subject: &str| {
+        s.change_control(&s.token(trust, &[role], subject))
+    };
+    let da = changes(trusts[0], "ics-admin", "admin")
+        .create_design_authority(
+            concordat_proto::changecontrol::v1::CreateDesignAuthorityRequest {
+                parent: "icss/QUE".into(),
+                design_authority_id: "medicines".into(),
+                design_authority: Some(concordat_proto::changecontrol::v1::DesignAuthority {
+                    display_name: "Medicines".into(),
+                    domains: vec!["medicines".into()],
+                    members: trusts
+                        .iter()
+                        .map(|t| concordat_proto::changecontrol::v1::Membership {
+                            trust: t.to_string(),
+                            voting_members: vec![s.person(&format!("voter-{t}"))],
+                        })
+                        .collect(),
+                    chair: Some(s.person("chair")),
+                    charter: Some(concordat_proto::changecontrol::v1::Charter {
+                        quorum_percent: 75,
+                        rules: [
+                            (
+                                concordat_proto::changecontrol::v1::ChangeClass::Routine,
+                                false,
+                            ),
+                            (
+                                concordat_proto::changecontrol::v1::ChangeClass::Significant,
+                                false,
+                            ),
+                            (
+                                concordat_proto::changecontrol::v1::ChangeClass::SafetyCritical,
+                                true,
+                            ),
+                        ]
+                        .into_iter()
+                        .map(
+                            |(class, cso)| concordat_proto::changecontrol::v1::ClassRule {
+                                change_class: class as i32,
+                                threshold:
+                                    concordat_proto::changecontrol::v1::Threshold::SimpleMajority
+                                        as i32,
+                                cso_sign_off_required: cso,
+                            },
+                        )
+                        .collect(),
+                        silence: concordat_proto::changecontrol::v1::SilencePolicy::Abstain as i32,
+                        board_risk_threshold: 3,
+                        board_cost_threshold_pence: 5_000_000,
+                        max_residual_risk: 3,
+                        assessment_days: 14,
+                        voting_days: 7,
+                        emergency_review_days: 10,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap()
+        .name;
+    let template = changes(trusts[0], "da-chair", "chair")
+        .create_standard_template(
+            concordat_proto::changecontrol::v1::CreateStandardTemplateRequest {
+                parent: "icss/QUE".into(),
+                standard_template_id: "bulk".into(),
+                standard_template: Some(concordat_proto::changecontrol::v1::StandardTemplate {
+                    display_name: "Bulk".into(),
+                    description: "Bulk".into(),
+                    design_authority: da.clone(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .standard_template
+        .unwrap()
+        .name;
+    let mut lead = changes(trusts[0], "trust-digital-lead", "lead");
+    let cr = lead
+        .create_change_request(
+            concordat_proto::changecontrol::v1::CreateChangeRequestRequest {
+                parent: "icss/QUE".into(),
+                change_request: Some(concordat_proto::changecontrol::v1::ChangeRequest {
+                    title: "Build".into(),
+                    description: "The ICS build".into(),
+                    domain: "medicines".into(),
+                    design_authority: da,
+                    affected_trusts: trusts.iter().map(|t| t.to_string()).collect(),
+                    change_type: concordat_proto::changecontrol::v1::ChangeType::Standard as i32,
+                    change_class: concordat_proto::changecontrol::v1::ChangeClass::Routine as i32,
+                    standard_template: template,
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap()
+        .name;
+    lead.submit_change_request(
+        concordat_proto::changecontrol::v1::SubmitChangeRequestRequest {
+            name: cr.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let admin = s.shared_config(&s.token(trusts[0], &["ics-admin"], "admin"));
+    let schema = match concordat_shared_config::grpc::value_of(
+        &serde_json::json!({"type": "object"}),
+    )
+    .kind
+    {
+        Some(prost_types::value::Kind::StructValue(st)) => st,
+        _ => unreachable!(),
+    };
+    for kind in kinds {
+        admin
+            .clone()
+            .create_config_kind(concordat_proto::sharedconfig::v1::CreateConfigKindRequest {
+                parent: "icss/QUE".into(),
+                config_kind_id: (*kind).into(),
+                config_kind: Some(concordat_proto::sharedconfig::v1::ConfigKind {
+                    domain: "medicines".into(),
+                    schema: Some(schema.clone()),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    cr
 }

@@ -1601,6 +1601,57 @@ async fn a_response_too_large_is_refused_before_commit(backend: TestBackend) {
     assert!(list.changesets.is_empty(), "{:?}", list.changesets);
 }
 
+/// Two replicas on one PostgreSQL database, polling once an hour: a watcher on the second hears
+/// of a publish through the first from PostgreSQL's NOTIFY, not from polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_on_another_replica_is_woken_by_the_commit() {
+    let Some(w) = World::new(TestBackend::Postgres).await else {
+        eprintln!("SKIPPED: no PostgreSQL outside CI");
+        return;
+    };
+    let hour = Duration::from_secs(3600);
+    let replica = TestServer::start(Options {
+        backend: TestBackend::Postgres,
+        federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
+        replica_of: Some(w.s.database_url().to_owned()),
+        poll_interval: hour,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let cr = w.change_request(&TRUSTS, true).await;
+    let admin = w.config("RGT", "ics-admin", "admin");
+    let watcher = replica.shared_config(&replica.token("RGM", &["automation"], "engine"));
+    let mut stream = watcher
+        .clone()
+        .watch_effective_config(pb::WatchEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            from_revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // The watch is past its backlog (none) and waiting before the publish.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cs = propose(
+        &admin,
+        "baseline",
+        &cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", "sepsis-news2", json!({"threshold": 5}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    publish(&admin, &cs.name, false).await.unwrap();
+    let revision = next_revision(&mut stream).await;
+    assert_eq!((revision.trust.as_str(), revision.revision), ("RGM", 1));
+    assert_eq!(revision.change_count, 1);
+}
+
 both_backends!(paging, paged_reads_hold_one_revision_and_fit_default_limits);
 both_backends!(too_large, a_response_too_large_is_refused_before_commit);
 both_backends!(

@@ -6,8 +6,10 @@
 //! SQLite), so events become visible in sequence order and a watcher that has seen `n` never later
 //! finds an event below `n`: with several replicas on PostgreSQL, a watcher on any replica sees
 //! every event exactly once. A watcher first replays everything after its cursor, then waits for
-//! new events: woken at once by commits in this process and polling at `poll_interval` for
-//! other replicas. Events older than the retention are pruned; a cursor from before the pruned
+//! new events: woken at once by commits in this process and, on PostgreSQL, by other replicas'
+//! commits too (each event's transaction sends a `NOTIFY` on the outbox's table name, and one
+//! `LISTEN` connection per outbox and process wakes its watchers); it also polls at
+//! `poll_interval`, in case a notification was lost with a connection. Events older than the retention are pruned; a cursor from before the pruned
 //! point is refused with OUT_OF_RANGE and reason `CURSOR_EXPIRED`, telling the client to read the
 //! current state again and watch from there.
 
@@ -72,6 +74,7 @@ pub struct Outbox {
     poll_interval: Duration,
     retention: Duration,
     drain: crate::drain::Drain,
+    listening: Arc<std::sync::OnceLock<()>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -128,7 +131,46 @@ impl Outbox {
             poll_interval: config.poll_interval,
             retention: config.retention,
             drain: crate::drain::Drain::default(),
+            listening: Arc::default(),
         }
+    }
+
+    /// On PostgreSQL, starts (once) the task that wakes this process's watchers when another
+    /// replica commits events: a `LISTEN` on the outbox's table name, reconnected after a second
+    /// when its connection is lost (the watchers' polling covers the gap).
+    fn listen_for_other_replicas(&self) {
+        if self.backend() != DbBackend::Postgres || self.listening.set(()).is_err() {
+            return;
+        }
+        let pool = self.db.conn().get_postgres_connection_pool().clone();
+        let (table, wake) = (self.table, self.wake.clone());
+        tokio::spawn(async move {
+            use sea_orm::sqlx::postgres::PgListener;
+            loop {
+                let listener = match PgListener::connect_with(&pool).await {
+                    Ok(mut l) => l.listen(table).await.map(|()| l),
+                    Err(err) => Err(err),
+                };
+                match listener {
+                    Ok(mut l) => loop {
+                        match l.try_recv().await {
+                            Ok(Some(_)) => wake.notify_waiters(),
+                            // The connection was lost and is re-established by the next call;
+                            // what was sent meanwhile is found by the next read.
+                            Ok(None) => wake.notify_waiters(),
+                            Err(err) => {
+                                tracing::warn!(outbox = table, error = %err, "outbox LISTEN failed");
+                                break;
+                            }
+                        }
+                    },
+                    Err(err) => {
+                        tracing::warn!(outbox = table, error = %err, "outbox LISTEN failed");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// This outbox's watchers end with [`crate::drain::Drain::error`] when `drain` starts.
@@ -190,6 +232,11 @@ impl Outbox {
             ])
             .to_owned();
         txn.execute(&insert).await?;
+        if self.backend() == DbBackend::Postgres {
+            // Delivered when the transaction commits, once however many events it holds.
+            txn.execute_unprepared(&format!("NOTIFY {}", self.table))
+                .await?;
+        }
         Ok(seq)
     }
 
@@ -243,6 +290,7 @@ impl Outbox {
             )
             .with_metadata("pruned_through", pruned.to_string()));
         }
+        self.listen_for_other_replicas();
         let (tx, rx) = mpsc::channel(64);
         let outbox = self.clone();
         tokio::spawn(async move {
