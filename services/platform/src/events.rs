@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Index, OnConflict, Query, Table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 
@@ -75,6 +75,7 @@ pub struct Outbox {
     retention: Duration,
     drain: crate::drain::Drain,
     listening: Arc<std::sync::OnceLock<()>>,
+    hub: Arc<tokio::sync::OnceCell<broadcast::Sender<Arc<Event>>>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -132,6 +133,7 @@ impl Outbox {
             retention: config.retention,
             drain: crate::drain::Drain::default(),
             listening: Arc::default(),
+            hub: Arc::default(),
         }
     }
 
@@ -249,14 +251,26 @@ impl Outbox {
 
     /// Events of `ics` after `cursor`, oldest first, at most `limit`.
     pub async fn read(&self, ics: &str, cursor: i64, limit: u64) -> Result<Vec<Event>, DbErr> {
-        let select = Query::select()
+        self.read_of(Some(ics), cursor, limit).await
+    }
+
+    /// Events of `ics` (`None`: of every ICS) after `cursor`, oldest first, at most `limit`.
+    async fn read_of(
+        &self,
+        ics: Option<&str>,
+        cursor: i64,
+        limit: u64,
+    ) -> Result<Vec<Event>, DbErr> {
+        let mut select = Query::select()
             .columns(["seq", "ics", "resource", "kind", "payload", "created_at"].map(Alias::new))
             .from(Alias::new(self.table))
-            .and_where(Expr::col(Alias::new("ics")).eq(ics))
             .and_where(Expr::col(Alias::new("seq")).gt(cursor))
             .order_by(Alias::new("seq"), sea_orm::sea_query::Order::Asc)
             .limit(limit)
             .to_owned();
+        if let Some(ics) = ics {
+            select.and_where(Expr::col(Alias::new("ics")).eq(ics));
+        }
         Event::find_by_statement(self.backend().build(&select))
             .all(self.db.conn())
             .await
@@ -290,36 +304,33 @@ impl Outbox {
             )
             .with_metadata("pruned_through", pruned.to_string()));
         }
-        self.listen_for_other_replicas();
+        let mut hub = self.hub().await?.subscribe();
         let (tx, rx) = mpsc::channel(64);
         let outbox = self.clone();
         tokio::spawn(async move {
             let mut cursor = cursor;
+            // Subscribed before reading: what commits meanwhile is either read here or heard.
+            if !outbox.replay(&ics, &mut cursor, &tx).await {
+                return;
+            }
             loop {
-                // Register for wake-ups before reading, so a commit between the read and the
-                // wait is not missed.
-                let woken = outbox.wake.notified();
-                tokio::pin!(woken);
-                woken.as_mut().enable();
-                match outbox.read(&ics, cursor, 256).await {
-                    Ok(events) if !events.is_empty() => {
-                        for event in events {
+                tokio::select! {
+                    heard = hub.recv() => match heard {
+                        Ok(event) if event.ics == ics && event.seq > cursor => {
                             cursor = event.seq;
-                            if tx.send(Ok(event)).await.is_err() {
+                            if tx.send(Ok((*event).clone())).await.is_err() {
                                 return;
                             }
                         }
-                        continue;
-                    }
-                    Ok(_) => {}
-                    Err(err) => {
-                        let _ = tx.send(Err(ApiError::internal(err))).await;
-                        return;
-                    }
-                }
-                tokio::select! {
-                    _ = &mut woken => {}
-                    _ = tokio::time::sleep(outbox.poll_interval) => {}
+                        Ok(_) => {}
+                        // Too far behind the others: read what was missed.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            if !outbox.replay(&ics, &mut cursor, &tx).await {
+                                return;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    },
                     _ = tx.closed() => return,
                     _ = outbox.drain.started() => {
                         let _ = tx.send(Err(crate::drain::Drain::error())).await;
@@ -329,6 +340,77 @@ impl Outbox {
             }
         });
         Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    /// Sends the events of `ics` after `cursor` from the table, moving `cursor`; false when the
+    /// watcher is gone or the read failed (the error sent).
+    async fn replay(
+        &self,
+        ics: &str,
+        cursor: &mut i64,
+        tx: &mpsc::Sender<Result<Event, ApiError>>,
+    ) -> bool {
+        loop {
+            match self.read(ics, *cursor, 256).await {
+                Ok(events) => {
+                    let more = events.len() == 256;
+                    for event in events {
+                        *cursor = event.seq;
+                        if tx.send(Ok(event)).await.is_err() {
+                            return false;
+                        }
+                    }
+                    if !more {
+                        return true;
+                    }
+                }
+                Err(err) => {
+                    let _ = tx.send(Err(ApiError::internal(err))).await;
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// This process's one reader of the outbox: it reads new events once, whoever watches, and
+    /// broadcasts them to every watcher. Woken by this process's commits and (on PostgreSQL)
+    /// other replicas' notifications, and polling at `poll_interval`. Started by the first watch.
+    async fn hub(&self) -> Result<&broadcast::Sender<Arc<Event>>, ApiError> {
+        self.listen_for_other_replicas();
+        self.hub
+            .get_or_try_init(|| async {
+                let mut cursor = self.head().await?;
+                let (sender, _) = broadcast::channel(1024);
+                let (outbox, out) = (self.clone(), sender.clone());
+                tokio::spawn(async move {
+                    loop {
+                        let woken = outbox.wake.notified();
+                        tokio::pin!(woken);
+                        woken.as_mut().enable();
+                        match outbox.read_of(None, cursor, 256).await {
+                            Ok(events) if !events.is_empty() => {
+                                for event in events {
+                                    cursor = event.seq;
+                                    // No watcher at the moment is not an error.
+                                    let _ = out.send(Arc::new(event));
+                                }
+                                continue;
+                            }
+                            Ok(_) => {}
+                            Err(err) => {
+                                tracing::warn!(outbox = outbox.table, error = %err, "outbox read failed");
+                            }
+                        }
+                        tokio::select! {
+                            _ = &mut woken => {}
+                            _ = tokio::time::sleep(outbox.poll_interval) => {}
+                            _ = outbox.drain.started() => return,
+                        }
+                    }
+                });
+                Ok::<_, ApiError>(sender)
+            })
+            .await
     }
 
     /// Deletes events older than the retention and records the highest pruned sequence.
