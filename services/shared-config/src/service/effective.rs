@@ -18,12 +18,12 @@ impl SharedConfig {
         Ok(ics)
     }
 
+    /// A trust's whole effective configuration at `revision` (0: the newest), for export.
     pub(super) async fn effective_at(
         &self,
         ics: &str,
         trust: &str,
         revision: i64,
-        kind_filter: Option<&str>,
     ) -> Result<EffectiveView> {
         if revision < 0 {
             return Err(invalid("revision", "must not be negative"));
@@ -49,7 +49,7 @@ impl SharedConfig {
             ics,
             &LayerId::Baseline,
             record.baseline_revision,
-            kind_filter,
+            None,
             None,
             None,
         )
@@ -59,21 +59,15 @@ impl SharedConfig {
             ics,
             &LayerId::Trust(trust.to_owned()),
             record.overlay_revision,
-            kind_filter,
+            None,
             None,
             None,
         )
         .await?;
-        let items = publish::resolve_contents(baseline, overlay);
-        let content_hash = if kind_filter.is_some() {
-            content_hash(&values_of(&items))
-        } else {
-            record.content_hash.clone()
-        };
         Ok(EffectiveView {
             trust: trust.to_owned(),
-            content_hash,
-            items,
+            content_hash: record.content_hash.clone(),
+            items: publish::resolve_contents(baseline, overlay),
             revision: Some(record),
         })
     }

@@ -128,7 +128,7 @@ impl SharedConfig {
             ["icss", ics, "trusts", trust, "effectiveConfig"] => {
                 let parent = format!("icss/{ics}");
                 let ics = self.trust_in_scope(ctx, &parent, trust).await?;
-                let view = self.effective_at(&ics, trust, revision, None).await?;
+                let view = self.effective_at(&ics, trust, revision).await?;
                 let items = view
                     .items
                     .into_iter()
