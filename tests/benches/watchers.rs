@@ -1,8 +1,9 @@
 //! Load: 200 watchers of effective configuration, 20 on each of 10 trusts, over a baseline of
 //! 10,000 items. Each round publishes a one-item baseline change, which gives every trust a new
 //! effective revision, and measures for every watcher the time from the start of the
-//! `PublishChangeset` call to the arrival of that revision on its stream. Printed: the publish
-//! call's own time and the delivery percentiles over all rounds and watchers.
+//! `PublishChangeset` call to the arrival of that revision on its stream, and from the call's
+//! return (the commit is before it). Printed: the publish call's own time and the delivery
+//! percentiles over all rounds and watchers, both ways.
 //!
 //! Run on SQLite in one process, then, when a PostgreSQL server is given
 //! (`CONCORDAT_TEST_DATABASE_URL`, as the tests take it), on PostgreSQL in one process and with
@@ -141,12 +142,14 @@ async fn run(backend: TestBackend, replicas: usize, label: &str) {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut delivery = Vec::new();
+    let mut after_return = Vec::new();
     let mut publishes = Vec::new();
     for round in 0..ROUNDS {
         let name = propose(&admin, &cr, vec![change(round, round + 1)]).await;
         let started = Instant::now();
         publish(&admin, name).await;
-        publishes.push(started.elapsed());
+        let returned = Instant::now();
+        publishes.push(returned - started);
         // Effective revision 1 was the seed; round r makes revision r + 2.
         let want = i64::try_from(round).unwrap() + 2;
         let mut seen = 0;
@@ -157,19 +160,27 @@ async fn run(backend: TestBackend, replicas: usize, label: &str) {
                 .unwrap();
             assert_eq!(revision, want);
             delivery.push(at - started);
+            after_return.push(at.saturating_duration_since(returned));
             seen += 1;
         }
     }
     delivery.sort();
+    after_return.sort();
     publishes.sort();
     let pct = |v: &[Duration], p: f64| v[((v.len() as f64 - 1.0) * p).round() as usize];
     eprintln!(
-        "{label}: {WATCHERS} watchers, {ROUNDS} publishes: publish call p50 {:?}; delivery after the call's start p50 {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        "{label}: {WATCHERS} watchers, {ROUNDS} publishes: publish call p50 {:?}, max {:?}; \
+         delivery after the call's start p50 {:?}, p90 {:?}, p99 {:?}, max {:?}; \
+         after its return (0 if before) p50 {:?}, p99 {:?}, max {:?}",
         pct(&publishes, 0.5),
+        publishes.last().unwrap(),
         pct(&delivery, 0.5),
         pct(&delivery, 0.9),
         pct(&delivery, 0.99),
         delivery.last().unwrap(),
+        pct(&after_return, 0.5),
+        pct(&after_return, 0.99),
+        after_return.last().unwrap(),
     );
 }
 

@@ -879,6 +879,18 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
     let fifth = next_revision(&mut resumed).await;
     assert_eq!((fifth.revision, fifth.baseline_revision), (5, 4));
     assert_eq!(fifth.changes[0].key, "vte");
+    // Live, the watcher got revision 5 from its event's payload; replayed, from the table: the same.
+    let mut replay = viewer
+        .clone()
+        .watch_effective_config(pb::WatchEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            from_revision: 4,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_revision(&mut replay).await, fifth);
     let retried = rgt
         .clone()
         .rollback_layer(pb::RollbackLayerRequest {

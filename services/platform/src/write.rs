@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use sea_orm::{DatabaseTransaction, DbErr};
 use tonic::Code;
 
@@ -137,7 +137,8 @@ impl Write {
         &self.0.txn
     }
 
-    /// The time this write acts at (from the service's clock, read once when it began).
+    /// The time this write acts at (from the service's clock, read once when it began), to the
+    /// microsecond: what the databases store, so a response and a later read of it agree.
     pub fn now(&self) -> DateTime<Utc> {
         self.0.now
     }
@@ -304,7 +305,7 @@ impl Writer {
         }
         let write = Write(Arc::new(Shared {
             txn,
-            now: self.clock.now(),
+            now: self.clock.now().trunc_subsecs(6),
             pending: Mutex::new(Pending::default()),
         }));
         // `await` consumes the future, so the closure's handle is dropped when it returns.

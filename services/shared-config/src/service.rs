@@ -231,6 +231,10 @@ pub struct EffectiveQuery<'a> {
 /// clients) reads every page.
 pub const PAGE_BYTES: usize = 2 << 20;
 
+/// The kind of the event each new effective revision is announced by; its payload is the
+/// revision as `encode_effective` makes it.
+pub const PUBLISHED: &str = "effectiveConfig.published";
+
 /// How many bytes one item takes on the wire, supplied by the adapter.
 pub type ItemSize = fn(&Key, &resolve::Resolved) -> usize;
 

@@ -71,11 +71,25 @@ pub(super) async fn watch_effective_config(
     } = req.into_inner();
     let stream = api
         .cases
-        .watch(&ctx, &parent, &trust, from_revision)
+        .watch(
+            &ctx,
+            &parent,
+            &trust,
+            from_revision,
+            effective_revision_pb,
+            published_revision,
+        )
         .await?;
     Ok(watch_response(stream, |e| {
         Ok(pb::WatchEffectiveConfigResponse {
-            effective_revision: Some(effective_revision_pb(&e)),
+            effective_revision: Some(e),
         })
     }))
+}
+
+/// The revision an `effectiveConfig.published` event's payload carries (`encode_effective`'s).
+fn published_revision(payload: &[u8]) -> Option<(i64, pb::EffectiveRevision)> {
+    use prost::Message;
+    let e = pb::EffectiveRevision::decode(payload).ok()?;
+    Some((e.revision, e))
 }

@@ -282,7 +282,7 @@ impl SharedConfig {
             w.event(
                 ics,
                 &effective_name(ics, &trust),
-                "effectiveConfig.published",
+                PUBLISHED,
                 (self.encode)(&e),
             );
             effective.push(e);
