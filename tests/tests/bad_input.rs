@@ -476,9 +476,10 @@ fn with_field(
             let Kind::Message(desc) = first.kind() else {
                 unreachable!()
             };
+            // An unset message field reads as the empty message: fill it instead.
             let mut inner = match message.get_field(first).as_message() {
-                Some(present) => present.clone(),
-                None => filled(&desc),
+                Some(present) if message.has_field(first) => present.clone(),
+                _ => filled(&desc),
             };
             set(&mut inner, rest, value);
             message.set_field(first, prost_reflect::Value::Message(inner));

@@ -108,3 +108,92 @@ async fn buf_curl_drives_the_governance_scenario_on_sqlite() {
 async fn buf_curl_drives_the_governance_scenario_on_postgres() {
     governance_by_buf_curl(concordat_platform::testkit::TestBackend::Postgres).await;
 }
+
+/// `buf curl` with `stdin` as the request body (`-d @-`).
+async fn buf_curl_stdin(args: &[&str], stdin: &str) -> (i32, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = Command::new(buf())
+        .arg("curl")
+        .args(args)
+        .args(["-d", "@-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("buf is installed by scripts/test");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    let output = child.wait_with_output().await.unwrap();
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.code().unwrap_or(-1), text)
+}
+
+/// A snapshot streamed in three parts by `buf curl` (one JSON message after another on stdin),
+/// then exported a page at a time, the pages' items together the snapshot's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buf_curl_imports_a_snapshot_in_parts_and_exports_it_in_pages() {
+    let s = TestServer::start(Options {
+        federation: Some(concordat_e2e::federation("Test ICS", &["RGN"], true)),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = s.token("RGN", &["trust-engineer"], "engine-RGN");
+    let auth = format!("authorization: Bearer {token}");
+    let base = format!(
+        "http://{}/concordat.sharedconfig.v1.SharedConfigService",
+        s.addr
+    );
+    let grpc = ["--protocol", "grpc", "--http2-prior-knowledge", "-H", &auth];
+    let messages: Vec<String> = (0..3)
+        .map(|p| {
+            let items: Vec<_> = (0..40)
+                .map(|i| serde_json::json!({"kind": "alert-rule", "key": format!("k-{p}-{i:02}"), "value": {"threshold": i}}))
+                .collect();
+            let bundle = serde_json::json!({"items": items}).to_string();
+            let mut message = serde_json::json!({"bundleJson": bundle});
+            if p == 0 {
+                message["parent"] = "icss/QUE".into();
+                message["snapshot"] = serde_json::json!({"trust": "RGN", "displayName": "in parts"});
+            }
+            message.to_string()
+        })
+        .collect();
+    let url = format!("{base}/ImportSnapshotParts");
+    let (code, body) =
+        buf_curl_stdin(&[&grpc[..], &[url.as_str()]].concat(), &messages.join("\n")).await;
+    assert_eq!(code, 0, "{body}");
+    let snapshot: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let snapshot = &snapshot["snapshot"];
+    assert_eq!(snapshot["itemCount"], "120", "{body}");
+
+    let url = format!("{base}/ExportConfig");
+    let (mut token, mut keys, mut pages) = (String::new(), Vec::new(), 0);
+    loop {
+        let request =
+            serde_json::json!({"name": snapshot["name"], "pageSize": 50, "pageToken": token});
+        let (code, body) =
+            buf_curl_stdin(&[&grpc[..], &[url.as_str()]].concat(), &request.to_string()).await;
+        assert_eq!(code, 0, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page["contentHash"], snapshot["contentHash"]);
+        let bundle: serde_json::Value =
+            serde_json::from_str(page["bundleJson"].as_str().unwrap()).unwrap();
+        keys.extend(
+            bundle["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["key"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        match page["nextPageToken"].as_str() {
+            Some(next) if !next.is_empty() => token = next.to_owned(),
+            _ => break,
+        }
+    }
+    assert_eq!((keys.len(), pages), (120, 3));
+    assert!(keys.windows(2).all(|k| k[0] < k[1]));
+}

@@ -320,6 +320,12 @@ async fn publish(
         .map(|r| r.into_inner().revision.unwrap())
 }
 
+/// Proposes `changes` to `layer` on its newest revision and publishes them.
+async fn propose_and_publish(client: &Config, layer: &str, cr: &str, changes: Vec<pb::ItemChange>) {
+    let cs = propose(client, layer, cr, 0, changes).await.unwrap();
+    publish(client, &cs.name, false).await.unwrap();
+}
+
 /// A trust's whole effective configuration, its pages read in turn.
 async fn effective(client: &Config, trust: &str, revision: i64) -> pb::EffectiveConfig {
     effective_paged(client, trust, revision, 0).await.0
@@ -966,6 +972,7 @@ async fn the_configuration_part_of_the_golden_scenario(backend: TestBackend) {
             layer: "icss/QUE/layers/baseline".into(),
             from_revision: 1,
             to_revision: 3,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1053,7 +1060,7 @@ async fn snapshots_import_and_export_round_trip(backend: TestBackend) {
         .clone()
         .export_config(pb::ExportConfigRequest {
             name: snapshot.name.clone(),
-            revision: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1064,7 +1071,7 @@ async fn snapshots_import_and_export_round_trip(backend: TestBackend) {
         .clone()
         .export_config(pb::ExportConfigRequest {
             name: "icss/QUE/trusts/RGN/effectiveConfig".into(),
-            revision: 0,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -1472,6 +1479,112 @@ async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBacke
     }
     assert_eq!(docs, 12);
     assert!(pages >= 3, "{pages} pages of at most 2 MiB");
+    // So are a layer's items, its diffs and its export, each page under gRPC's default 4 MiB.
+    use prost::Message as _;
+    const DEFAULT_LIMIT: usize = 4 << 20;
+    let items = read_pages(|page_token| {
+        let admin = admin.clone();
+        async move {
+            let page = admin
+                .clone()
+                .list_layer_items(pb::ListLayerItemsRequest {
+                    parent: "icss/QUE/layers/baseline".into(),
+                    kind: "document".into(),
+                    page_size: 5_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(page.encoded_len() < DEFAULT_LIMIT, "{}", page.encoded_len());
+            (page.items.len(), page.next_page_token)
+        }
+    })
+    .await;
+    assert_eq!(items.iter().sum::<usize>(), 12);
+    assert!(items.len() >= 3, "{} layer pages", items.len());
+    let head = admin
+        .clone()
+        .get_layer(pb::GetLayerRequest {
+            name: "icss/QUE/layers/baseline".into(),
+            revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .layer
+        .unwrap()
+        .revision;
+    let changes = read_pages(|page_token| {
+        let admin = admin.clone();
+        async move {
+            let page = admin
+                .clone()
+                .diff_revisions(pb::DiffRevisionsRequest {
+                    layer: "icss/QUE/layers/baseline".into(),
+                    from_revision: head - 3,
+                    page_size: 10_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(page.encoded_len() < DEFAULT_LIMIT, "{}", page.encoded_len());
+            (page.changes.len(), page.next_page_token)
+        }
+    })
+    .await;
+    assert_eq!(changes.iter().sum::<usize>(), 12);
+    assert!(changes.len() >= 3, "{} diff pages", changes.len());
+    let exported = read_pages(|page_token| {
+        let admin = admin.clone();
+        async move {
+            let page = admin
+                .clone()
+                .export_config(pb::ExportConfigRequest {
+                    name: "icss/QUE/layers/baseline".into(),
+                    page_size: 100_000,
+                    page_token,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(page.encoded_len() < DEFAULT_LIMIT, "{}", page.encoded_len());
+            let bundle: Value = serde_json::from_str(&page.bundle_json).unwrap();
+            (
+                bundle["items"].as_array().unwrap().len(),
+                page.next_page_token,
+            )
+        }
+    })
+    .await;
+    let total: usize = exported.iter().sum();
+    assert!(
+        total > 2_400 && exported.len() >= 3,
+        "{total} items in {} export pages",
+        exported.len()
+    );
+}
+
+/// Calls `page` with each page token in turn, from the first page (an empty token) until a page
+/// answers an empty next token: what each page gave.
+async fn read_pages<T, F, Fut>(mut page: F) -> Vec<T>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = (T, String)>,
+{
+    let (mut out, mut token) = (Vec::new(), String::new());
+    loop {
+        let (got, next) = page(token).await;
+        out.push(got);
+        if next.is_empty() {
+            return out;
+        }
+        token = next;
+    }
 }
 
 /// A changeset of four 400 kB documents for every trust: its responses carry counts and the
@@ -1664,7 +1777,440 @@ async fn a_watcher_on_another_replica_is_woken_by_the_commit() {
     assert_eq!(revision.change_count, 1);
 }
 
+/// Every page of an export: `(bundles parsed, items of all pages in order)`, `page_size` items
+/// at a time. Every page has the first page's header, content hash and export time.
+async fn export_paged(
+    client: &Config,
+    name: &str,
+    revision: i64,
+    page_size: i32,
+) -> (Vec<Value>, Vec<Value>) {
+    let pages = read_pages(|page_token| {
+        let client = client.clone();
+        let name = name.to_owned();
+        async move {
+            let page = client
+                .clone()
+                .export_config(pb::ExportConfigRequest {
+                    name,
+                    revision,
+                    page_size,
+                    page_token,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let mut bundle: Value = serde_json::from_str(&page.bundle_json).unwrap();
+            let items = bundle["items"].take();
+            bundle["content_hash_field"] = json!(page.content_hash);
+            bundle["export_time_field"] = json!(format!("{:?}", page.export_time));
+            ((bundle, items), page.next_page_token)
+        }
+    })
+    .await;
+    let mut items = Vec::new();
+    let mut headers = Vec::new();
+    for (header, page_items) in pages {
+        assert_eq!(&header, headers.first().unwrap_or(&header), "one header");
+        items.extend(page_items.as_array().unwrap().iter().cloned());
+        headers.push(header);
+    }
+    (headers, items)
+}
+
+fn part(
+    parent: &str,
+    trust: Option<&str>,
+    bundle_json: String,
+    request_id: &str,
+) -> pb::ImportSnapshotPartsRequest {
+    pb::ImportSnapshotPartsRequest {
+        parent: parent.into(),
+        snapshot: trust.map(|t| pb::Snapshot {
+            trust: t.into(),
+            display_name: "Production build, in parts".into(),
+            ..Default::default()
+        }),
+        bundle_json,
+        request_id: request_id.into(),
+    }
+}
+
+async fn import_parts(
+    client: &Config,
+    parts: Vec<pb::ImportSnapshotPartsRequest>,
+) -> Result<pb::Snapshot, tonic::Status> {
+    client
+        .clone()
+        .import_snapshot_parts(futures::stream::iter(parts))
+        .await
+        .map(|r| r.into_inner().snapshot.unwrap())
+}
+
+async fn exports_page_at_one_revision_and_snapshots_import_in_parts(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let cr = w.change_request(&TRUSTS, true).await;
+    let admin = w.config("RGT", "ics-admin", "admin");
+    let key = |i: usize| format!("a-{i:04}");
+    let baseline: Vec<_> = (0..1_200)
+        .map(|i| {
+            change(
+                pb::Operation::Add,
+                item("alert-rule", &key(i), json!({"threshold": i % 20}), None),
+            )
+        })
+        .collect();
+    propose_and_publish(&admin, "baseline", &cr, baseline).await;
+    let mut overlay = Vec::new();
+    for i in (0..1_200).step_by(7) {
+        overlay.push(change(
+            pb::Operation::Add,
+            item("alert-rule", &key(i), json!({"threshold": 1}), None),
+        ));
+    }
+    for i in (25..1_200).step_by(50).filter(|i| i % 7 != 0) {
+        let mut gone = item("alert-rule", &key(i), Value::Null, None);
+        gone.value = None;
+        gone.suppress = true;
+        overlay.push(change(pb::Operation::Add, gone));
+    }
+    overlay.push(change(
+        pb::Operation::Add,
+        item("alert-rule", "zz-local", json!({"enabled": true}), None),
+    ));
+    propose_and_publish(&admin, "RGM", &cr, overlay).await;
+    let rgm = w.engineer("RGM");
+    let whole = effective(&rgm, "RGM", 0).await;
+    let name = "icss/QUE/trusts/RGM/effectiveConfig";
+
+    // Pages of 250 hold exactly the effective configuration, in key order, under one header.
+    let (pages, items) = export_paged(&rgm, name, 0, 250).await;
+    assert_eq!(pages.len(), whole.items.len().div_ceil(250));
+    let exported: std::collections::BTreeMap<String, Value> = items
+        .iter()
+        .map(|i| {
+            (
+                format!(
+                    "{}/{}",
+                    i["kind"].as_str().unwrap(),
+                    i["key"].as_str().unwrap()
+                ),
+                i["value"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(exported.len(), items.len(), "no key twice");
+    assert_eq!(exported, values(&whole));
+    let keys: Vec<_> = items
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        keys.windows(2).all(|k| k[0] < k[1]),
+        "key order across pages"
+    );
+    assert_eq!(pages[0]["revision"], json!(whole.revision));
+    assert_eq!(pages[0]["content_hash"], json!(whole.content_hash));
+    let one: Value = serde_json::from_str(
+        &rgm.clone()
+            .export_config(pb::ExportConfigRequest {
+                name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .bundle_json,
+    )
+    .unwrap();
+    assert_eq!(
+        one["items"].as_array().unwrap(),
+        &items,
+        "the default page holds all 1,200"
+    );
+
+    // A publish between two pages does not move the pages still to read.
+    let first = rgm
+        .clone()
+        .export_config(pb::ExportConfigRequest {
+            name: name.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    propose_and_publish(
+        &admin,
+        "baseline",
+        &cr,
+        vec![change(
+            pb::Operation::Modify,
+            item("alert-rule", &key(1_199), json!({"threshold": 0}), None),
+        )],
+    )
+    .await;
+    let mut pinned: Vec<Value> =
+        serde_json::from_str::<Value>(&first.bundle_json).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+    let mut token = first.next_page_token.clone();
+    while !token.is_empty() {
+        let page = rgm
+            .clone()
+            .export_config(pb::ExportConfigRequest {
+                name: name.into(),
+                page_size: 500,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let bundle: Value = serde_json::from_str(&page.bundle_json).unwrap();
+        assert_eq!(bundle["revision"], json!(whole.revision));
+        pinned.extend(bundle["items"].as_array().unwrap().iter().cloned());
+        token = page.next_page_token;
+    }
+    assert_eq!(pinned, items);
+    // A token is for its own export and revision.
+    let other = rgm
+        .clone()
+        .export_config(pb::ExportConfigRequest {
+            name: "icss/QUE/layers/baseline".into(),
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (other.code(), fields(&other)),
+        (Code::InvalidArgument, vec!["page_token".to_owned()])
+    );
+    let moved = rgm
+        .clone()
+        .export_config(pb::ExportConfigRequest {
+            name: name.into(),
+            revision: whole.revision + 1,
+            page_token: first.next_page_token.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&moved), ["revision"]);
+    // A layer pages at an older revision as well.
+    let (_, layer_items) = export_paged(&rgm, "icss/QUE/layers/baseline", 1, 400).await;
+    assert_eq!(layer_items.len(), 1_200);
+    assert_eq!(
+        layer_items[1_199]["value"],
+        json!({"threshold": 1_199 % 20})
+    );
+
+    // DiffRevisions pages too, and reads only what the revisions between changed: revision 3
+    // changes 300 keys, revision 4 changes one of them back.
+    let bump: Vec<_> = (0..300)
+        .map(|i| {
+            change(
+                pb::Operation::Modify,
+                item(
+                    "alert-rule",
+                    &key(i),
+                    json!({"threshold": (i % 20 + 1) % 20}),
+                    None,
+                ),
+            )
+        })
+        .collect();
+    propose_and_publish(&admin, "baseline", &cr, bump).await;
+    let back = vec![change(
+        pb::Operation::Modify,
+        item("alert-rule", &key(0), json!({"threshold": 0}), None),
+    )];
+    propose_and_publish(&admin, "baseline", &cr, back).await;
+    let diff_pages = |from: i64, to: i64, page_size: i32| {
+        let admin = admin.clone();
+        async move {
+            let pages = read_pages(|page_token| {
+                let admin = admin.clone();
+                async move {
+                    let page = admin
+                        .clone()
+                        .diff_revisions(pb::DiffRevisionsRequest {
+                            layer: "icss/QUE/layers/baseline".into(),
+                            from_revision: from,
+                            to_revision: to,
+                            page_size,
+                            page_token,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    assert_eq!((page.from_revision, page.to_revision), (from, to));
+                    (page.changes, page.next_page_token)
+                }
+            })
+            .await;
+            let count = pages.len();
+            (pages.concat(), count)
+        }
+    };
+    let (created, pages) = diff_pages(0, 1, 500).await;
+    assert_eq!((created.len(), pages), (1_200, 3));
+    assert!(
+        created
+            .iter()
+            .all(|c| c.before.is_none() && c.after.is_some())
+    );
+    let (changed, pages) = diff_pages(1, 4, 100).await;
+    let keys: Vec<&str> = changed.iter().map(|c| c.key.as_str()).collect();
+    let mut expected: Vec<String> = (1..300).map(key).collect();
+    expected.push(key(1_199));
+    assert_eq!(
+        keys, expected,
+        "a key changed and changed back is no difference"
+    );
+    assert!(pages >= 3, "{pages} pages");
+    let value = |side: &Option<prost_types::Value>| json_of(side.clone().unwrap())["value"].clone();
+    assert_eq!(value(&changed[0].before), json!({"threshold": 1}));
+    assert_eq!(value(&changed[0].after), json!({"threshold": 2}));
+    let (one_page, pages) = diff_pages(1, 4, 10_000).await;
+    assert_eq!((one_page, pages), (changed, 1));
+    let foreign = admin
+        .clone()
+        .diff_revisions(pb::DiffRevisionsRequest {
+            layer: "icss/QUE/layers/RGM".into(),
+            page_token: {
+                let first = admin
+                    .clone()
+                    .diff_revisions(pb::DiffRevisionsRequest {
+                        layer: "icss/QUE/layers/baseline".into(),
+                        from_revision: 1,
+                        page_size: 10,
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap()
+                    .into_inner();
+                first.next_page_token
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&foreign), ["page_token"]);
+
+    // The pages, streamed as parts, import as one snapshot with the effective content hash.
+    let page_bundles = |items: &[Value], per: usize| -> Vec<String> {
+        items
+            .chunks(per)
+            .map(|c| json!({"items": c}).to_string())
+            .collect()
+    };
+    let bundles = page_bundles(&items, 250);
+    let mut parts: Vec<_> = bundles
+        .iter()
+        .map(|b| part("", None, b.clone(), ""))
+        .collect();
+    parts[0] = part("icss/QUE", Some("RGM"), bundles[0].clone(), "import-rgm-1");
+    let snapshot = import_parts(&rgm, parts.clone()).await.unwrap();
+    assert_eq!(snapshot.item_count as usize, items.len());
+    assert_eq!(snapshot.content_hash, whole.content_hash);
+    let again = import_parts(&rgm, parts).await.unwrap();
+    assert_eq!(
+        again.name, snapshot.name,
+        "a retry with the same request id"
+    );
+    let (_, back) = export_paged(&rgm, &snapshot.name, 0, 300).await;
+    assert_eq!(back.len(), items.len());
+    assert_eq!(back[0]["value"], items[0]["value"]);
+
+    // Bad parts are refused naming the field and the message, and nothing is written.
+    let count = || async {
+        rgm.clone()
+            .list_snapshots(pb::ListSnapshotsRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGM".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .snapshots
+            .len()
+    };
+    let before = count().await;
+    let twice = import_parts(
+        &rgm,
+        vec![
+            part("icss/QUE", Some("RGM"), bundles[0].clone(), ""),
+            part("", None, bundles[0].clone(), ""),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(twice.code(), Code::InvalidArgument);
+    assert_eq!(fields(&twice)[0], "bundle_json/items/0");
+    let description = twice
+        .get_error_details()
+        .bad_request()
+        .unwrap()
+        .field_violations[0]
+        .description
+        .clone();
+    assert!(
+        description.ends_with("appears twice (message 2)"),
+        "{description}"
+    );
+    let stray = import_parts(
+        &rgm,
+        vec![
+            part("icss/QUE", Some("RGM"), bundles[0].clone(), ""),
+            part("icss/QUE", None, bundles[1].clone(), ""),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&stray), ["parent"]);
+    let unnamed = import_parts(&rgm, vec![part("", None, bundles[0].clone(), "")])
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&unnamed), ["parent"]);
+    let broken = import_parts(
+        &rgm,
+        vec![
+            part("icss/QUE", Some("RGM"), bundles[0].clone(), ""),
+            part(
+                "",
+                None,
+                "{\"items\": [{\"kind\": \"alert-rule\"}]}".into(),
+                "",
+            ),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        fields(&broken),
+        ["bundle_json/items/0/key", "bundle_json/items/0/value"]
+    );
+    let scope = import_parts(
+        &w.engineer("RGN"),
+        vec![part("icss/QUE", Some("RGM"), bundles[0].clone(), "")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(reason(&scope), "TRUST_SCOPE");
+    assert_eq!(count().await, before, "no refused import was written");
+}
+
 both_backends!(paging, paged_reads_hold_one_revision_and_fit_default_limits);
+both_backends!(
+    export_parts,
+    exports_page_at_one_revision_and_snapshots_import_in_parts
+);
 both_backends!(too_large, a_response_too_large_is_refused_before_commit);
 both_backends!(
     golden_configuration,

@@ -25,7 +25,7 @@ use pb::shared_config_service_server::SharedConfigService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::{DiffQuery, EffectiveQuery, SharedConfig};
+use crate::service::{DiffQuery, EffectiveQuery, RevisionDiffQuery, SharedConfig};
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[
@@ -116,6 +116,10 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "ImportSnapshot",
+        allowed: Allowed::Roles(IMPORTERS),
+    },
+    Permission {
+        method: "ImportSnapshotParts",
         allowed: Allowed::Roles(IMPORTERS),
     },
     Permission {
@@ -288,6 +292,13 @@ impl SharedConfigService for Api {
         req: Request<pb::ImportSnapshotRequest>,
     ) -> Reply<pb::ImportSnapshotResponse> {
         snapshots::import_snapshot(self, req).await
+    }
+
+    async fn import_snapshot_parts(
+        &self,
+        req: Request<tonic::Streaming<pb::ImportSnapshotPartsRequest>>,
+    ) -> Reply<pb::ImportSnapshotPartsResponse> {
+        snapshots::import_snapshot_parts(self, req).await
     }
 
     async fn get_snapshot(

@@ -13,7 +13,7 @@ mod snapshots;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use concordat_platform::authz::RequestContext;
 use concordat_platform::db::Database;
 use concordat_platform::error::ApiError;
@@ -31,7 +31,7 @@ use crate::domain::publish::{self, ChangeRequestFacts, Content, Placed, Refusal,
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
 };
-use crate::domain::resolve::{self, Difference, Effective, content_hash, diff};
+use crate::domain::resolve::{self, Difference, Effective, content_hash};
 use crate::store::{self, StoreError};
 use crate::upstream::{Caller, ChangeRequests, UpstreamError};
 
@@ -187,6 +187,30 @@ pub struct NewSnapshot {
     pub taken_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// An ExportConfig request.
+pub struct ExportQuery<'a> {
+    /// A layer, a trust's effective configuration or a snapshot.
+    pub name: &'a str,
+    /// The layer or effective revision (0: the newest, or the page token's).
+    pub revision: i64,
+    /// At most this many items (0: the default).
+    pub page_size: i32,
+    /// The previous page's token (empty: the first page).
+    pub page_token: &'a str,
+}
+
+/// One page of an export.
+pub struct ExportPage {
+    /// The page's bundle.
+    pub bundle_json: String,
+    /// The content hash of the whole.
+    pub content_hash: String,
+    /// When the export began.
+    pub export_time: DateTime<Utc>,
+    /// The token of the next page; empty at the end.
+    pub next_page_token: String,
+}
+
 /// A trust's effective configuration at one effective revision.
 pub struct EffectiveView {
     /// The revision record (`None` before anything was published).
@@ -240,6 +264,20 @@ pub type ItemSize = fn(&Key, &resolve::Resolved) -> usize;
 
 /// How many bytes one difference (key, before, after) takes on the wire, supplied by the adapter.
 pub type DiffSize = fn(&Key, Option<&Value>, Option<&Value>) -> usize;
+
+/// A DiffRevisions request.
+pub struct RevisionDiffQuery<'a> {
+    /// The layer, `icss/{ics}/layers/{layer}`.
+    pub layer: &'a str,
+    /// The older revision (0: empty).
+    pub from_revision: i64,
+    /// The newer revision (0: the newest).
+    pub to_revision: i64,
+    /// At most this many differences (0: the default).
+    pub page_size: i32,
+    /// The previous page's token (empty: the first page).
+    pub page_token: &'a str,
+}
 
 /// A DiffEffectiveConfig request.
 pub struct DiffQuery<'a> {
@@ -533,37 +571,80 @@ fn publish_summary(
     )
 }
 
-/// Parses a bundle `{"items": [{"kind", "key", "value"}, …]}`; every problem is a field violation
-/// with its JSON pointer.
-pub fn parse_bundle(text: &str) -> Result<BTreeMap<Key, Value>> {
+/// Where a page of a diff resumes, from its token `t`: `(from, to, after)`. A revision the
+/// request names must be the token's.
+fn diff_resume(t: &Value, from_revision: i64, to_revision: i64) -> Result<(i64, i64, Key)> {
+    let (from, to) = (
+        t["from"].as_i64().unwrap_or_default(),
+        t["to"].as_i64().unwrap_or_default(),
+    );
+    for (field, asked, held) in [
+        ("from_revision", from_revision, from),
+        ("to_revision", to_revision, to),
+    ] {
+        if asked != 0 && asked != held {
+            return Err(invalid(
+                field,
+                format!("must be the page token's revision, {held}"),
+            ));
+        }
+    }
+    let after = Key::new(
+        t["kind"].as_str().unwrap_or_default(),
+        t["key"].as_str().unwrap_or_default(),
+    );
+    Ok((from, to, after))
+}
+
+/// The most items one snapshot holds, in one message or in parts.
+pub const MAX_SNAPSHOT_ITEMS: usize = 500_000;
+
+/// Adds the items of a bundle to `out`, refusing a key `out` already holds; every problem is a
+/// field violation of `bundle_json` with its JSON pointer, its description ending in `part`
+/// (which message of a stream it was, or nothing).
+pub fn add_bundle(out: &mut BTreeMap<Key, Value>, text: &str, part: &str) -> Result<()> {
     let field = "bundle_json";
-    let bundle: Value =
-        serde_json::from_str(text).map_err(|e| invalid(field, format!("is not JSON: {e}")))?;
-    let Some(items) = bundle.get("items").and_then(Value::as_array) else {
-        return Err(invalid(field, "must be an object with an `items` array"));
+    let refuse = |pointer: String, reason: String| {
+        ConfigError::Invalid(vec![(
+            format!("{field}{pointer}"),
+            format!("{reason}{part}"),
+        )])
     };
-    let mut out = BTreeMap::new();
+    let bundle: Value = serde_json::from_str(text)
+        .map_err(|e| refuse(String::new(), format!("is not JSON: {e}")))?;
+    let Some(items) = bundle.get("items").and_then(Value::as_array) else {
+        return Err(refuse(
+            String::new(),
+            "must be an object with an `items` array".into(),
+        ));
+    };
+    if out.len() + items.len() > MAX_SNAPSHOT_ITEMS {
+        return Err(refuse(
+            "/items".into(),
+            format!("would make the snapshot more than {MAX_SNAPSHOT_ITEMS} items"),
+        ));
+    }
     let mut violations = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = |p: &str| format!("{field}/items/{i}{p}");
         let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
         let key = item.get("key").and_then(Value::as_str).unwrap_or_default();
         if !kind::valid_name(kind) {
-            violations.push((at("/kind"), "must be a kind name".to_owned()));
+            violations.push((at("/kind"), format!("must be a kind name{part}")));
         }
         if key.is_empty() || key.len() > publish::MAX_KEY_LEN {
-            violations.push((at("/key"), "must be 1–200 characters".to_owned()));
+            violations.push((at("/key"), format!("must be 1–200 characters{part}")));
         }
         let Some(value) = item.get("value") else {
-            violations.push((at("/value"), "is required".to_owned()));
+            violations.push((at("/value"), format!("is required{part}")));
             continue;
         };
         if out.insert(Key::new(kind, key), value.clone()).is_some() {
-            violations.push((at(""), format!("{kind}/{key} appears twice")));
+            violations.push((at(""), format!("{kind}/{key} appears twice{part}")));
         }
     }
     if violations.is_empty() {
-        Ok(out)
+        Ok(())
     } else {
         Err(ConfigError::Invalid(violations))
     }

@@ -28,7 +28,19 @@ pub(super) async fn list_layer_items(
     } = req.into_inner();
     let (items, revision, next_page_token) = api
         .cases
-        .list_items(&ctx, &parent, revision, &kind, page_size, &page_token)
+        .list_items(
+            &ctx,
+            &parent,
+            revision,
+            &kind,
+            page_size,
+            &page_token,
+            |k, p| {
+                use prost::Message;
+                let len = placed_pb(k, p).encoded_len();
+                1 + prost::encoding::encoded_len_varint(len as u64) + len
+            },
+        )
         .await?;
     Ok(Response::new(pb::ListLayerItemsResponse {
         items: items.iter().map(|(k, p)| placed_pb(k, p)).collect(),
@@ -78,14 +90,21 @@ pub(super) async fn diff_revisions(
         layer,
         from_revision,
         to_revision,
+        page_size,
+        page_token,
     } = req.into_inner();
-    let (changes, from_revision, to_revision) = api
-        .cases
-        .diff_revisions(&ctx, &layer, from_revision, to_revision)
-        .await?;
-    Ok(Response::new(pb::DiffRevisionsResponse {
-        changes: changes.iter().map(diff_pb).collect(),
+    let query = RevisionDiffQuery {
+        layer: &layer,
         from_revision,
         to_revision,
+        page_size,
+        page_token: &page_token,
+    };
+    let page = api.cases.diff_revisions(&ctx, &query, diff_len).await?;
+    Ok(Response::new(pb::DiffRevisionsResponse {
+        changes: page.changes.iter().map(diff_pb).collect(),
+        from_revision: page.from_revision,
+        to_revision: page.to_revision,
+        next_page_token: page.next_page_token,
     }))
 }

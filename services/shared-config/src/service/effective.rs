@@ -18,60 +18,6 @@ impl SharedConfig {
         Ok(ics)
     }
 
-    /// A trust's whole effective configuration at `revision` (0: the newest), for export.
-    pub(super) async fn effective_at(
-        &self,
-        ics: &str,
-        trust: &str,
-        revision: i64,
-    ) -> Result<EffectiveView> {
-        if revision < 0 {
-            return Err(invalid("revision", "must not be negative"));
-        }
-        let record = store::effective(self.db().conn(), ics, trust, revision).await?;
-        let Some(record) = record else {
-            if revision > 0 {
-                return Err(ConfigError::NotFound(format!(
-                    "{} revision {revision}",
-                    effective_name(ics, trust)
-                )));
-            }
-            return Ok(EffectiveView {
-                revision: None,
-                trust: trust.to_owned(),
-                content_hash: content_hash(&BTreeMap::new()),
-                items: Effective::new(),
-            });
-        };
-        let c = self.db().conn();
-        let baseline = store::content(
-            c,
-            ics,
-            &LayerId::Baseline,
-            record.baseline_revision,
-            None,
-            None,
-            None,
-        )
-        .await?;
-        let overlay = store::content(
-            c,
-            ics,
-            &LayerId::Trust(trust.to_owned()),
-            record.overlay_revision,
-            None,
-            None,
-            None,
-        )
-        .await?;
-        Ok(EffectiveView {
-            trust: trust.to_owned(),
-            content_hash: record.content_hash.clone(),
-            items: publish::resolve_contents(baseline, overlay),
-            revision: Some(record),
-        })
-    }
-
     /// One page of a trust's effective configuration, at the revision the first page read.
     pub async fn get_effective(
         &self,
@@ -171,7 +117,7 @@ impl SharedConfig {
     /// [`PAGE_BYTES`] as `size` measures them; with the key to continue after, if any. Reads one
     /// page of the baseline and one of the overlay, in key order, and resolves the keys both
     /// cover.
-    async fn effective_page(
+    pub(super) async fn effective_page(
         &self,
         ics: &str,
         record: &EffectiveRevision,
@@ -245,25 +191,7 @@ impl SharedConfig {
                 if t["parent"] != json!(q.parent) || t["trust"] != json!(q.trust) {
                     return Err(invalid("page_token", "belongs to another query"));
                 }
-                let (from, to) = (
-                    t["from"].as_i64().unwrap_or_default(),
-                    t["to"].as_i64().unwrap_or_default(),
-                );
-                for (field, asked, held) in [
-                    ("from_revision", q.from_revision, from),
-                    ("to_revision", q.to_revision, to),
-                ] {
-                    if asked != 0 && asked != held {
-                        return Err(invalid(
-                            field,
-                            format!("must be the page token's revision, {held}"),
-                        ));
-                    }
-                }
-                let after = Key::new(
-                    t["kind"].as_str().unwrap_or_default(),
-                    t["key"].as_str().unwrap_or_default(),
-                );
+                let (from, to, after) = diff_resume(&t, q.from_revision, q.to_revision)?;
                 (from, to, Some(after))
             }
             None => {

@@ -58,7 +58,9 @@ impl SharedConfig {
         Ok((ics, layer, record))
     }
 
-    /// A page of a layer's items: `(items, revision, next token)`.
+    /// A page of a layer's items: at most `page_size` and no more than [`PAGE_BYTES`] as `size`
+    /// measures them; `(items, revision, next token)`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn list_items(
         &self,
         ctx: &RequestContext,
@@ -67,6 +69,7 @@ impl SharedConfig {
         kind_filter: &str,
         page_size: i32,
         page_token: &str,
+        size: fn(&Key, &Placed) -> usize,
     ) -> Result<(Content, i64, String)> {
         let (ics, layer) = self.layer_in_scope(ctx, "parent", parent).await?;
         let limit = page_limit(page_size, 500, 5000)?;
@@ -99,14 +102,13 @@ impl SharedConfig {
             Some(limit + 1),
         )
         .await?;
-        let mut items: Vec<(Key, Placed)> = items.into_iter().collect();
-        let next = if items.len() as u64 > limit {
-            items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            items.last().map_or(String::new(), |(k, _)| {
-                self.encode_token(&json!({"parent": parent, "filter": kind_filter, "revision": rev, "kind": k.kind, "key": k.key}))
-            })
-        } else {
-            String::new()
+        let (items, more) = changesets::bounded_page(items, limit, |(k, p)| size(k, p));
+        let next = match (more, items.last()) {
+            (Some(_), Some((k, _))) => self.encode_token(&json!({
+                "parent": parent, "filter": kind_filter, "revision": rev,
+                "kind": k.kind, "key": k.key,
+            })),
+            _ => String::new(),
         };
         Ok((items.into_iter().collect(), rev, next))
     }
@@ -156,31 +158,99 @@ impl SharedConfig {
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))
     }
 
-    /// What changed in a layer between two revisions (whole entries, as JSON).
+    /// One page of what changed in a layer between two revisions (whole entries, as JSON). From
+    /// the empty layer (`from` 0) it is the newer revision's content, paged; otherwise the keys
+    /// the revisions between changed, read a page at a time and compared at both ends.
     pub async fn diff_revisions(
         &self,
         ctx: &RequestContext,
-        layer_name_: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<(Vec<Difference>, i64, i64)> {
-        let (ics, layer) = self.layer_in_scope(ctx, "layer", layer_name_).await?;
-        let to = self.at_revision(&ics, &layer, to, "to_revision").await?;
-        // 0 means the empty layer here, not the newest revision.
-        let from = match from {
-            0 => 0,
-            f => self.at_revision(&ics, &layer, f, "from_revision").await?,
+        q: &RevisionDiffQuery<'_>,
+        size: DiffSize,
+    ) -> Result<DiffPage> {
+        let (ics, layer) = self.layer_in_scope(ctx, "layer", q.layer).await?;
+        let limit = page_limit(q.page_size, 1_000, 10_000)?;
+        let (from, to, after) = match self.decode_token(q.page_token)? {
+            Some(t) => {
+                if t["layer"] != json!(q.layer) {
+                    return Err(invalid("page_token", "belongs to another query"));
+                }
+                let (from, to, after) = diff_resume(&t, q.from_revision, q.to_revision)?;
+                (from, to, Some(after))
+            }
+            None => {
+                let to = self
+                    .at_revision(&ics, &layer, q.to_revision, "to_revision")
+                    .await?;
+                // 0 means the empty layer here, not the newest revision.
+                let from = match q.from_revision {
+                    0 => 0,
+                    f => self.at_revision(&ics, &layer, f, "from_revision").await?,
+                };
+                (from, to, None)
+            }
         };
-        let canonical = |c: Content| -> BTreeMap<Key, Value> {
-            c.into_iter()
-                .map(|(k, p)| (k, p.entry.canonical()))
-                .collect()
+        let c = self.db().conn();
+        let canonical = |p: Placed| p.entry.canonical();
+        let (changes, next) = if from == to {
+            (Vec::new(), None)
+        } else if from == 0 || to == 0 {
+            // One side is empty: every item of the other, a page of it.
+            let (side, added) = if from == 0 { (to, true) } else { (from, false) };
+            let content =
+                store::content(c, &ics, &layer, side, None, after.as_ref(), Some(limit + 1))
+                    .await?;
+            let all = content.into_iter().map(|(key, p)| {
+                let entry = Some(canonical(p));
+                let (before, after) = if added { (None, entry) } else { (entry, None) };
+                Difference { key, before, after }
+            });
+            let (page, more) = changesets::bounded_page(all, limit, |d| {
+                size(&d.key, d.before.as_ref(), d.after.as_ref())
+            });
+            let next = more.and(page.last().map(|d| d.key.clone()));
+            (page, next)
+        } else {
+            let keys = store::keys_changed_page(
+                c,
+                &ics,
+                &layer,
+                (from.min(to), from.max(to)),
+                after.as_ref(),
+                limit,
+            )
+            .await?;
+            let wanted: BTreeSet<Key> = keys.iter().cloned().collect();
+            let mut before = store::content_of_keys(c, &ics, &layer, from, &wanted).await?;
+            let mut now = store::content_of_keys(c, &ics, &layer, to, &wanted).await?;
+            let net = keys.iter().filter_map(|key| {
+                let b = before.remove(key).map(canonical);
+                let a = now.remove(key).map(canonical);
+                (b != a).then(|| Difference {
+                    key: key.clone(),
+                    before: b,
+                    after: a,
+                })
+            });
+            let (page, more) = changesets::bounded_page(net, limit, |d| {
+                size(&d.key, d.before.as_ref(), d.after.as_ref())
+            });
+            let next = match more {
+                Some(_) => page.last().map(|d| d.key.clone()),
+                None if keys.len() as u64 == limit => keys.last().cloned(),
+                None => None,
+            };
+            (page, next)
         };
-        let before = canonical(
-            store::content(self.db().conn(), &ics, &layer, from, None, None, None).await?,
-        );
-        let after =
-            canonical(store::content(self.db().conn(), &ics, &layer, to, None, None, None).await?);
-        Ok((diff(&before, &after), from, to))
+        let next_page_token = next.map_or(String::new(), |k| {
+            self.encode_token(&json!({
+                "layer": q.layer, "from": from, "to": to, "kind": k.kind, "key": k.key,
+            }))
+        });
+        Ok(DiffPage {
+            changes,
+            from_revision: from,
+            to_revision: to,
+            next_page_token,
+        })
     }
 }

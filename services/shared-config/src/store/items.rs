@@ -19,6 +19,19 @@ pub(super) struct StoredChange {
     pub(super) suppress: bool,
 }
 
+/// Rows whose `(kind, key)` comes after `after`: a row comparison, so a page starts where the key
+/// index says rather than after a scan from the first key.
+pub(super) fn after_key(
+    kind: impl ColumnTrait,
+    key: impl ColumnTrait,
+    after: &Key,
+) -> sea_orm::sea_query::SimpleExpr {
+    Expr::tuple([Expr::col(kind), Expr::col(key)]).gt(Expr::tuple([
+        Expr::value(after.kind.as_str()),
+        Expr::value(after.key.as_str()),
+    ]))
+}
+
 pub(super) fn in_force_at(revision: i64) -> Condition {
     Condition::all()
         .add(item::Column::FromRevision.lte(revision))
@@ -70,18 +83,7 @@ pub async fn content<C: ConnectionTrait>(
         q = q.filter(item::Column::Kind.eq(k));
     }
     if let Some(after) = after {
-        // A row comparison, so the page starts where the key index says rather than after a
-        // scan from the layer's first key.
-        q = q.filter(
-            Expr::tuple([
-                Expr::col(item::Column::Kind),
-                Expr::col(item::Column::ItemKey),
-            ])
-            .gt(Expr::tuple([
-                Expr::value(after.kind.as_str()),
-                Expr::value(after.key.as_str()),
-            ])),
-        );
+        q = q.filter(after_key(item::Column::Kind, item::Column::ItemKey, after));
     }
     q = q
         .order_by_asc(item::Column::Kind)
@@ -182,6 +184,21 @@ pub async fn write_items<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The rows a revision after `base` up to `head` opened or closed.
+fn changed_between(base: i64, head: i64) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(item::Column::FromRevision.gt(base))
+                .add(item::Column::FromRevision.lte(head)),
+        )
+        .add(
+            Condition::all()
+                .add(item::Column::ToRevision.gt(base))
+                .add(item::Column::ToRevision.lte(head)),
+        )
+}
+
 /// The keys of a layer changed by revisions after `base` up to `head`.
 pub async fn keys_changed_between<C: ConnectionTrait>(
     c: &C,
@@ -196,19 +213,39 @@ pub async fn keys_changed_between<C: ConnectionTrait>(
         .column(item::Column::ItemKey)
         .filter(item::Column::Ics.eq(ics))
         .filter(item::Column::Layer.eq(layer.as_str()))
-        .filter(
-            Condition::any()
-                .add(
-                    Condition::all()
-                        .add(item::Column::FromRevision.gt(base))
-                        .add(item::Column::FromRevision.lte(head)),
-                )
-                .add(
-                    Condition::all()
-                        .add(item::Column::ToRevision.gt(base))
-                        .add(item::Column::ToRevision.lte(head)),
-                ),
-        )
+        .filter(changed_between(base, head))
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(rows.into_iter().map(|(k, n)| Key::new(&k, &n)).collect())
+}
+
+/// A page of [`keys_changed_between`]: the first `limit` keys after `after`, in key order. Read
+/// through the indexes on the revision a row opens and closes at, so the cost follows the rows
+/// those revisions changed.
+pub async fn keys_changed_page<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    (base, head): (i64, i64),
+    after: Option<&Key>,
+    limit: u64,
+) -> Result<Vec<Key>> {
+    let mut q = item::Entity::find()
+        .select_only()
+        .column(item::Column::Kind)
+        .column(item::Column::ItemKey)
+        .distinct()
+        .filter(item::Column::Ics.eq(ics))
+        .filter(item::Column::Layer.eq(layer.as_str()))
+        .filter(changed_between(base, head));
+    if let Some(after) = after {
+        q = q.filter(after_key(item::Column::Kind, item::Column::ItemKey, after));
+    }
+    let rows: Vec<(String, String)> = q
+        .order_by_asc(item::Column::Kind)
+        .order_by_asc(item::Column::ItemKey)
+        .limit(limit)
         .into_tuple()
         .all(c)
         .await?;

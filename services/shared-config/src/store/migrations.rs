@@ -19,6 +19,7 @@ concordat_platform::migrator! {
         M0001Initial = "m0001_initial",
         M0002PeopleByIssuer = "m0002_people_by_issuer",
         M0003IncrementalHashes = "m0003_incremental_hashes",
+        M0004ItemsByOpeningRevision = "m0004_items_by_opening_revision",
     ]
 }
 
@@ -215,6 +216,22 @@ impl MigrationTrait for M0003IncrementalHashes {
         crate::store::rehash_all(manager.get_connection())
             .await
             .map_err(|e| DbErr::Migration(format!("rehashing shared configuration: {e}")))
+    }
+}
+
+/// Items are also found by the revision that opened them, so that what a range of revisions
+/// changed is read without a scan of the layer (DiffRevisions, rebase checks); the revision that
+/// closed them is the `sc_items_current` index's.
+#[async_trait::async_trait]
+impl MigrationTrait for M0004ItemsByOpeningRevision {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(index(
+                "sc_items_opened",
+                "sc_items",
+                &["ics", "layer", "from_revision", "kind", "item_key"],
+            ))
+            .await
     }
 }
 

@@ -216,7 +216,7 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
             .await?;
     }
     for row in snapshot::Entity::find().all(c).await? {
-        let items = snapshot_items(c, &row.ics, &row.id).await?;
+        let items = snapshot_items(c, &row.ics, &row.id, None, None).await?;
         snapshot::Entity::update_many()
             .col_expr(
                 snapshot::Column::ContentHash,

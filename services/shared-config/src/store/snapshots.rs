@@ -72,16 +72,31 @@ pub async fn snapshot<C: ConnectionTrait>(c: &C, ics: &str, id: &str) -> Result<
     )
 }
 
-/// A snapshot's items, in key order.
+/// A snapshot's items in key order: after `after`, at most `limit` of them.
 pub async fn snapshot_items<C: ConnectionTrait>(
     c: &C,
     ics: &str,
     id: &str,
+    after: Option<&Key>,
+    limit: Option<u64>,
 ) -> Result<BTreeMap<Key, Value>> {
-    snapshot_item::Entity::find()
+    let mut q = snapshot_item::Entity::find()
         .filter(snapshot_item::Column::Ics.eq(ics))
-        .filter(snapshot_item::Column::Snapshot.eq(id))
-        .all(c)
+        .filter(snapshot_item::Column::Snapshot.eq(id));
+    if let Some(after) = after {
+        q = q.filter(after_key(
+            snapshot_item::Column::Kind,
+            snapshot_item::Column::ItemKey,
+            after,
+        ));
+    }
+    q = q
+        .order_by_asc(snapshot_item::Column::Kind)
+        .order_by_asc(snapshot_item::Column::ItemKey);
+    if let Some(limit) = limit {
+        q = q.limit(limit);
+    }
+    q.all(c)
         .await?
         .into_iter()
         .map(|m| {
