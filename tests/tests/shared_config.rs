@@ -38,16 +38,28 @@ struct World {
 
 impl World {
     async fn new(backend: TestBackend) -> Option<Self> {
-        Self::with_limit(backend, Options::default().max_message_bytes).await
+        Self::with_options(Options {
+            backend,
+            ..Default::default()
+        })
+        .await
     }
 
     /// The world on a server whose message limit is `max_message_bytes`.
     async fn with_limit(backend: TestBackend, max_message_bytes: usize) -> Option<Self> {
-        let s = TestServer::start(Options {
+        Self::with_options(Options {
             backend,
-            federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
             max_message_bytes,
             ..Default::default()
+        })
+        .await
+    }
+
+    /// The world on a server started with `options` and the test federation.
+    async fn with_options(options: Options) -> Option<Self> {
+        let s = TestServer::start(Options {
+            federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
+            ..options
         })
         .await?;
         let mut w = Self {
@@ -1777,6 +1789,75 @@ async fn a_watcher_on_another_replica_is_woken_by_the_commit() {
     assert_eq!(revision.change_count, 1);
 }
 
+/// The SQL statements from the start of a one-item baseline publish until each of `watchers`
+/// watchers of RGM has received the revision it makes.
+async fn publish_statements(w: &World, cr: &str, watchers: usize, key: &str) -> u64 {
+    let admin = w.config("RGT", "ics-admin", "admin");
+    let watcher =
+        w.s.shared_config(&w.s.token("RGM", &["automation"], "engine"));
+    let head = effective(&watcher, "RGM", 0).await.revision;
+    let mut streams = Vec::new();
+    for _ in 0..watchers {
+        let stream = watcher
+            .clone()
+            .watch_effective_config(pb::WatchEffectiveConfigRequest {
+                parent: "icss/QUE".into(),
+                trust: "RGM".into(),
+                from_revision: head,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        streams.push(stream);
+    }
+    // Every watch is past its (empty) backlog and waiting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cs = propose(
+        &admin,
+        "baseline",
+        cr,
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", key, json!({"threshold": 5}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    let before = w.s.platform.db.statements();
+    publish(&admin, &cs.name, false).await.unwrap();
+    for stream in &mut streams {
+        assert_eq!(next_revision(stream).await.revision, head + 1);
+    }
+    w.s.platform.db.statements() - before
+}
+
+/// A publish reaches every watcher in the process from its event's payload: the statements it
+/// costs do not grow with the number of watchers.
+async fn watchers_cost_no_statement_each(backend: TestBackend) {
+    let hour = Duration::from_secs(3600);
+    let Some(w) = World::with_options(Options {
+        backend,
+        poll_interval: hour,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let cr = w.change_request(&TRUSTS, true).await;
+    let one = publish_statements(&w, &cr, 1, "k-1").await;
+    let many = publish_statements(&w, &cr, 40, "k-40").await;
+    let one_again = publish_statements(&w, &cr, 1, "k-1-again").await;
+    eprintln!(
+        "statements of a publish: {one} with one watcher, {many} with 40, {one_again} with one again"
+    );
+    assert!(
+        many <= one.max(one_again) + 3,
+        "{many} statements with 40 watchers, {one} and {one_again} with one"
+    );
+}
+
 /// Every page of an export: `(bundles parsed, items of all pages in order)`, `page_size` items
 /// at a time. Every page has the first page's header, content hash and export time.
 async fn export_paged(
@@ -2217,4 +2298,5 @@ both_backends!(
     the_configuration_part_of_the_golden_scenario
 );
 both_backends!(snapshots, snapshots_import_and_export_round_trip);
+both_backends!(watcher_statements, watchers_cost_no_statement_each);
 both_backends!(network, change_control_answers_over_the_network);
