@@ -1,6 +1,8 @@
 //! Benchmarks of change control through gRPC over 10,000 change requests, on SQLite and on
 //! PostgreSQL: `ListChangeRequests` (first page, a trust filter, a text search) and `CastVote`
-//! (each vote a fresh (change request, trust) pair; the last vote of a change request decides it).
+//! (each vote a fresh (change request, trust) pair; the last vote of a change request decides it),
+//! and `ListMyActions` of a voter with a vote due on all 10,000, beside plain SQL reads of the
+//! rows it stands on.
 //!
 //! Run with `cargo bench -p concordat-e2e --bench change_control`. PostgreSQL comes from
 //! `CONCORDAT_TEST_DATABASE_URL` or a throwaway cluster, as in the tests.
@@ -172,6 +174,80 @@ fn bench_backend(c: &mut Criterion, backend: TestBackend, label: &str) {
                             .unwrap()
                             .into_inner();
                         assert_eq!(page.change_requests.len(), 50);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    // ListMyActions of a voter with a vote due on every one of the 10,000 active change requests:
+    // a first page of 500, beside a plain SQL read of 500 of the same rows.
+    let voter = ChangeControlServiceClient::with_interceptor(
+        s.channel.clone(),
+        Bearer::new(&token(&s, Some("RGT"), "da-member", "voter-RGT")),
+    );
+    let before = s.platform.db.statements();
+    let first = rt
+        .block_on(voter.clone().list_my_actions(pb::ListMyActionsRequest {
+            parent: "icss/QUE".into(),
+            page_size: 500,
+            ..Default::default()
+        }))
+        .unwrap()
+        .into_inner();
+    eprintln!(
+        "{label}: ListMyActions with {CRS} active change requests: {} actions on the first page, {} SQL statements",
+        first.actions.len(),
+        s.platform.db.statements() - before
+    );
+    group.bench_function("list_my_actions_first_page", |b| {
+        b.iter_custom(|iters| {
+            let mut voter = voter.clone();
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let page = voter
+                        .list_my_actions(pb::ListMyActionsRequest {
+                            parent: "icss/QUE".into(),
+                            page_size: 500,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    assert_eq!(page.actions.len(), 500);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    // The rows it stands on: a page of 500 by an index, and every active change request with
+    // its votes (what the use case reads today).
+    for (name, sql, rows) in [
+        (
+            "sql_read_500_active_rows",
+            "SELECT * FROM cc_change_requests WHERE ics = 'QUE' AND state = 'DA_REVIEW' \
+             ORDER BY voting_deadline, id LIMIT 500",
+            500,
+        ),
+        (
+            "sql_read_all_active_rows",
+            "SELECT * FROM cc_change_requests WHERE ics = 'QUE' AND state = 'DA_REVIEW'",
+            CRS,
+        ),
+    ] {
+        group.bench_function(name, |b| {
+            use sea_orm::{ConnectionTrait, Statement};
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let db = s.platform.db.conn();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let read = db
+                            .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+                            .await
+                            .unwrap();
+                        assert_eq!(read.len(), rows);
                     }
                     start.elapsed()
                 })
