@@ -1,5 +1,6 @@
-//! Benchmarks of shared configuration at ICS scale: 10 trusts over a baseline of 50,000 items,
-//! each trust with 2,000 overrides.
+//! Benchmarks of shared configuration at ICS scale: 10 trusts over a baseline of 50,000 items
+//! (`CONCORDAT_BENCH_ITEMS` for another size, seeded in changesets of at most 100,000), each trust
+//! with 2,000 overrides.
 //!
 //! - `resolve+diff 10 trusts`: the pure domain — resolve every trust's effective configuration
 //!   (baseline with overlay, explained per key) and diff it against the baseline's values.
@@ -29,8 +30,25 @@ use concordat_shared_config::grpc::value_of;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
-const ITEMS: usize = 50_000;
 const OVERRIDES: usize = 2_000;
+/// The most changes one changeset takes: a larger baseline is seeded in several.
+const CHANGESET: usize = 100_000;
+
+/// How many baseline items: `CONCORDAT_BENCH_ITEMS`, by default 50,000.
+fn items() -> usize {
+    static ITEMS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+        std::env::var("CONCORDAT_BENCH_ITEMS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50_000)
+    });
+    *ITEMS
+}
+
+/// How many revisions the baseline is seeded in.
+fn seed_revisions() -> i64 {
+    items().div_ceil(CHANGESET) as i64
+}
 const TRUSTS: [&str; 10] = [
     "RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP", "RDE", "RCX",
 ];
@@ -46,7 +64,7 @@ fn baseline_value(i: usize) -> serde_json::Value {
 
 /// Trust `t` overrides 2,000 keys, spread over the baseline and different per trust.
 fn overridden(t: usize) -> impl Iterator<Item = usize> {
-    (0..OVERRIDES).map(move |j| (j * 25 + t * 7) % ITEMS)
+    (0..OVERRIDES).map(move |j| (j * 25 + t * 7) % items())
 }
 
 fn domain(c: &mut Criterion) {
@@ -54,7 +72,7 @@ fn domain(c: &mut Criterion) {
         revision: 1,
         change_request: "icss/QUE/changeRequests/x".into(),
     };
-    let baseline: Baseline = (0..ITEMS)
+    let baseline: Baseline = (0..items())
         .map(|i| {
             let (kind, k) = key(i);
             (
@@ -175,19 +193,25 @@ async fn seeded(backend: TestBackend) -> (TestServer, String) {
     .await;
     let admin = config(&s, &token(&s, "RGT", "ics-admin", "admin"));
     let started = Instant::now();
-    publish(
-        &admin,
-        "baseline",
-        &cr,
-        (0..ITEMS).map(|i| add(i, baseline_value(i))).collect(),
-    )
-    .await;
+    let all: Vec<usize> = (0..items()).collect();
+    for chunk in all.chunks(CHANGESET) {
+        publish(
+            &admin,
+            "baseline",
+            &cr,
+            chunk.iter().map(|&i| add(i, baseline_value(i))).collect(),
+        )
+        .await;
+    }
     eprintln!(
-        "seed: baseline of {ITEMS} items published in {:?}",
-        started.elapsed()
+        "seed: baseline of {} items published in {:?} ({} revisions)",
+        items(),
+        started.elapsed(),
+        seed_revisions()
     );
     eprintln!(
-        "seed: the same {ITEMS} rows inserted in bulk into a table of sc_items' shape in {:?}",
+        "seed: the same {} rows inserted in bulk into a table of sc_items' shape in {:?}",
+        items(),
         bulk_insert(&s).await
     );
     let started = Instant::now();
@@ -228,7 +252,7 @@ async fn bulk_insert(s: &TestServer) -> std::time::Duration {
     .unwrap();
     let started = Instant::now();
     let txn = db.begin().await.unwrap();
-    let all: Vec<usize> = (0..ITEMS).collect();
+    let all: Vec<usize> = (0..items()).collect();
     for chunk in all.chunks(500) {
         let rows: Vec<String> = chunk
             .iter()
@@ -297,6 +321,32 @@ async fn read_all(client: &Config) -> usize {
     }
 }
 
+/// Every page of RGM's effective configuration exported: how many items.
+async fn export_all(client: &Config) -> usize {
+    let mut page_token = String::new();
+    let mut items = 0;
+    loop {
+        let page = client
+            .clone()
+            .export_config(pb::ExportConfigRequest {
+                name: "icss/QUE/trusts/RGM/effectiveConfig".into(),
+                page_size: 20_000,
+                page_token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        // Parsed as a client would, to count its items.
+        let bundle: serde_json::Value = serde_json::from_str(&page.bundle_json).unwrap();
+        items += bundle["items"].as_array().unwrap().len();
+        if page.next_page_token.is_empty() {
+            return items;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
 /// Every page of RGM's effective differences between two revisions: how many.
 async fn diff_all(client: &Config, from_revision: i64, to_revision: i64) -> usize {
     let mut page_token = String::new();
@@ -349,18 +399,18 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
     group.bench_function("row read: baseline + RGM overlay rows (SQL)", |b| {
         b.iter(|| {
             rt.block_on(async {
-                assert_eq!(row_read(&s, "RGM").await, ITEMS + OVERRIDES);
+                assert_eq!(row_read(&s, "RGM").await, items() + OVERRIDES);
             })
         })
     });
-    group.bench_function("GetEffectiveConfig (50k items, all pages)", |b| {
+    group.bench_function("GetEffectiveConfig (all items, all pages)", |b| {
         b.iter(|| {
             rt.block_on(async {
-                assert_eq!(read_all(&paged_reader).await, ITEMS);
+                assert_eq!(read_all(&paged_reader).await, items());
             })
         })
     });
-    let mut n = ITEMS;
+    let mut n = items();
     group.bench_function("publish one baseline item (10 effective revisions)", |b| {
         b.iter(|| {
             n += 1;
@@ -372,10 +422,50 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
             ))
         })
     });
-    group.bench_function("DiffEffectiveConfig (revision 1 → newest)", |b| {
+    group.bench_function("ExportConfig (RGM effective, all pages)", |b| {
         b.iter(|| {
             rt.block_on(async {
-                assert!(diff_all(&reader, 1, 0).await >= OVERRIDES);
+                assert!(export_all(&paged_reader).await >= items());
+            })
+        })
+    });
+    group.bench_function(
+        "DiffRevisions (baseline, adjacent revisions, 1 change)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let head = reader
+                        .clone()
+                        .get_layer(pb::GetLayerRequest {
+                            name: "icss/QUE/layers/baseline".into(),
+                            revision: 0,
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .layer
+                        .unwrap()
+                        .revision;
+                    let diff = reader
+                        .clone()
+                        .diff_revisions(pb::DiffRevisionsRequest {
+                            layer: "icss/QUE/layers/baseline".into(),
+                            from_revision: head - 1,
+                            to_revision: head,
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap()
+                        .into_inner();
+                    assert_eq!(diff.changes.len(), 1);
+                })
+            })
+        },
+    );
+    group.bench_function("DiffEffectiveConfig (seeded baseline → newest)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                assert!(diff_all(&reader, seed_revisions(), 0).await >= OVERRIDES);
             })
         })
     });

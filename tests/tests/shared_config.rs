@@ -1557,7 +1557,7 @@ async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBacke
                 .clone()
                 .export_config(pb::ExportConfigRequest {
                     name: "icss/QUE/layers/baseline".into(),
-                    page_size: 100_000,
+                    page_size: 20_000,
                     page_token,
                     ..Default::default()
                 })

@@ -111,7 +111,7 @@ impl SharedConfig {
     /// revision and content hash the first page read (the page token carries them and the export
     /// time, so every page has the same header).
     pub async fn export(&self, ctx: &RequestContext, q: &ExportQuery<'_>) -> Result<ExportPage> {
-        let limit = page_limit(q.page_size, 10_000, 100_000)?;
+        let limit = page_limit(q.page_size, 10_000, 20_000)?;
         if q.revision < 0 {
             return Err(invalid("revision", "must not be negative"));
         }

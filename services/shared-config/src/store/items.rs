@@ -82,9 +82,14 @@ pub async fn content<C: ConnectionTrait>(
     if let Some(k) = kind_filter {
         q = q.filter(item::Column::Kind.eq(k));
     }
-    if let Some(after) = after {
-        q = q.filter(after_key(item::Column::Kind, item::Column::ItemKey, after));
-    }
+    // A first page starts after the empty key: the bound keeps SQLite on the key index, in key
+    // order, rather than on `sc_items_opened` with a sort of the whole layer.
+    let first = Key::new("", "");
+    q = q.filter(after_key(
+        item::Column::Kind,
+        item::Column::ItemKey,
+        after.unwrap_or(&first),
+    ));
     q = q
         .order_by_asc(item::Column::Kind)
         .order_by_asc(item::Column::ItemKey);
@@ -184,21 +189,6 @@ pub async fn write_items<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The rows a revision after `base` up to `head` opened or closed.
-fn changed_between(base: i64, head: i64) -> Condition {
-    Condition::any()
-        .add(
-            Condition::all()
-                .add(item::Column::FromRevision.gt(base))
-                .add(item::Column::FromRevision.lte(head)),
-        )
-        .add(
-            Condition::all()
-                .add(item::Column::ToRevision.gt(base))
-                .add(item::Column::ToRevision.lte(head)),
-        )
-}
-
 /// The keys of a layer changed by revisions after `base` up to `head`.
 pub async fn keys_changed_between<C: ConnectionTrait>(
     c: &C,
@@ -207,22 +197,13 @@ pub async fn keys_changed_between<C: ConnectionTrait>(
     base: i64,
     head: i64,
 ) -> Result<BTreeSet<Key>> {
-    let rows: Vec<(String, String)> = item::Entity::find()
-        .select_only()
-        .column(item::Column::Kind)
-        .column(item::Column::ItemKey)
-        .filter(item::Column::Ics.eq(ics))
-        .filter(item::Column::Layer.eq(layer.as_str()))
-        .filter(changed_between(base, head))
-        .into_tuple()
-        .all(c)
-        .await?;
-    Ok(rows.into_iter().map(|(k, n)| Key::new(&k, &n)).collect())
+    let keys = keys_changed_page(c, ics, layer, (base, head), None, u64::MAX).await?;
+    Ok(keys.into_iter().collect())
 }
 
-/// A page of [`keys_changed_between`]: the first `limit` keys after `after`, in key order. Read
-/// through the indexes on the revision a row opens and closes at, so the cost follows the rows
-/// those revisions changed.
+/// A page of [`keys_changed_between`]: the first `limit` keys after `after`, in key order. The
+/// rows the revisions opened and those they closed are read apart, each through its own index
+/// (`sc_items_opened`, `sc_items_current`), so the cost follows what those revisions changed.
 pub async fn keys_changed_page<C: ConnectionTrait>(
     c: &C,
     ics: &str,
@@ -231,23 +212,25 @@ pub async fn keys_changed_page<C: ConnectionTrait>(
     after: Option<&Key>,
     limit: u64,
 ) -> Result<Vec<Key>> {
-    let mut q = item::Entity::find()
-        .select_only()
-        .column(item::Column::Kind)
-        .column(item::Column::ItemKey)
-        .distinct()
-        .filter(item::Column::Ics.eq(ics))
-        .filter(item::Column::Layer.eq(layer.as_str()))
-        .filter(changed_between(base, head));
-    if let Some(after) = after {
-        q = q.filter(after_key(item::Column::Kind, item::Column::ItemKey, after));
+    let mut keys = BTreeSet::new();
+    for column in [item::Column::FromRevision, item::Column::ToRevision] {
+        let rows: Vec<(String, String)> = item::Entity::find()
+            .select_only()
+            .column(item::Column::Kind)
+            .column(item::Column::ItemKey)
+            .filter(item::Column::Ics.eq(ics))
+            .filter(item::Column::Layer.eq(layer.as_str()))
+            .filter(column.gt(base))
+            .filter(column.lte(head))
+            .into_tuple()
+            .all(c)
+            .await?;
+        keys.extend(rows.into_iter().map(|(k, n)| Key::new(&k, &n)));
     }
-    let rows: Vec<(String, String)> = q
-        .order_by_asc(item::Column::Kind)
-        .order_by_asc(item::Column::ItemKey)
-        .limit(limit)
-        .into_tuple()
-        .all(c)
-        .await?;
-    Ok(rows.into_iter().map(|(k, n)| Key::new(&k, &n)).collect())
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    Ok(keys
+        .into_iter()
+        .filter(|k| after.is_none_or(|a| k > a))
+        .take(limit)
+        .collect())
 }
