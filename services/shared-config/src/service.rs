@@ -187,6 +187,12 @@ pub struct NewSnapshot {
     pub taken_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// A snapshot import [`SharedConfig::check_import`] allowed: only it makes one.
+pub struct ImportTarget {
+    ics: String,
+    new: NewSnapshot,
+}
+
 /// An ExportConfig request.
 pub struct ExportQuery<'a> {
     /// A layer, a trust's effective configuration or a snapshot.

@@ -17,12 +17,12 @@ pub(super) async fn import_snapshot(
         request_id,
     } = req.into_inner();
     let new: NewSnapshot = required("snapshot", snapshot)?.into();
-    api.cases.check_import(&ctx, &parent, &new).await?;
+    let target = api.cases.check_import(&ctx, &parent, new).await?;
     let mut items = BTreeMap::new();
     add_bundle(&mut items, &bundle_json, "")?;
     let outcome = api
         .cases
-        .import_snapshot(&ctx, &parent, new, items, &request_id, |s| {
+        .import_snapshot(&ctx, target, items, &request_id, |s| {
             pb::ImportSnapshotResponse {
                 snapshot: Some(snapshot_pb(s)),
             }
@@ -61,7 +61,7 @@ pub(super) async fn import_snapshot_parts(
         .into());
     }
     let new: NewSnapshot = required("snapshot", snapshot)?.into();
-    api.cases.check_import(&ctx, &parent, &new).await?;
+    let target = api.cases.check_import(&ctx, &parent, new).await?;
     let mut items = BTreeMap::new();
     add_bundle(&mut items, &bundle_json, " (message 1)")?;
     let mut n = 1;
@@ -87,7 +87,7 @@ pub(super) async fn import_snapshot_parts(
     }
     let outcome = api
         .cases
-        .import_snapshot(&ctx, &parent, new, items, &request_id, |s| {
+        .import_snapshot(&ctx, target, items, &request_id, |s| {
             pb::ImportSnapshotPartsResponse {
                 snapshot: Some(snapshot_pb(s)),
             }

@@ -193,16 +193,15 @@ impl SharedConfig {
         let canonical = |p: Placed| p.entry.canonical();
         let (changes, next) = if from == to {
             (Vec::new(), None)
-        } else if from == 0 || to == 0 {
-            // One side is empty: every item of the other, a page of it.
-            let (side, added) = if from == 0 { (to, true) } else { (from, false) };
+        } else if from == 0 {
+            // From the empty layer: every item of `to`, a page of it. (`to` is never 0 here: a
+            // layer without revisions has no `from` either.)
             let content =
-                store::content(c, &ics, &layer, side, None, after.as_ref(), Some(limit + 1))
-                    .await?;
-            let all = content.into_iter().map(|(key, p)| {
-                let entry = Some(canonical(p));
-                let (before, after) = if added { (None, entry) } else { (entry, None) };
-                Difference { key, before, after }
+                store::content(c, &ics, &layer, to, None, after.as_ref(), Some(limit + 1)).await?;
+            let all = content.into_iter().map(|(key, p)| Difference {
+                key,
+                before: None,
+                after: Some(canonical(p)),
             });
             let (page, more) = changesets::bounded_page(all, limit, |d| {
                 size(&d.key, d.before.as_ref(), d.after.as_ref())

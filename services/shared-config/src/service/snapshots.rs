@@ -3,42 +3,44 @@
 use super::*;
 
 impl SharedConfig {
-    /// Checks that `ctx` may import a snapshot of `new`'s trust under `parent`, so a stream of
-    /// parts can be refused before it is read: the ICS of `parent`.
+    /// Checks that `ctx` may import a snapshot of `new`'s trust under `parent` (the ICS, the
+    /// trust, the caller's scope), so that a stream of parts is refused before it is read.
     pub async fn check_import(
         &self,
         ctx: &RequestContext,
         parent: &str,
-        new: &NewSnapshot,
-    ) -> Result<String> {
+        new: NewSnapshot,
+    ) -> Result<ImportTarget> {
         let ics = parse_parent("parent", parent)?;
         self.require_ics(ctx, &ics, parent).await?;
-        let trust = new.trust.as_str();
-        if trust.is_empty() {
+        if new.trust.is_empty() {
             return Err(invalid("snapshot.trust", "is required"));
         }
-        self.require_known_trust("snapshot.trust", &ics, trust)?;
-        self.require_writer(ctx, &LayerId::Trust(trust.to_owned()), parent)
+        self.require_known_trust("snapshot.trust", &ics, &new.trust)?;
+        self.require_writer(ctx, &LayerId::Trust(new.trust.clone()), parent)
             .await?;
-        Ok(ics)
+        Ok(ImportTarget { ics, new })
     }
 
-    /// Imports a trust's actual build, `items` (from [`add_bundle`]), as a snapshot.
+    /// Imports a trust's actual build, `items` (from [`add_bundle`]), as the snapshot `target`
+    /// names.
     pub async fn import_snapshot<R: Reply>(
         &self,
         ctx: &RequestContext,
-        parent: &str,
-        new: NewSnapshot,
+        target: ImportTarget,
         items: BTreeMap<Key, Value>,
         request_id: &str,
         reply: impl FnOnce(&Snapshot) -> R,
     ) -> Result<R> {
-        let ics = self.check_import(ctx, parent, &new).await?;
-        let NewSnapshot {
-            trust,
-            display_name,
-            taken_time,
-        } = new;
+        let ImportTarget {
+            ics,
+            new:
+                NewSnapshot {
+                    trust,
+                    display_name,
+                    taken_time,
+                },
+        } = target;
         let trust = trust.as_str();
         let kinds = compile_kinds(&store::kinds(self.db().conn(), &ics).await?);
         let nonconforming = items
