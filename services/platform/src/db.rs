@@ -17,6 +17,10 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+/// How much of an SQLite file each connection maps into memory (address space, not memory used:
+/// the pages are the operating system's cache).
+const MMAP_BYTES: u64 = 1 << 30;
+
 /// Which database engine is behind a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -92,6 +96,11 @@ impl Database {
                             .synchronous(SqliteSynchronous::Normal)
                             .foreign_keys(true)
                             .busy_timeout(Duration::from_secs(30))
+                            // Reads of large configurations stay in memory: pages are mapped
+                            // rather than copied by a system call each, and each connection
+                            // caches up to 32 MiB of them (SQLite's default is 2 MiB).
+                            .pragma("mmap_size", MMAP_BYTES.to_string())
+                            .pragma("cache_size", "-32768")
                     });
             }
             Backend::Postgres => {
@@ -147,6 +156,24 @@ impl Database {
     /// The sea-orm backend, for building statements.
     pub fn db_backend(&self) -> DbBackend {
         self.conn.get_database_backend()
+    }
+
+    /// Refreshes the planner's statistics of `table` after a large write, on PostgreSQL (where a
+    /// table filled in one transaction has none until autovacuum comes by, and the planner then
+    /// scans it for what an index would find). On SQLite, whose planner works without them,
+    /// nothing. A failure is logged, not returned: the write it follows has committed.
+    pub async fn refresh_statistics(&self, table: &str) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let quoted = format!("\"{}\"", table.replace('"', "\"\""));
+        if let Err(err) = self
+            .conn
+            .execute_unprepared(&format!("ANALYZE {quoted}"))
+            .await
+        {
+            tracing::warn!(table, error = %err, "refreshing planner statistics failed");
+        }
     }
 }
 

@@ -372,10 +372,6 @@ fn publishing_scope(ics: &str) -> String {
     format!("sharedconfig.publish:{ics}")
 }
 
-fn values_of(effective: &Effective) -> BTreeMap<Key, Value> {
-    resolve::values(effective.iter().map(|(k, r)| (k, &r.value)))
-}
-
 fn entries_hash(content: &Content) -> String {
     publish::layer_lthash(content).checksum()
 }

@@ -12,7 +12,7 @@ use super::layer::{
     Provenance, check_overlay_entry,
 };
 use super::lthash::LtHash;
-use super::resolve::{Difference, Effective, diff, item_element, resolve, resolve_owned};
+use super::resolve::{Difference, Effective, diff, item_element, resolve_owned};
 
 /// A layer entry with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,36 +230,95 @@ fn kind_allows_null(kind: &ConfigKind) -> bool {
 
 /// What the effective configuration of each trust becomes, restricted to `keys` (resolution is
 /// per key, so the rest is unchanged). Trusts whose configuration does not change are left out.
+///
+/// A key no overlay entry covers changes at every trust as it changes in the baseline: that
+/// difference is computed once, and only the keys a trust's overlay covers are resolved for it.
 pub fn effective_changes(
     keys: &BTreeSet<Key>,
     baseline: (&Content, &Content),
     overlays: &BTreeMap<String, (Content, Content)>,
 ) -> BTreeMap<String, Vec<Difference>> {
-    let restrict = |c: &Content| -> Content {
+    let values = |c: &Content| -> BTreeMap<Key, Value> {
         keys.iter()
-            .filter_map(|k| c.get(k).map(|p| (k.clone(), p.clone())))
+            .filter_map(|k| c.get(k).map(|p| (k.clone(), p.entry.value.clone())))
             .collect()
     };
-    let (b_before, b_after) = (
-        as_baseline(&restrict(baseline.0)),
-        as_baseline(&restrict(baseline.1)),
-    );
-    let empty = (Content::new(), Content::new());
+    let unvaried = diff(&values(baseline.0), &values(baseline.1));
     let mut out = BTreeMap::new();
-    let trusts: BTreeSet<&String> = overlays.keys().collect();
-    for trust in trusts {
-        let (o_before, o_after) = overlays.get(trust).unwrap_or(&empty);
-        let values = |b: &Baseline, o: &Content| -> BTreeMap<Key, Value> {
-            resolve(b, &as_overlay(&restrict(o)))
-                .into_iter()
-                .map(|(k, r)| (k, r.value))
-                .collect()
+    for (trust, (o_before, o_after)) in overlays {
+        let covered: BTreeSet<&Key> = o_before
+            .keys()
+            .chain(o_after.keys())
+            .filter(|k| keys.contains(*k))
+            .collect();
+        let changes = if covered.is_empty() {
+            unvaried.clone()
+        } else {
+            let restrict = |c: &Content| -> Content {
+                covered
+                    .iter()
+                    .filter_map(|k| c.get(*k).map(|p| ((*k).clone(), p.clone())))
+                    .collect()
+            };
+            let resolved = |b: &Content, o: &Content| -> BTreeMap<Key, Value> {
+                resolve_contents(restrict(b), restrict(o))
+                    .into_iter()
+                    .map(|(k, r)| (k, r.value))
+                    .collect()
+            };
+            let varied = diff(
+                &resolved(baseline.0, o_before),
+                &resolved(baseline.1, o_after),
+            );
+            merge_by_key(
+                unvaried
+                    .iter()
+                    .filter(|d| !covered.contains(&d.key))
+                    .cloned(),
+                varied,
+            )
         };
-        let changes = diff(&values(&b_before, o_before), &values(&b_after, o_after));
         if !changes.is_empty() {
             out.insert(trust.clone(), changes);
         }
     }
+    out
+}
+
+/// The values of a layer's content, by key.
+pub fn values(content: &Content) -> BTreeMap<Key, Value> {
+    content
+        .iter()
+        .map(|(k, p)| (k.clone(), p.entry.value.clone()))
+        .collect()
+}
+
+/// What `overlay` changes in the configuration `baseline` alone gives: the baseline's values
+/// become the effective ones, key by key. Costs in proportion to the overlay, not the baseline.
+pub fn overlay_effect(baseline: &Content, overlay: Content) -> Vec<Difference> {
+    let under: Content = overlay
+        .keys()
+        .filter_map(|k| baseline.get(k).map(|p| (k.clone(), p.clone())))
+        .collect();
+    let before = values(&under);
+    let after = resolve_contents(under, overlay)
+        .into_iter()
+        .map(|(k, r)| (k, r.value))
+        .collect();
+    diff(&before, &after)
+}
+
+/// Two key-ordered lists of differences with no key in common, as one in key order.
+fn merge_by_key(a: impl Iterator<Item = Difference>, b: Vec<Difference>) -> Vec<Difference> {
+    let mut out = Vec::new();
+    let mut b = b.into_iter().peekable();
+    for d in a {
+        while let Some(next) = b.next_if(|n| n.key < d.key) {
+            out.push(next);
+        }
+        out.push(d);
+    }
+    out.extend(b);
     out
 }
 
@@ -507,13 +566,15 @@ mod incremental_hash {
         proptest::collection::btree_map(0u8..24, proptest::option::weighted(0.85, 0i64..6), 0..16)
     }
 
+    fn values_of(b: &Content, o: &Content) -> BTreeMap<Key, Value> {
+        crate::domain::resolve::resolve(&as_baseline(b), &as_overlay(o))
+            .into_iter()
+            .map(|(k, r)| (k, r.value))
+            .collect()
+    }
+
     fn hash_of(b: &Content, o: &Content) -> crate::domain::lthash::LtHash {
-        lthash_of(
-            &resolve(&as_baseline(b), &as_overlay(o))
-                .into_iter()
-                .map(|(k, r)| (k, r.value))
-                .collect(),
-        )
+        lthash_of(&values_of(b, o))
     }
 
     /// Changing the baseline (or a trust's overlay) to anything: the hash kept up to date from the
@@ -533,8 +594,27 @@ mod incremental_hash {
         let changes = effective_changes(
             &keys,
             (b1, b2),
-            &BTreeMap::from([("RGT".to_owned(), (o1.clone(), o2.clone()))]),
+            &BTreeMap::from([
+                ("RGT".to_owned(), (o1.clone(), o2.clone())),
+                ("RGM".to_owned(), (Content::new(), Content::new())),
+            ]),
         );
+        // What each trust is told changed is exactly the difference of its whole configurations.
+        prop_assert_eq!(
+            changes.get("RGT").cloned().unwrap_or_default(),
+            diff(&values_of(b1, o1), &values_of(b2, o2))
+        );
+        prop_assert_eq!(
+            changes.get("RGM").cloned().unwrap_or_default(),
+            diff(
+                &values_of(b1, &Content::new()),
+                &values_of(b2, &Content::new())
+            )
+        );
+        // A trust's hash from scratch: the baseline's values' hash, updated by its overlay.
+        let mut from_baseline = lthash_of(&values(b2));
+        update_hash(&mut from_baseline, &overlay_effect(b2, o2.clone()));
+        prop_assert_eq!(from_baseline, hash_of(b2, o2));
         let mut state = hash_of(b1, o1);
         update_hash(
             &mut state,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::layer::{Baseline, Governance, Key, Local, Overlay, Provenance};
+use super::layer::{
+    Baseline, BaselineItem, Governance, Key, Local, Overlay, OverlayItem, Provenance,
+};
 use super::lthash::{LtHash, element};
 
 /// Where an effective value came from.
@@ -45,60 +47,73 @@ pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
 }
 
 /// [`resolve`], taking the layers: their values move into the result instead of being copied.
-pub fn resolve_owned(baseline: Baseline, mut overlay: Overlay) -> Effective {
-    let mut out = Effective::new();
+/// Both layers are in key order, so they are merged in one pass and the result is built from
+/// sorted items, without a lookup or an insertion per key.
+pub fn resolve_owned(baseline: Baseline, overlay: Overlay) -> Effective {
+    let mut out = Vec::with_capacity(baseline.len() + overlay.len());
+    let mut overlay = overlay.into_iter().peekable();
     for (key, item) in baseline {
-        let mut base = Resolved {
-            value: item.value,
-            source: Source::Baseline,
-            provenance: item.provenance,
-            ignored: None,
-        };
-        let Some(local) = overlay.remove(&key) else {
-            out.insert(key, base);
-            continue;
-        };
-        let refusal = match (&item.governance, &local.local) {
-            (Governance::Locked, _) => Some("the key is locked".to_owned()),
-            (Governance::Bounded(_), Local::Remove) => {
-                Some("a bounded key cannot be removed".to_owned())
-            }
-            (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v)),
-            (Governance::Overridable, _) => None,
-        };
-        match (refusal, local.local) {
-            (Some(why), _) => {
-                base.ignored = Some(format!("overlay entry not applied: {why}"));
-                out.insert(key, base);
-            }
-            (None, Local::Remove) => {}
-            (None, Local::Set(value)) => {
-                out.insert(
-                    key,
-                    Resolved {
-                        value,
-                        source: Source::Override,
-                        provenance: local.provenance,
-                        ignored: None,
-                    },
-                );
-            }
+        while let Some((local_key, local)) = overlay.next_if(|(k, _)| *k < key) {
+            out.extend(local_only(local_key, local));
         }
+        let local = overlay.next_if(|(k, _)| *k == key).map(|(_, local)| local);
+        out.extend(applied(key, item, local));
     }
-    for (key, local) in overlay {
-        if let Local::Set(value) = local.local {
-            out.insert(
-                key,
-                Resolved {
-                    value,
-                    source: Source::LocalOnly,
-                    provenance: local.provenance,
-                    ignored: None,
-                },
-            );
+    out.extend(overlay.filter_map(|(k, local)| local_only(k, local)));
+    out.into_iter().collect()
+}
+
+/// A baseline item with the overlay's entry for its key, if any, applied where governance allows.
+fn applied(key: Key, item: BaselineItem, local: Option<OverlayItem>) -> Option<(Key, Resolved)> {
+    let mut base = Resolved {
+        value: item.value,
+        source: Source::Baseline,
+        provenance: item.provenance,
+        ignored: None,
+    };
+    let Some(local) = local else {
+        return Some((key, base));
+    };
+    let refusal = match (&item.governance, &local.local) {
+        (Governance::Locked, _) => Some("the key is locked".to_owned()),
+        (Governance::Bounded(_), Local::Remove) => {
+            Some("a bounded key cannot be removed".to_owned())
         }
+        (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v)),
+        (Governance::Overridable, _) => None,
+    };
+    match (refusal, local.local) {
+        (Some(why), _) => {
+            base.ignored = Some(format!("overlay entry not applied: {why}"));
+            Some((key, base))
+        }
+        (None, Local::Remove) => None,
+        (None, Local::Set(value)) => Some((
+            key,
+            Resolved {
+                value,
+                source: Source::Override,
+                provenance: local.provenance,
+                ignored: None,
+            },
+        )),
     }
-    out
+}
+
+/// An overlay entry for a key the baseline lacks: a local-only item, unless it removes.
+fn local_only(key: Key, local: OverlayItem) -> Option<(Key, Resolved)> {
+    match local.local {
+        Local::Set(value) => Some((
+            key,
+            Resolved {
+                value,
+                source: Source::LocalOnly,
+                provenance: local.provenance,
+                ignored: None,
+            },
+        )),
+        Local::Remove => None,
+    }
 }
 
 /// The values of an effective configuration or a layer, by key.

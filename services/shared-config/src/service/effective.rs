@@ -128,7 +128,7 @@ impl SharedConfig {
     ) -> Result<(Effective, Option<Key>)> {
         let c = self.db().conn();
         let fetch = limit + 1;
-        let baseline = store::content(
+        let baseline = store::resolving_content(
             c,
             ics,
             &LayerId::Baseline,
@@ -138,7 +138,7 @@ impl SharedConfig {
             Some(fetch),
         )
         .await?;
-        let overlay = store::content(
+        let overlay = store::resolving_content(
             c,
             ics,
             &LayerId::Trust(record.trust.clone()),
@@ -156,7 +156,9 @@ impl SharedConfig {
             .filter_map(|side| side.keys().next_back())
             .min()
             .cloned();
-        let mut page = Effective::new();
+        // The items come in key order: gathered in order, the page is built without a lookup
+        // per key.
+        let mut page = Vec::new();
         let mut bytes = 0;
         for (key, item) in publish::resolve_contents(baseline, overlay) {
             if bound.as_ref().is_some_and(|b| &key > b) {
@@ -164,13 +166,13 @@ impl SharedConfig {
             }
             let n = size(&key, &item);
             if page.len() as u64 == limit || (!page.is_empty() && bytes + n > PAGE_BYTES) {
-                let last = page.keys().next_back().cloned();
-                return Ok((page, last));
+                let last = page.last().map(|(k, _): &(Key, _)| k.clone());
+                return Ok((page.into_iter().collect(), last));
             }
             bytes += n;
-            page.insert(key, item);
+            page.push((key, item));
         }
-        Ok((page, bound))
+        Ok((page.into_iter().collect(), bound))
     }
 
     /// One page of what changed in a trust's effective configuration between two effective

@@ -1,9 +1,15 @@
 //! Publishing: a changeset or a rollback becomes a layer's next revision, under a change
 //! request change control approved, with every affected trust's next effective revision.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use super::*;
+use crate::domain::lthash::LtHash;
 use crate::domain::publish::entry_element;
 use crate::domain::resolve::{lthash_of, update_hash};
+
+/// Items a publish writes from which the planner's statistics are refreshed after it.
+const LARGE_WRITE: usize = 5_000;
 
 impl SharedConfig {
     /// Publishes a changeset as its layer's next revision.
@@ -29,7 +35,9 @@ impl SharedConfig {
         closed_check(&cs)?;
         // Asked before the write transaction opens: no lock is held while change control answers.
         let cr = self.change_requests.get(&cs.change_request, caller).await?;
-        self.writer
+        let written = cs.changes.len();
+        let reply = self
+            .writer
             .write(ctx, request_id, |w| async move {
                 w.lock(&publishing_scope(&ics)).await?;
                 let mut cs = store::changeset(w.txn(), &ics, &id, true)
@@ -80,7 +88,9 @@ impl SharedConfig {
                 w.audit("config.publish", &resource, summary);
                 Ok(reply(&revision, &cs))
             })
-            .await
+            .await?;
+        self.after_write_of(written).await;
+        Ok(reply)
     }
 
     /// Publishes a new revision of a layer restoring an earlier revision's content.
@@ -109,7 +119,10 @@ impl SharedConfig {
             return Ok(first);
         }
         let cr = self.change_requests.get(change_request, caller).await?;
-        self.writer
+        let written = AtomicUsize::new(0);
+        let written_ref = &written;
+        let reply = self
+            .writer
             .write(ctx, request_id, |w| async move {
                 w.lock(&publishing_scope(&ics)).await?;
                 let head = self.head_revision(w.txn(), &ics, &layer).await?;
@@ -141,6 +154,7 @@ impl SharedConfig {
                         format!("revision {to} has the same content as the newest ({head})"),
                     ));
                 }
+                written_ref.store(changes.len(), Ordering::Relaxed);
                 let (revision, effective) = self
                     .publish_changes(&w, ctx, &ics, &layer, head, &changes, &cr, "", to)
                     .await?;
@@ -158,7 +172,18 @@ impl SharedConfig {
                 w.audit("config.rollback", &resource, summary);
                 Ok(reply(&revision))
             })
-            .await
+            .await?;
+        self.after_write_of(written.into_inner()).await;
+        Ok(reply)
+    }
+
+    /// After a publish of `changes` items: a large one refreshes the planner's statistics of the
+    /// items, so that the next reads by key use the key index (see
+    /// [`concordat_platform::db::Database::refresh_statistics`]).
+    async fn after_write_of(&self, changes: usize) {
+        if changes >= LARGE_WRITE {
+            self.db().refresh_statistics("sc_items").await;
+        }
     }
 
     /// Validates `changes` against the layer at `head`, checks the change request, writes the
@@ -240,6 +265,9 @@ impl SharedConfig {
             ),
         };
         let mut effective = Vec::new();
+        // The baseline at `baseline_rev` and the hash of its values, read once for every trust
+        // that needs its hash from scratch.
+        let mut from_scratch: Option<(Content, LtHash)> = None;
         for trust in trusts {
             let id = LayerId::Trust(trust.clone());
             let overlay_rev = if *layer == id {
@@ -256,13 +284,30 @@ impl SharedConfig {
                 // A trust with no effective revision yet (new to the federation): from scratch,
                 // at the revisions just written.
                 other => {
-                    let baseline =
-                        store::content(c, ics, &LayerId::Baseline, baseline_rev, None, None, None)
+                    let (baseline, baseline_state) = match from_scratch.take() {
+                        Some(read) => read,
+                        None => {
+                            let content = store::resolving_content(
+                                c,
+                                ics,
+                                &LayerId::Baseline,
+                                baseline_rev,
+                                None,
+                                None,
+                                None,
+                            )
                             .await?;
+                            let state = lthash_of(&publish::values(&content));
+                            (content, state)
+                        }
+                    };
                     let overlay =
-                        store::content(c, ics, &id, overlay_rev, None, None, None).await?;
-                    let items = publish::resolve_contents(baseline, overlay);
-                    (other.map_or(0, |(r, _)| r), lthash_of(&values_of(&items)))
+                        store::resolving_content(c, ics, &id, overlay_rev, None, None, None)
+                            .await?;
+                    let mut state = baseline_state.clone();
+                    update_hash(&mut state, &publish::overlay_effect(&baseline, overlay));
+                    from_scratch = Some((baseline, baseline_state));
+                    (other.map_or(0, |(r, _)| r), state)
                 }
             };
             let e = EffectiveRevision {

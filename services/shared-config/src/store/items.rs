@@ -75,6 +75,88 @@ pub async fn content<C: ConnectionTrait>(
     if revision <= 0 {
         return Ok(Content::new());
     }
+    content_query(ics, layer, revision, kind_filter, after, limit)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(placed_of)
+        .collect()
+}
+
+/// [`content`] as resolving reads it (effective configurations, their hashes and exports): the
+/// value, governance, suppression and provenance of each entry, without its owner and
+/// description, which are left empty. Fewer columns read and decoded per row.
+pub async fn resolving_content<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    kind_filter: Option<&str>,
+    after: Option<&Key>,
+    limit: Option<u64>,
+) -> Result<Content> {
+    if revision <= 0 {
+        return Ok(Content::new());
+    }
+    type Row = (String, String, i64, String, String, bool, String);
+    let rows: Vec<Row> = content_query(ics, layer, revision, kind_filter, after, limit)
+        .select_only()
+        .columns([
+            item::Column::Kind,
+            item::Column::ItemKey,
+            item::Column::FromRevision,
+            item::Column::Value,
+            item::Column::Governance,
+            item::Column::Suppress,
+            item::Column::ChangeRequest,
+        ])
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.into_iter()
+        .map(
+            |(kind, key, from_revision, value, governance, suppress, change_request)| {
+                Ok((
+                    Key { kind, key },
+                    Placed {
+                        entry: Entry {
+                            value: parse("item value", &value)?,
+                            governance: parse_governance(&governance)?,
+                            owner: String::new(),
+                            description: String::new(),
+                            suppress,
+                        },
+                        provenance: Provenance {
+                            revision: u64::try_from(from_revision).unwrap_or_default(),
+                            change_request,
+                        },
+                    },
+                ))
+            },
+        )
+        .collect()
+}
+
+/// A stored governance; the common case, overridable, without a JSON parse.
+fn parse_governance(text: &str) -> Result<Governance> {
+    if text == OVERRIDABLE {
+        return Ok(Governance::Overridable);
+    }
+    parse("item governance", text)
+}
+
+/// How [`Governance::Overridable`] is stored.
+const OVERRIDABLE: &str = "\"overridable\"";
+
+/// The rows of a layer's content at `revision`, in key order: see [`content`].
+fn content_query(
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    kind_filter: Option<&str>,
+    after: Option<&Key>,
+    limit: Option<u64>,
+) -> sea_orm::Select<item::Entity> {
     let mut q = item::Entity::find()
         .filter(item::Column::Ics.eq(ics))
         .filter(item::Column::Layer.eq(layer.as_str()))
@@ -96,7 +178,7 @@ pub async fn content<C: ConnectionTrait>(
     if let Some(limit) = limit {
         q = q.limit(limit);
     }
-    q.all(c).await?.into_iter().map(placed_of).collect()
+    q
 }
 
 /// The entries of `keys` in a layer at `revision`.
@@ -233,4 +315,25 @@ pub async fn keys_changed_page<C: ConnectionTrait>(
         .filter(|k| after.is_none_or(|a| k > a))
         .take(limit)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overridable_is_stored_as_its_serde_form() {
+        assert_eq!(
+            serde_json::to_string(&Governance::Overridable).unwrap_or_default(),
+            OVERRIDABLE
+        );
+        assert_eq!(
+            parse_governance(OVERRIDABLE).ok(),
+            Some(Governance::Overridable)
+        );
+        assert_eq!(
+            parse_governance("\"locked\"").ok(),
+            Some(Governance::Locked)
+        );
+    }
 }

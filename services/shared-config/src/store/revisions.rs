@@ -180,7 +180,7 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
         finish_revision(c, &row.ics, &layer, row.revision, &state, count).await?;
     }
     for row in effective::Entity::find().all(c).await? {
-        let baseline = content(
+        let baseline = resolving_content(
             c,
             &row.ics,
             &LayerId::Baseline,
@@ -191,7 +191,7 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
         )
         .await?;
         let overlay_id = LayerId::Trust(row.trust.clone());
-        let overlay = content(
+        let overlay = resolving_content(
             c,
             &row.ics,
             &overlay_id,

@@ -1,0 +1,68 @@
+//! The shared-configuration load script (`tests/python/load_shared_config.py`, a grpcio client
+//! we did not write in Rust) runs end to end at a small size on SQLite and on PostgreSQL: it
+//! starts its own server, seeds through the API, checks every read it times, and prints its
+//! table. The figures are not asserted (they are measured by running it at size); that it
+//! completes with every check passing is.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use concordat_e2e::{concordat_bin, tests_dir};
+
+fn run(postgres: Option<String>) {
+    let python = tests_dir().join("python/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "run tests/python/setup.sh first (scripts/test does)"
+    );
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(tests_dir().join("python/load_shared_config.py"))
+        .arg("--concordat")
+        .arg(concordat_bin())
+        .args(["--items", "1500", "--trusts", "3", "--overrides", "120"])
+        .args([
+            "--changeset-items",
+            "600",
+            "--repeat",
+            "1",
+            "--readers",
+            "3",
+        ]);
+    if let Some(url) = &postgres {
+        cmd.args(["--postgres", url]);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let backend = if postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    assert!(
+        stdout.contains(&format!("{backend}, 1500 items × 3 trusts")),
+        "{stdout}"
+    );
+    for row in [
+        "| row read: baseline + RGM overlay rows (plain SQL, 1620 rows) |",
+        "| GetEffectiveConfig, every page (4 MiB client limit) |",
+        "| ExportConfig, every page |",
+        "| publish one baseline item (3 effective revisions) |",
+        "| DiffEffectiveConfig, adjacent revisions (1 change) |",
+        "| 3 concurrent GetEffectiveConfig, one trust each |",
+        "| seed: bulk insert of the same rows (one transaction) |",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn load_script_runs_on_sqlite() {
+    run(None);
+}
+
+#[test]
+fn load_script_runs_on_postgres() {
+    if let Some(url) = concordat_platform::testkit::postgres_server() {
+        run(Some(url));
+    }
+}
