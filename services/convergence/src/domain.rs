@@ -1,0 +1,4 @@
+//! The rules of convergence planning, pure: no tonic, prost, sea-orm, I/O or wall clock.
+
+pub mod assessment;
+pub mod plan;
