@@ -31,7 +31,7 @@ use crate::domain::publish::{self, ChangeRequestFacts, Content, Placed, Refusal,
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
 };
-use crate::domain::resolve::{self, Difference, Effective, content_hash};
+use crate::domain::resolve::{self, Difference, content_hash};
 use crate::store::{self, StoreError};
 use crate::upstream::{Caller, ChangeRequests, UpstreamError};
 
@@ -225,8 +225,8 @@ pub struct EffectiveView {
     pub trust: String,
     /// The content hash.
     pub content_hash: String,
-    /// The items.
-    pub items: Effective,
+    /// The items, in key order.
+    pub items: Vec<(Key, resolve::Resolved)>,
 }
 
 /// What GetEffectiveConfig answers.

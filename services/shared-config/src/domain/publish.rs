@@ -12,7 +12,7 @@ use super::layer::{
     Provenance, check_overlay_entry,
 };
 use super::lthash::LtHash;
-use super::resolve::{Difference, Effective, diff, item_element, resolve_owned};
+use super::resolve::{Difference, Effective, Resolved, diff, item_element, resolve_sorted};
 
 /// A layer entry with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,35 +43,40 @@ pub fn as_baseline(content: &Content) -> Baseline {
         .collect()
 }
 
-/// The effective configuration of a baseline's content with an overlay's: [`resolve_owned`] of
+/// The effective configuration of a baseline's content with an overlay's:
+/// [`super::resolve::resolve_owned`] of
 /// the two, their entries moved rather than copied.
 pub fn resolve_contents(baseline: Content, overlay: Content) -> Effective {
-    let baseline = baseline
-        .into_iter()
-        .map(|(k, p)| {
-            (
-                k,
-                BaselineItem {
-                    value: p.entry.value,
-                    governance: p.entry.governance,
-                    provenance: p.provenance,
-                },
-            )
-        })
-        .collect();
-    let overlay = overlay
-        .into_iter()
-        .map(|(k, p)| {
-            let local = if p.entry.suppress {
-                Local::Remove
-            } else {
-                Local::Set(p.entry.value)
-            };
-            let provenance = p.provenance;
-            (k, OverlayItem { local, provenance })
-        })
-        .collect();
-    resolve_owned(baseline, overlay)
+    resolve_placed(baseline, overlay).collect()
+}
+
+/// [`resolve_contents`] as the entries come, for entries given in key order: see
+/// [`super::resolve::resolve_sorted`].
+pub fn resolve_placed<B, O>(baseline: B, overlay: O) -> impl Iterator<Item = (Key, Resolved)>
+where
+    B: IntoIterator<Item = (Key, Placed)>,
+    O: IntoIterator<Item = (Key, Placed)>,
+{
+    let baseline = baseline.into_iter().map(|(k, p)| {
+        (
+            k,
+            BaselineItem {
+                value: p.entry.value,
+                governance: p.entry.governance,
+                provenance: p.provenance,
+            },
+        )
+    });
+    let overlay = overlay.into_iter().map(|(k, p)| {
+        let local = if p.entry.suppress {
+            Local::Remove
+        } else {
+            Local::Set(p.entry.value)
+        };
+        let provenance = p.provenance;
+        (k, OverlayItem { local, provenance })
+    });
+    resolve_sorted(baseline, overlay)
 }
 
 /// The content as an overlay.

@@ -47,20 +47,42 @@ pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
 }
 
 /// [`resolve`], taking the layers: their values move into the result instead of being copied.
-/// Both layers are in key order, so they are merged in one pass and the result is built from
-/// sorted items, without a lookup or an insertion per key.
 pub fn resolve_owned(baseline: Baseline, overlay: Overlay) -> Effective {
-    let mut out = Vec::with_capacity(baseline.len() + overlay.len());
+    resolve_sorted(baseline, overlay).collect()
+}
+
+/// Resolution as the items come, for layers given in key order (a map's order, or rows read in
+/// key order): one merge pass, each effective item produced as soon as its key is settled, so a
+/// page is built without collecting either layer into a map first.
+pub fn resolve_sorted<B, O>(baseline: B, overlay: O) -> impl Iterator<Item = (Key, Resolved)>
+where
+    B: IntoIterator<Item = (Key, BaselineItem)>,
+    O: IntoIterator<Item = (Key, OverlayItem)>,
+{
+    let mut baseline = baseline.into_iter().peekable();
     let mut overlay = overlay.into_iter().peekable();
-    for (key, item) in baseline {
-        while let Some((local_key, local)) = overlay.next_if(|(k, _)| *k < key) {
-            out.extend(local_only(local_key, local));
+    std::iter::from_fn(move || {
+        loop {
+            let overlay_first = match (baseline.peek(), overlay.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((b, _)), Some((o, _))) => o < b,
+            };
+            let resolved = if overlay_first {
+                let (key, local) = overlay.next()?;
+                local_only(key, local)
+            } else {
+                let (key, item) = baseline.next()?;
+                let local = overlay.next_if(|(k, _)| *k == key).map(|(_, local)| local);
+                applied(key, item, local)
+            };
+            // A removal applied yields nothing for its key: go on to the next.
+            if resolved.is_some() {
+                return resolved;
+            }
         }
-        let local = overlay.next_if(|(k, _)| *k == key).map(|(_, local)| local);
-        out.extend(applied(key, item, local));
-    }
-    out.extend(overlay.filter_map(|(k, local)| local_only(k, local)));
-    out.into_iter().collect()
+    })
 }
 
 /// A baseline item with the overlay's entry for its key, if any, applied where governance allows.

@@ -86,7 +86,7 @@ impl SharedConfig {
                     revision: None,
                     trust: q.trust.to_owned(),
                     content_hash: content_hash(&BTreeMap::new()),
-                    items: Effective::new(),
+                    items: Vec::new(),
                 }),
                 String::new(),
             ));
@@ -125,10 +125,10 @@ impl SharedConfig {
         after: Option<&Key>,
         limit: u64,
         size: &(dyn Fn(&Key, &resolve::Resolved) -> usize + Sync),
-    ) -> Result<(Effective, Option<Key>)> {
+    ) -> Result<(Vec<(Key, resolve::Resolved)>, Option<Key>)> {
         let c = self.db().conn();
         let fetch = limit + 1;
-        let baseline = store::resolving_content(
+        let baseline = store::resolving_rows(
             c,
             ics,
             &LayerId::Baseline,
@@ -138,7 +138,7 @@ impl SharedConfig {
             Some(fetch),
         )
         .await?;
-        let overlay = store::resolving_content(
+        let overlay = store::resolving_rows(
             c,
             ics,
             &LayerId::Trust(record.trust.clone()),
@@ -153,26 +153,26 @@ impl SharedConfig {
         let bound = [&baseline, &overlay]
             .into_iter()
             .filter(|side| side.len() as u64 == fetch)
-            .filter_map(|side| side.keys().next_back())
+            .filter_map(|side| side.last().map(|(k, _)| k))
             .min()
             .cloned();
-        // The items come in key order: gathered in order, the page is built without a lookup
-        // per key.
-        let mut page = Vec::new();
+        // Both sides come in key order: merged as they come, the page is built in order without
+        // a map of either side or of the result.
+        let mut page: Vec<(Key, resolve::Resolved)> = Vec::new();
         let mut bytes = 0;
-        for (key, item) in publish::resolve_contents(baseline, overlay) {
+        for (key, item) in publish::resolve_placed(baseline, overlay) {
             if bound.as_ref().is_some_and(|b| &key > b) {
                 break;
             }
             let n = size(&key, &item);
             if page.len() as u64 == limit || (!page.is_empty() && bytes + n > PAGE_BYTES) {
-                let last = page.last().map(|(k, _): &(Key, _)| k.clone());
-                return Ok((page.into_iter().collect(), last));
+                let last = page.last().map(|(k, _)| k.clone());
+                return Ok((page, last));
             }
             bytes += n;
             page.push((key, item));
         }
-        Ok((page.into_iter().collect(), bound))
+        Ok((page, bound))
     }
 
     /// One page of what changed in a trust's effective configuration between two effective

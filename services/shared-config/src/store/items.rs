@@ -95,8 +95,23 @@ pub async fn resolving_content<C: ConnectionTrait>(
     after: Option<&Key>,
     limit: Option<u64>,
 ) -> Result<Content> {
+    let rows = resolving_rows(c, ics, layer, revision, kind_filter, after, limit).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// [`resolving_content`] as a list in key order (the order keys compare in, whatever the
+/// database's collation), for reads that merge it as it comes instead of building a map.
+pub async fn resolving_rows<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+    kind_filter: Option<&str>,
+    after: Option<&Key>,
+    limit: Option<u64>,
+) -> Result<Vec<(Key, Placed)>> {
     if revision <= 0 {
-        return Ok(Content::new());
+        return Ok(Vec::new());
     }
     type Row = (String, String, i64, String, String, bool, String);
     let rows: Vec<Row> = content_query(ics, layer, revision, kind_filter, after, limit)
@@ -134,7 +149,16 @@ pub async fn resolving_content<C: ConnectionTrait>(
                 ))
             },
         )
-        .collect()
+        .collect::<Result<Vec<_>>>()
+        .map(in_key_order)
+}
+
+/// `rows` sorted by key, which they already are unless the database collates text otherwise.
+fn in_key_order(mut rows: Vec<(Key, Placed)>) -> Vec<(Key, Placed)> {
+    if !rows.is_sorted_by(|a, b| a.0 < b.0) {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    rows
 }
 
 /// A stored governance; the common case, overridable, without a JSON parse.
@@ -320,6 +344,21 @@ pub async fn keys_changed_page<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_a_collation_ordered_otherwise_come_back_in_key_order() {
+        let row = |kind: &str, key: &str| {
+            let placed = Placed {
+                entry: Entry::default(),
+                provenance: Provenance::default(),
+            };
+            (Key::new(kind, key), placed)
+        };
+        // A locale collation puts `b` before `C`; keys compare by bytes.
+        let rows = in_key_order(vec![row("a", "b"), row("a", "C"), row("B", "z")]);
+        let keys: Vec<String> = rows.iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(keys, ["B/z", "a/C", "a/b"]);
+    }
 
     #[test]
     fn overridable_is_stored_as_its_serde_form() {
