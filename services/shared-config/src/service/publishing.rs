@@ -209,7 +209,7 @@ impl SharedConfig {
         let (baseline, overlays) = self
             .pairs_for(c, ics, layer, &keys, &current, &after)
             .await?;
-        let changed = publish::effective_changes(&keys, (&baseline.0, &baseline.1), &overlays);
+        let mut changed = publish::effective_changes(&keys, (&baseline.0, &baseline.1), &overlays);
         let mut covered: BTreeSet<String> = changed.keys().cloned().collect();
         if let LayerId::Trust(t) = layer {
             covered.insert(t.clone());
@@ -275,7 +275,7 @@ impl SharedConfig {
             } else {
                 self.head_revision(c, ics, &id).await?
             };
-            let diffs = changed.get(&trust).cloned().unwrap_or_default();
+            let diffs = changed.remove(&trust).unwrap_or_default();
             let (previous, state) = match store::effective_state(c, ics, &trust).await? {
                 Some((previous, Some(mut state))) => {
                     update_hash(&mut state, &diffs);
