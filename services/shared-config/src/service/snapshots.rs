@@ -213,7 +213,7 @@ impl SharedConfig {
                     item["key"] = json!(k.key);
                     item["revision"] = json!(p.provenance.revision);
                     item["change_request"] = json!(p.provenance.change_request);
-                    (k, item)
+                    (k, item.to_string())
                 });
                 Ok(ExportSource::limited(rev, hash, items.collect(), limit))
             }
@@ -237,23 +237,18 @@ impl SharedConfig {
                 let (page, next) = self
                     .effective_page(&ics, &record, None, after, limit, &|_, _| 0)
                     .await?;
-                let items = page.into_iter().map(|(k, r)| {
-                    let source = match r.source {
-                        resolve::Source::Baseline => "baseline",
-                        resolve::Source::Override => "override",
-                        resolve::Source::LocalOnly => "local-only",
-                    };
-                    let item = json!({
-                        "kind": k.kind, "key": k.key, "value": r.value, "source": source,
-                        "layer_revision": r.provenance.revision,
-                        "change_request": r.provenance.change_request,
-                    });
-                    (k, item)
-                });
+                let items = page
+                    .into_iter()
+                    .map(|(k, r)| {
+                        let line = serde_json::to_string(&EffectiveLine::of(&k, &r))?;
+                        Ok((k, line))
+                    })
+                    .collect::<std::result::Result<Vec<_>, serde_json::Error>>()
+                    .map_err(|e| StoreError::Corrupt("item value", e.to_string()))?;
                 Ok(ExportSource {
                     revision: record.revision,
                     hash: record.content_hash,
-                    items: items.collect(),
+                    items,
                     next,
                 })
             }
@@ -264,7 +259,7 @@ impl SharedConfig {
                         .await?;
                 let items = items.into_iter().map(|(k, v)| {
                     let item = json!({"kind": k.kind, "key": k.key, "value": v});
-                    (k, item)
+                    (k, item.to_string())
                 });
                 Ok(ExportSource::limited(
                     0,
@@ -284,13 +279,12 @@ impl SharedConfig {
 /// A bundle of `header` (a JSON object) with `items` last, one item per line, ending before it
 /// passes [`PAGE_BYTES`] (with one item at least): the bundle, and the last key written if it
 /// ended before the last item.
-fn write_bundle(header: &str, items: Vec<(Key, Value)>) -> (String, Option<Key>) {
+fn write_bundle(header: &str, items: Vec<(Key, String)>) -> (String, Option<Key>) {
     let mut bundle = String::with_capacity(header.len() + 16);
     bundle.push_str(header.strip_suffix('}').unwrap_or(header));
     bundle.push_str(",\"items\":[");
     let mut last = None;
-    for (key, item) in items {
-        let line = item.to_string();
+    for (key, line) in items {
         // `,\n` before the item and `\n]}` after the last.
         if last.is_some() && bundle.len() + line.len() + 5 > PAGE_BYTES {
             bundle.push_str("\n]}");
@@ -302,6 +296,36 @@ fn write_bundle(header: &str, items: Vec<(Key, Value)>) -> (String, Option<Key>)
     }
     bundle.push_str("\n]}");
     (bundle, None)
+}
+
+/// An effective item as an export writes it: serialised straight from the resolved item, without
+/// building a JSON object per item first. Fields in the order a JSON object of them is written
+/// (alphabetical), so the line is the same as one.
+#[derive(serde::Serialize)]
+struct EffectiveLine<'a> {
+    change_request: &'a str,
+    key: &'a str,
+    kind: &'a str,
+    layer_revision: u64,
+    source: &'static str,
+    value: &'a Value,
+}
+
+impl<'a> EffectiveLine<'a> {
+    fn of(k: &'a Key, r: &'a resolve::Resolved) -> Self {
+        Self {
+            change_request: &r.provenance.change_request,
+            key: &k.key,
+            kind: &k.kind,
+            layer_revision: r.provenance.revision,
+            source: match r.source {
+                resolve::Source::Baseline => "baseline",
+                resolve::Source::Override => "override",
+                resolve::Source::LocalOnly => "local-only",
+            },
+            value: &r.value,
+        }
+    }
 }
 
 /// Where a later page of an export resumes.
@@ -318,15 +342,15 @@ struct ExportSource {
     revision: i64,
     /// Its content hash.
     hash: String,
-    /// The items, each as its bundle object.
-    items: Vec<(Key, Value)>,
+    /// The items, each as its bundle object written as one line of JSON.
+    items: Vec<(Key, String)>,
     /// The key to continue after, when more are left.
     next: Option<Key>,
 }
 
 impl ExportSource {
     /// From `items` read with one more than `limit`.
-    fn limited(revision: i64, hash: String, mut items: Vec<(Key, Value)>, limit: u64) -> Self {
+    fn limited(revision: i64, hash: String, mut items: Vec<(Key, String)>, limit: u64) -> Self {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let next = if items.len() > limit {
             items.truncate(limit);
@@ -347,15 +371,38 @@ impl ExportSource {
 mod tests {
     use super::*;
 
-    fn items(n: usize, value_bytes: usize) -> Vec<(Key, Value)> {
+    fn items(n: usize, value_bytes: usize) -> Vec<(Key, String)> {
         (0..n)
             .map(|i| {
                 let key = Key::new("alert-rule", &format!("k-{i:03}"));
                 let item =
                     json!({"kind": "alert-rule", "key": key.key, "value": "x".repeat(value_bytes)});
-                (key, item)
+                (key, item.to_string())
             })
             .collect()
+    }
+
+    #[test]
+    fn an_effective_line_is_the_json_object_of_its_fields() {
+        let key = Key::new("alert-rule", "allergy");
+        let resolved = resolve::Resolved {
+            value: json!({"interruptive": true, "severity": ["high"]}),
+            source: resolve::Source::Override,
+            provenance: crate::domain::layer::Provenance {
+                revision: 4,
+                change_request: "icss/QUE/changeRequests/7".into(),
+            },
+            ignored: None,
+        };
+        let object = json!({
+            "kind": "alert-rule", "key": "allergy", "source": "override", "layer_revision": 4,
+            "change_request": "icss/QUE/changeRequests/7",
+            "value": {"interruptive": true, "severity": ["high"]},
+        });
+        assert_eq!(
+            serde_json::to_string(&EffectiveLine::of(&key, &resolved)).unwrap(),
+            object.to_string()
+        );
     }
 
     #[test]
