@@ -45,8 +45,9 @@ use entities::{
 
 pub use concordat_platform::db::StoreError;
 
-fn json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+/// `value` as JSON for the column `what`: an error, never an empty string, when it cannot be.
+fn json<T: Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    concordat_platform::db::json_of(what, value)
 }
 
 use concordat_platform::db::parse_json as parse;

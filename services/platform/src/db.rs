@@ -218,6 +218,9 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("stored {0} is corrupt: {1}")]
     Corrupt(&'static str, String),
+    /// A value could not be encoded for storing.
+    #[error("{0} cannot be encoded for storing: {1}")]
+    Unencodable(&'static str, String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbErr),
@@ -240,6 +243,15 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     text: &str,
 ) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(what, e.to_string()))
+}
+
+/// `value` encoded as JSON for the column `what`, or [`StoreError::Unencodable`]: never an empty
+/// string in its place.
+pub fn json_of<T: serde::Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Unencodable(what, e.to_string()))
 }
 
 /// True when `err` says the database cannot be reached (refused or lost connections, a pool that

@@ -48,6 +48,7 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Rows written per statement (well inside SQLite's limit on bound variables).
 const CHUNK: usize = 500;
 
+use concordat_platform::db::json_of;
 use concordat_platform::db::parse_json as parse;
 
 fn layer_of(s: &str) -> Result<LayerId> {

@@ -159,8 +159,8 @@ pub(super) fn cr_of(m: change_request::Model) -> Result<ChangeRequest, StoreErro
     })
 }
 
-pub(super) fn cr_model(cr: &ChangeRequest) -> change_request::ActiveModel {
-    change_request::ActiveModel {
+pub(super) fn cr_model(cr: &ChangeRequest) -> Result<change_request::ActiveModel, StoreError> {
+    Ok(change_request::ActiveModel {
         ics: Set(cr.ics.clone()),
         id: Set(cr.id.clone()),
         number: Set(cr.number.clone()),
@@ -173,42 +173,60 @@ pub(super) fn cr_model(cr: &ChangeRequest) -> change_request::ActiveModel {
         requester_name: Set(cr.requester.name.clone()),
         domain: Set(cr.domain.clone()),
         design_authority: Set(cr.design_authority.clone()),
-        affected_trusts: Set(json(&cr.affected_trusts)),
+        affected_trusts: Set(json("affected_trusts", &cr.affected_trusts)?),
         change_type: Set(type_str(cr.change_type).into()),
         change_class: Set(cr.change_class.as_str().into()),
         standard_template: Set(cr.standard_template.clone()),
         cost_estimate_pence: Set(cr.cost_estimate_pence),
         effort_days: Set(cr.effort_days),
         target_release: Set(cr.target_release.clone()),
-        configuration_links: Set(json(&cr.configuration_links)),
-        configuration_items: Set(json(&cr.configuration_items)),
-        benefit_links: Set(json(&cr.benefit_links)),
+        configuration_links: Set(json("configuration_links", &cr.configuration_links)?),
+        configuration_items: Set(json("configuration_items", &cr.configuration_items)?),
+        benefit_links: Set(json("benefit_links", &cr.benefit_links)?),
         state: Set(cr.state.as_str().into()),
         charter_version: Set(cr.charter_version as i32),
         assessment_deadline: Set(cr.assessment_deadline),
         voting_deadline: Set(cr.voting_deadline),
         residual_risk: Set(cr.residual_risk as i32),
-        decision: Set(cr.decision.as_ref().map(|d| {
-            json(&DecisionDto {
-                approved: d.approved,
-                rule: d.rule.clone(),
-                approvals: d.approvals,
-                rejections: d.rejections,
-                abstentions: d.abstentions,
-                charter_version: d.charter_version,
-                decide_time: d.decide_time,
+        decision: Set(cr
+            .decision
+            .as_ref()
+            .map(|d| {
+                json(
+                    "decision",
+                    &DecisionDto {
+                        approved: d.approved,
+                        rule: d.rule.clone(),
+                        approvals: d.approvals,
+                        rejections: d.rejections,
+                        abstentions: d.abstentions,
+                        charter_version: d.charter_version,
+                        decide_time: d.decide_time,
+                    },
+                )
             })
-        })),
-        board_decision: Set(cr.board_decision.as_ref().map(|d| {
-            json(&BoardDto {
-                approved: d.approved,
-                minutes_reference: d.minutes_reference.clone(),
-                recorded_by: d.recorded_by.clone(),
-                decide_time: d.decide_time,
+            .transpose()?),
+        board_decision: Set(cr
+            .board_decision
+            .as_ref()
+            .map(|d| {
+                json(
+                    "board_decision",
+                    &BoardDto {
+                        approved: d.approved,
+                        minutes_reference: d.minutes_reference.clone(),
+                        recorded_by: d.recorded_by.clone(),
+                        decide_time: d.decide_time,
+                    },
+                )
             })
-        })),
-        missing_assessment_trusts: Set(json(&cr.missing_assessment_trusts)),
+            .transpose()?),
+        missing_assessment_trusts: Set(json(
+            "missing_assessment_trusts",
+            &cr.missing_assessment_trusts,
+        )?),
         deployments: Set(json(
+            "deployments",
             &cr.deployments
                 .iter()
                 .map(|d| DeploymentDto {
@@ -219,13 +237,13 @@ pub(super) fn cr_model(cr: &ChangeRequest) -> change_request::ActiveModel {
                     report_time: d.report_time,
                 })
                 .collect::<Vec<_>>(),
-        )),
+        )?),
         retrospective_review_deadline: Set(cr.retrospective_review_deadline),
         retrospective_review_time: Set(cr.retrospective_review_time),
         version: Set(cr.version),
         create_time: Set(cr.create_time),
         update_time: Set(cr.update_time),
-    }
+    })
 }
 
 /// Inserts a new change request.
@@ -233,7 +251,7 @@ pub async fn insert_change_request<C: ConnectionTrait>(
     c: &C,
     cr: &ChangeRequest,
 ) -> Result<(), StoreError> {
-    change_request::Entity::insert(cr_model(cr))
+    change_request::Entity::insert(cr_model(cr)?)
         .exec_without_returning(c)
         .await
         .map_err(|e| StoreError::unique(e, cr.name()))?;
@@ -261,7 +279,7 @@ pub async fn update_change_request<C: ConnectionTrait>(
     cr: &ChangeRequest,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let mut model = cr_model(cr);
+    let mut model = cr_model(cr)?;
     model.ics = sea_orm::ActiveValue::Unchanged(cr.ics.clone());
     model.id = sea_orm::ActiveValue::Unchanged(cr.id.clone());
     let updated = change_request::Entity::update_many()

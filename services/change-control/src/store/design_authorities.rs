@@ -17,32 +17,35 @@ pub(super) fn class_of(s: &str) -> Result<ChangeClass, StoreError> {
         .ok_or(StoreError::Corrupt("change class", s.into()))
 }
 
-pub(super) fn charter_json(c: &Charter) -> String {
-    json(&CharterDto {
-        version: c.version,
-        quorum_percent: c.quorum_percent,
-        rules: c
-            .rules
-            .iter()
-            .map(|(class, r)| {
-                (
-                    class.as_str().into(),
-                    threshold_str(r.threshold).into(),
-                    r.cso_sign_off_required,
-                )
-            })
-            .collect(),
-        silence: match c.silence {
-            SilencePolicy::Abstain => "ABSTAIN".into(),
-            SilencePolicy::Blocks => "BLOCKS".into(),
+pub(super) fn charter_json(c: &Charter) -> Result<String, StoreError> {
+    json(
+        "charter",
+        &CharterDto {
+            version: c.version,
+            quorum_percent: c.quorum_percent,
+            rules: c
+                .rules
+                .iter()
+                .map(|(class, r)| {
+                    (
+                        class.as_str().into(),
+                        threshold_str(r.threshold).into(),
+                        r.cso_sign_off_required,
+                    )
+                })
+                .collect(),
+            silence: match c.silence {
+                SilencePolicy::Abstain => "ABSTAIN".into(),
+                SilencePolicy::Blocks => "BLOCKS".into(),
+            },
+            board_risk_threshold: c.board_risk_threshold,
+            board_cost_threshold_pence: c.board_cost_threshold_pence,
+            max_residual_risk: c.max_residual_risk,
+            assessment_days: c.assessment_days,
+            voting_days: c.voting_days,
+            emergency_review_days: c.emergency_review_days,
         },
-        board_risk_threshold: c.board_risk_threshold,
-        board_cost_threshold_pence: c.board_cost_threshold_pence,
-        max_residual_risk: c.max_residual_risk,
-        assessment_days: c.assessment_days,
-        voting_days: c.voting_days,
-        emergency_review_days: c.emergency_review_days,
-    })
+    )
 }
 
 pub(super) fn charter_of(text: &str) -> Result<Charter, StoreError> {
@@ -109,12 +112,12 @@ pub async fn insert_design_authority<C: ConnectionTrait>(
         ics: Set(da.ics.clone()),
         id: Set(da.id.clone()),
         display_name: Set(da.display_name.clone()),
-        domains: Set(json(&da.domains)),
-        members: Set(json(&da.members)),
+        domains: Set(json("domains", &da.domains)?),
+        members: Set(json("members", &da.members)?),
         chair: Set(da.chair.subject.clone()),
         chair_issuer: Set(da.chair.issuer.clone()),
         chair_name: Set(da.chair.name.clone()),
-        charter: Set(charter_json(&da.charter)),
+        charter: Set(charter_json(&da.charter)?),
         charter_version: Set(da.charter.version as i32),
         version: Set(da.version),
         create_time: Set(da.create_time),
@@ -137,7 +140,7 @@ async fn insert_charter_version<C: ConnectionTrait>(
         ics: Set(ics.into()),
         design_authority: Set(da.into()),
         version: Set(charter.version as i32),
-        charter: Set(charter_json(charter)),
+        charter: Set(charter_json(charter)?),
         effective_time: Set(at),
     })
     .exec_without_returning(c)
@@ -155,7 +158,7 @@ pub async fn update_charter<C: ConnectionTrait>(
     let updated = design_authority::Entity::update_many()
         .col_expr(
             design_authority::Column::Charter,
-            Expr::value(charter_json(&da.charter)),
+            Expr::value(charter_json(&da.charter)?),
         )
         .col_expr(
             design_authority::Column::CharterVersion,

@@ -438,7 +438,7 @@ mod tests {
             chair: Set("carol".into()),
             chair_issuer: NotSet,
             chair_name: NotSet,
-            charter: Set(crate::store::design_authorities::charter_json(&medicines())),
+            charter: Set(crate::store::design_authorities::charter_json(&medicines()).unwrap()),
             charter_version: Set(1),
             version: Set(1),
             create_time: Set(now),
@@ -447,7 +447,7 @@ mod tests {
         .exec_without_returning(db.conn())
         .await
         .unwrap();
-        let mut cr = crate::store::change_requests::cr_model(&sample());
+        let mut cr = crate::store::change_requests::cr_model(&sample()).unwrap();
         cr.requester = Set("pharmacist".into());
         cr.requester_issuer = NotSet;
         cr.requester_name = NotSet;

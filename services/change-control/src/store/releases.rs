@@ -11,8 +11,8 @@ struct FreezeDto {
 }
 
 /// Member trusts → voters, as stored (for tests of the JSON form).
-pub fn members_json(members: &BTreeMap<String, BTreeSet<String>>) -> String {
-    json(members)
+pub fn members_json(members: &BTreeMap<String, BTreeSet<String>>) -> Result<String, StoreError> {
+    json("members", members)
 }
 
 /// Inserts a release.
@@ -33,7 +33,7 @@ pub async fn insert_release<C: ConnectionTrait>(c: &C, r: &Release) -> Result<()
         display_name: Set(r.display_name.clone()),
         window_start: Set(r.window_start),
         window_end: Set(r.window_end),
-        freezes: Set(json(&freezes)),
+        freezes: Set(json("freezes", &freezes)?),
         create_time: Set(r.create_time),
     })
     .exec_without_returning(c)

@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn changes_json(changes: &[Change<Entry>]) -> String {
+pub(super) fn changes_json(changes: &[Change<Entry>]) -> Result<String> {
     let stored: Vec<StoredChange> = changes
         .iter()
         .map(|change| {
@@ -24,7 +24,7 @@ pub(super) fn changes_json(changes: &[Change<Entry>]) -> String {
             }
         })
         .collect();
-    serde_json::to_string(&stored).unwrap_or_default()
+    json_of("changeset changes", &stored)
 }
 
 pub(super) fn changes_of(text: &str) -> Result<Vec<Change<Entry>>> {
@@ -81,7 +81,7 @@ pub async fn insert_changeset<C: ConnectionTrait>(c: &C, cs: &Changeset) -> Resu
         base_revision: Set(cs.base_revision),
         change_request: Set(cs.change_request.clone()),
         description: Set(cs.description.clone()),
-        changes: Set(changes_json(&cs.changes)),
+        changes: Set(changes_json(&cs.changes)?),
         state: Set(cs.state.as_str().to_owned()),
         author: Set(cs.author.subject.clone()),
         author_issuer: Set(cs.author.issuer.clone()),

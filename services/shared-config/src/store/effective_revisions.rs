@@ -68,7 +68,7 @@ pub async fn insert_effective<C: ConnectionTrait>(
         publisher_issuer: Set(e.publisher.issuer.clone()),
         publisher_name: Set(e.publisher.name.clone()),
         publish_time: Set(e.publish_time),
-        changes: Set(serde_json::to_string(&diffs).unwrap_or_default()),
+        changes: Set(json_of("effective changes", &diffs)?),
     }
     .insert(c)
     .await

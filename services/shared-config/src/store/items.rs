@@ -266,7 +266,7 @@ pub async fn write_items<C: ConnectionTrait>(
                 from_revision: Set(revision),
                 to_revision: Set(None),
                 value: Set(e.value.to_string()),
-                governance: Set(serde_json::to_string(&e.governance).unwrap_or_default()),
+                governance: Set(json_of("item governance", &e.governance)?),
                 owner: Set(e.owner.clone()),
                 description: Set(e.description.clone()),
                 suppress: Set(e.suppress),
