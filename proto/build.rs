@@ -37,6 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds_with_config(fds, {
             let mut config = tonic_prost_build::Config::new();
             config.enable_type_names();
+            // Values are written from JSON straight into the wire format (see `value.rs`).
+            config.extern_path(".google.protobuf.Value", "crate::value::Value");
             config
         })?;
     Ok(())

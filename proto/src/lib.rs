@@ -8,6 +8,7 @@
 pub mod behaviour;
 pub mod codec;
 pub mod limits;
+pub mod value;
 
 /// The encoded `FileDescriptorSet` of every Concordat proto (and its imports), for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

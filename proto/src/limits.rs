@@ -460,7 +460,7 @@ mod tests {
                     item: Some(sc::ConfigItem {
                         kind: "alert-rule".into(),
                         key: "allergy".into(),
-                        value: Some(nested(levels)),
+                        value: Some(nested(levels).into()),
                         ..Default::default()
                     }),
                 }],

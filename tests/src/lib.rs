@@ -71,6 +71,8 @@ pub struct Options {
     pub max_concurrent_requests: usize,
     /// The largest message accepted or sent.
     pub max_message_bytes: usize,
+    /// Whether responses are gzipped for clients that accept it (`server.compress_responses`).
+    pub compress_responses: bool,
     /// Another server's database (its [`TestServer::database_url`]), to run as a second replica
     /// of it; `None` for a database of its own.
     pub replica_of: Option<String>,
@@ -87,6 +89,7 @@ impl Default for Options {
             jwks_min_refresh: Duration::from_millis(200),
             max_concurrent_requests: 512,
             max_message_bytes: 8 * 1024 * 1024,
+            compress_responses: false,
             replica_of: None,
             poll_interval: Duration::from_secs(1),
         }
@@ -128,6 +131,7 @@ impl TestServer {
         config.identity.http_timeout = Duration::from_secs(2);
         config.server.max_concurrent_requests = options.max_concurrent_requests;
         config.server.max_message_bytes = options.max_message_bytes;
+        config.server.compress_responses = options.compress_responses;
         config.server.shutdown_grace = Duration::from_secs(2);
         config.events.poll_interval = options.poll_interval;
         if let Some(text) = &options.federation {
@@ -677,14 +681,14 @@ pub async fn standard_change(s: &TestServer, trusts: &[&str], kinds: &[&str]) ->
     .await
     .unwrap();
     let admin = s.shared_config(&s.token(trusts[0], &["ics-admin"], "admin"));
-    let schema = match concordat_shared_config::grpc::value_of(
-        &serde_json::json!({"type": "object"}),
-    )
-    .kind
-    {
-        Some(prost_types::value::Kind::StructValue(st)) => st,
-        _ => unreachable!(),
-    };
+    let schema =
+        match concordat_shared_config::grpc::value_of(&serde_json::json!({"type": "object"}))
+            .into_decoded()
+            .kind
+        {
+            Some(prost_types::value::Kind::StructValue(st)) => st,
+            _ => unreachable!(),
+        };
     for kind in kinds {
         admin
             .clone()

@@ -315,11 +315,14 @@ async fn the_same_subject_at_another_issuer_is_someone_else(backend: TestBackend
                     item: Some(sc::ConfigItem {
                         kind: "alert-rule".into(),
                         key: "allergy".into(),
-                        value: Some(prost_types::Value {
-                            kind: Some(prost_types::value::Kind::StructValue(
-                                prost_types::Struct::default(),
-                            )),
-                        }),
+                        value: Some(
+                            prost_types::Value {
+                                kind: Some(prost_types::value::Kind::StructValue(
+                                    prost_types::Struct::default(),
+                                )),
+                            }
+                            .into(),
+                        ),
                         ..Default::default()
                     }),
                 }],

@@ -448,16 +448,31 @@ async fn a_call_past_its_grpc_timeout_is_answered_deadline_exceeded_with_details
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gzip_is_spoken_both_ways() {
-    let s = server(TestBackend::Sqlite).await.unwrap();
-    let token = s.dev_token(Some("RGT"), None, &["viewer"]);
-    let mut client = s
-        .platform(&token)
-        .send_compressed(tonic::codec::CompressionEncoding::Gzip)
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-    let response = client.who_am_i(pb::WhoAmIRequest {}).await.unwrap();
-    assert_eq!(response.metadata().get("grpc-encoding").unwrap(), "gzip");
-    assert_eq!(response.into_inner().principal.unwrap().trust, "RGT");
+async fn gzip_requests_are_accepted_and_responses_gzipped_only_when_configured() {
+    for compress_responses in [false, true] {
+        let s = TestServer::start(Options {
+            federation: Some(FEDERATION.into()),
+            compress_responses,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let token = s.dev_token(Some("RGT"), None, &["viewer"]);
+        let mut client = s
+            .platform(&token)
+            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        let response = client.who_am_i(pb::WhoAmIRequest {}).await.unwrap();
+        assert_eq!(
+            response
+                .metadata()
+                .get("grpc-encoding")
+                .and_then(|v| v.to_str().ok()),
+            compress_responses.then_some("gzip"),
+            "compress_responses = {compress_responses}"
+        );
+        assert_eq!(response.into_inner().principal.unwrap().trust, "RGT");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

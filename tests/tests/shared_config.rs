@@ -248,7 +248,7 @@ fn schema() -> Option<prost_types::Struct> {
         },
         "additionalProperties": false
     });
-    match value_of(&schema).kind {
+    match value_of(&schema).into_decoded().kind {
         Some(prost_types::value::Kind::StructValue(s)) => Some(s),
         _ => None,
     }
@@ -1433,7 +1433,7 @@ async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBacke
             config_kind_id: "document".into(),
             config_kind: Some(pb::ConfigKind {
                 domain: "medicines".into(),
-                schema: match value_of(&json!({"type": "object"})).kind {
+                schema: match value_of(&json!({"type": "object"})).into_decoded().kind {
                     Some(prost_types::value::Kind::StructValue(s)) => Some(s),
                     _ => None,
                 },
@@ -2154,7 +2154,9 @@ async fn exports_page_at_one_revision_and_snapshots_import_in_parts(backend: Tes
         "a key changed and changed back is no difference"
     );
     assert!(pages >= 3, "{pages} pages");
-    let value = |side: &Option<prost_types::Value>| json_of(side.clone().unwrap())["value"].clone();
+    let value = |side: &Option<concordat_proto::value::Value>| {
+        json_of(side.clone().unwrap())["value"].clone()
+    };
     assert_eq!(value(&changed[0].before), json!({"threshold": 1}));
     assert_eq!(value(&changed[0].after), json!({"threshold": 2}));
     let (one_page, pages) = diff_pages(1, 4, 10_000).await;

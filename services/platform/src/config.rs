@@ -61,6 +61,10 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
+    /// Whether responses are gzip-compressed for clients that accept it. Off by default, as in
+    /// gRPC's own servers: compressing costs the server more time than a large read itself on a
+    /// fast network. Compressed requests are accepted either way.
+    pub compress_responses: bool,
     /// How long SIGTERM waits for in-flight calls before the process exits anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -206,6 +210,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             request_timeout: Duration::from_secs(30),
             max_message_bytes: 8 * 1024 * 1024,
+            compress_responses: false,
             shutdown_grace: Duration::from_secs(25),
         }
     }

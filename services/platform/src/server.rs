@@ -360,16 +360,21 @@ struct Gated {
     channel: tonic::transport::Channel,
 }
 
-/// Applies the platform's gzip and message-size settings to a generated tonic server.
+/// Applies the platform's compression (gzip requests accepted; responses gzipped when
+/// `server.compress_responses` is on) and message-size settings to a generated tonic server.
 #[macro_export]
 macro_rules! configure_service {
-    ($server:expr, $config:expr) => {
-        $server
+    ($server:expr, $config:expr) => {{
+        let server = $server
             .accept_compressed(tonic::codec::CompressionEncoding::Gzip)
-            .send_compressed(tonic::codec::CompressionEncoding::Gzip)
             .max_decoding_message_size($config.server.max_message_bytes)
-            .max_encoding_message_size($config.server.max_message_bytes)
-    };
+            .max_encoding_message_size($config.server.max_message_bytes);
+        if $config.server.compress_responses {
+            server.send_compressed(tonic::codec::CompressionEncoding::Gzip)
+        } else {
+            server
+        }
+    }};
 }
 
 impl ServerBuilder {

@@ -56,76 +56,18 @@ pub(super) fn time_of(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>
 
 /// A protobuf `Value` as JSON; whole numbers become integers (protobuf carries every number as a
 /// double), so `5` stays `5` in schemas and content hashes.
-pub fn json_of(v: prost_types::Value) -> Value {
-    use prost_types::value::Kind;
-    match v.kind {
-        None | Some(Kind::NullValue(_)) => Value::Null,
-        Some(Kind::BoolValue(b)) => Value::Bool(b),
-        Some(Kind::NumberValue(n)) => {
-            if n.fract() == 0.0 && n.abs() < 9.0e15 {
-                Value::from(n as i64)
-            } else {
-                serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-            }
-        }
-        Some(Kind::StringValue(s)) => Value::String(s),
-        Some(Kind::ListValue(l)) => Value::Array(l.values.into_iter().map(json_of).collect()),
-        Some(Kind::StructValue(s)) => {
-            Value::Object(s.fields.into_iter().map(|(k, v)| (k, json_of(v))).collect())
-        }
-    }
+pub fn json_of(v: concordat_proto::value::Value) -> Value {
+    v.into_json()
 }
 
-/// [`value_of`], taking the value: its strings move instead of being copied.
-pub fn value_into(v: Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match v {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => Kind::StringValue(s),
-        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.into_iter().map(value_into).collect(),
-        }),
-        Value::Object(o) => Kind::StructValue(prost_types::Struct {
-            fields: o.into_iter().map(|(k, v)| (k, value_into(v))).collect(),
-        }),
-    };
-    prost_types::Value { kind: Some(kind) }
+/// JSON as a protobuf `Value`, written straight into protobuf's wire format.
+pub fn value_of(v: &Value) -> concordat_proto::value::Value {
+    concordat_proto::value::Value::from_json(v)
 }
 
-/// JSON as a protobuf `Value`.
-pub fn value_of(v: &Value) -> prost_types::Value {
-    use prost_types::value::Kind;
-    let kind = match v {
-        Value::Null => Kind::NullValue(0),
-        Value::Bool(b) => Kind::BoolValue(*b),
-        Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => Kind::StringValue(s.clone()),
-        Value::Array(a) => Kind::ListValue(prost_types::ListValue {
-            values: a.iter().map(value_of).collect(),
-        }),
-        Value::Object(o) => Kind::StructValue(struct_of(o)),
-    };
-    prost_types::Value { kind: Some(kind) }
-}
-
-/// The bytes [`value_of`] of `v` takes encoded, without building it (within a few bytes: empty
-/// map keys are counted as if sent).
+/// The bytes [`value_of`] of `v` takes encoded, without building it.
 pub(super) fn value_len(v: &Value) -> usize {
-    use prost::encoding::encoded_len_varint as varint;
-    let field = |len: usize| 1 + varint(len as u64) + len;
-    match v {
-        Value::Null | Value::Bool(_) => 2,
-        Value::Number(_) => 9,
-        Value::String(s) => field(s.len()),
-        Value::Array(a) => field(a.iter().map(|v| field(value_len(v))).sum()),
-        Value::Object(o) => field(
-            o.iter()
-                .map(|(k, v)| field(field(k.len()) + field(value_len(v))))
-                .sum(),
-        ),
-    }
+    concordat_proto::value::Value::json_encoded_len(v)
 }
 
 /// The bytes [`resolved_pb`] of an item takes in a repeated field, without building it.
@@ -155,7 +97,10 @@ pub(super) fn diff_len(k: &Key, before: Option<&Value>, after: Option<&Value>) -
 
 pub(super) fn struct_of(o: &serde_json::Map<String, Value>) -> prost_types::Struct {
     prost_types::Struct {
-        fields: o.iter().map(|(k, v)| (k.clone(), value_of(v))).collect(),
+        fields: o
+            .iter()
+            .map(|(k, v)| (k.clone(), concordat_proto::value::prost_tree(v)))
+            .collect(),
     }
 }
 
@@ -261,9 +206,12 @@ impl TryFrom<pb::ConfigKind> for NewKind {
                 "is required: a JSON Schema (draft 2020-12) object",
             ));
         };
-        let schema = json_of(prost_types::Value {
-            kind: Some(prost_types::value::Kind::StructValue(schema)),
-        });
+        let schema = json_of(
+            prost_types::Value {
+                kind: Some(prost_types::value::Kind::StructValue(schema)),
+            }
+            .into(),
+        );
         Ok(NewKind {
             domain,
             schema,
@@ -625,7 +573,7 @@ pub(super) fn resolved_pb(k: Key, r: Resolved) -> pb::EffectiveItem {
     pb::EffectiveItem {
         kind: k.kind,
         key: k.key,
-        value: Some(value_into(r.value)),
+        value: Some(value_of(&r.value)),
         source: match r.source {
             Source::Baseline => pb::Source::Baseline,
             Source::Override => pb::Source::Override,
