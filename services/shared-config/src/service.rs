@@ -31,7 +31,7 @@ use crate::domain::publish::{self, ChangeRequestFacts, Content, Placed, Refusal,
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
 };
-use crate::domain::resolve::{self, Difference, content_hash};
+use crate::domain::resolve::{self, Changes, Difference, content_hash};
 use crate::store::{self, StoreError};
 use crate::upstream::{Caller, ChangeRequests, UpstreamError};
 
@@ -150,7 +150,7 @@ pub struct Rendered {
     /// The layer's newest revision the diffs were rendered against.
     pub head_revision: i64,
     /// Per trust whose effective configuration changes, the differences.
-    pub trust_diffs: BTreeMap<String, Vec<Difference>>,
+    pub trust_diffs: BTreeMap<String, Changes>,
 }
 
 /// The fields of a new changeset.

@@ -69,6 +69,13 @@ impl LtHash {
         }
     }
 
+    /// Adds every element of `other`: the union of the two multisets.
+    pub fn add_all(&mut self, other: &LtHash) {
+        for (lane, x) in self.0.iter_mut().zip(other.0.iter()) {
+            *lane = lane.wrapping_add(*x);
+        }
+    }
+
     /// The hash clients see: SHA-256 of the state, hex.
     pub fn checksum(&self) -> String {
         let mut h = Sha256::new();
@@ -106,6 +113,22 @@ pub fn element(parts: &[&[u8]]) -> Vec<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_change_hashed_once_updates_any_state_as_applying_it_does() {
+        let mut direct = LtHash::new();
+        direct.add(b"kept");
+        direct.add(b"old");
+        let mut shared = direct.clone();
+        direct.remove(b"old");
+        direct.add(b"new");
+        let mut delta = LtHash::new();
+        delta.remove(b"old");
+        delta.add(b"new");
+        shared.add_all(&delta);
+        assert_eq!(shared, direct);
+        assert_ne!(shared, LtHash::new());
+    }
 
     #[test]
     fn the_state_round_trips_and_the_empty_multiset_is_zero() {

@@ -12,7 +12,9 @@ use super::layer::{
     Provenance, check_overlay_entry,
 };
 use super::lthash::LtHash;
-use super::resolve::{Difference, Effective, Resolved, diff, item_element, resolve_sorted};
+use super::resolve::{
+    Changes, Difference, Effective, Resolved, diff, item_element, resolve_sorted,
+};
 
 /// A layer entry with where it came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,13 +244,13 @@ pub fn effective_changes(
     keys: &BTreeSet<Key>,
     baseline: (&Content, &Content),
     overlays: &BTreeMap<String, (Content, Content)>,
-) -> BTreeMap<String, Vec<Difference>> {
+) -> BTreeMap<String, Changes> {
     let values = |c: &Content| -> BTreeMap<Key, Value> {
         keys.iter()
             .filter_map(|k| c.get(k).map(|p| (k.clone(), p.entry.value.clone())))
             .collect()
     };
-    let unvaried = diff(&values(baseline.0), &values(baseline.1));
+    let unvaried: Changes = diff(&values(baseline.0), &values(baseline.1)).into();
     let mut out = BTreeMap::new();
     for (trust, (o_before, o_after)) in overlays {
         let covered: BTreeSet<&Key> = o_before
@@ -257,7 +259,7 @@ pub fn effective_changes(
             .filter(|k| keys.contains(*k))
             .collect();
         let changes = if covered.is_empty() {
-            unvaried.clone()
+            Changes::clone(&unvaried)
         } else {
             let restrict = |c: &Content| -> Content {
                 covered
@@ -282,6 +284,7 @@ pub fn effective_changes(
                     .cloned(),
                 varied,
             )
+            .into()
         };
         if !changes.is_empty() {
             out.insert(trust.clone(), changes);
@@ -606,11 +609,11 @@ mod incremental_hash {
         );
         // What each trust is told changed is exactly the difference of its whole configurations.
         prop_assert_eq!(
-            changes.get("RGT").cloned().unwrap_or_default(),
+            changes.get("RGT").map_or(Vec::new(), |c| c.to_vec()),
             diff(&values_of(b1, o1), &values_of(b2, o2))
         );
         prop_assert_eq!(
-            changes.get("RGM").cloned().unwrap_or_default(),
+            changes.get("RGM").map_or(Vec::new(), |c| c.to_vec()),
             diff(
                 &values_of(b1, &Content::new()),
                 &values_of(b2, &Content::new())
@@ -621,10 +624,7 @@ mod incremental_hash {
         update_hash(&mut from_baseline, &overlay_effect(b2, o2.clone()));
         prop_assert_eq!(from_baseline, hash_of(b2, o2));
         let mut state = hash_of(b1, o1);
-        update_hash(
-            &mut state,
-            changes.get("RGT").map_or(&[][..], Vec::as_slice),
-        );
+        update_hash(&mut state, changes.get("RGT").map_or(&[][..], |c| &c[..]));
         prop_assert_eq!(state, hash_of(b2, o2));
         Ok(())
     }

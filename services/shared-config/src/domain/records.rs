@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::changeset::Change;
 use super::layer::{Entry, LayerId};
-use super::resolve::Difference;
+use super::resolve::Changes;
 
 /// A registered kind as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,7 +148,7 @@ pub struct EffectiveRevision {
     /// When.
     pub publish_time: DateTime<Utc>,
     /// What changed in the trust's effective configuration.
-    pub changes: Vec<Difference>,
+    pub changes: Changes,
 }
 
 /// A trust's actual build, imported.

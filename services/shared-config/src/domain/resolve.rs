@@ -187,6 +187,10 @@ pub fn update_hash(state: &mut LtHash, changes: &[Difference]) {
     }
 }
 
+/// A list of differences, shared: a baseline change that no overlay varies is the same list for
+/// every trust, held once.
+pub type Changes = std::sync::Arc<[Difference]>;
+
 /// One difference between two configurations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference<T = Value> {

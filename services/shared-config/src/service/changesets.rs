@@ -11,7 +11,7 @@ impl SharedConfig {
         ics: &str,
         layer: &LayerId,
         changes: &[Change<Entry>],
-    ) -> Result<(i64, Option<BTreeMap<String, Vec<Difference>>>)> {
+    ) -> Result<(i64, Option<BTreeMap<String, Changes>>)> {
         let head = self.head_revision(c, ics, layer).await?;
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
         let current = store::content_of_keys(c, ics, layer, head, &keys).await?;
@@ -286,12 +286,11 @@ impl SharedConfig {
                 t["key"].as_str().unwrap_or_default(),
             )
         });
-        let mine = diffs
-            .unwrap_or_default()
-            .remove(trust)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|d| after.as_ref().is_none_or(|a| &d.key > a));
+        let mine = diffs.unwrap_or_default().remove(trust).unwrap_or_default();
+        let mine = mine
+            .iter()
+            .filter(|d| after.as_ref().is_none_or(|a| &d.key > a))
+            .cloned();
         let (page, next) = bounded_page(mine, limit, |d: &Difference| {
             size(&d.key, d.before.as_ref(), d.after.as_ref())
         });

@@ -278,13 +278,13 @@ impl SharedConfig {
             let done = batch.len() < 16 || batch.last().is_some_and(|e| e.revision >= to);
             for e in batch.into_iter().take_while(|e| e.revision <= to) {
                 last = e.revision;
-                for d in e.changes {
+                for d in e.changes.iter() {
                     if after.is_some_and(|a| &d.key <= a) {
                         continue;
                     }
-                    net.entry(d.key)
+                    net.entry(d.key.clone())
                         .and_modify(|(_, now)| now.clone_from(&d.after))
-                        .or_insert((d.before, d.after));
+                        .or_insert_with(|| (d.before.clone(), d.after.clone()));
                 }
             }
             if done {

@@ -268,6 +268,9 @@ impl SharedConfig {
         // The baseline at `baseline_rev` and the hash of its values, read once for every trust
         // that needs its hash from scratch.
         let mut from_scratch: Option<(Content, LtHash)> = None;
+        // Trusts whose overlays do not vary the change share one list of changes: its hash
+        // update and its stored text are computed once.
+        let mut shared: Option<(Changes, Option<LtHash>, String)> = None;
         for trust in trusts {
             let id = LayerId::Trust(trust.clone());
             let overlay_rev = if *layer == id {
@@ -276,9 +279,21 @@ impl SharedConfig {
                 self.head_revision(c, ics, &id).await?
             };
             let diffs = changed.remove(&trust).unwrap_or_default();
+            let (_, mut delta, changes_json) = match shared.take() {
+                Some(same) if Changes::ptr_eq(&same.0, &diffs) => same,
+                _ => (
+                    Changes::clone(&diffs),
+                    None,
+                    store::effective_changes_json(&diffs)?,
+                ),
+            };
             let (previous, state) = match store::effective_state(c, ics, &trust).await? {
                 Some((previous, Some(mut state))) => {
-                    update_hash(&mut state, &diffs);
+                    state.add_all(delta.get_or_insert_with(|| {
+                        let mut delta = LtHash::new();
+                        update_hash(&mut delta, &diffs);
+                        delta
+                    }));
                     (previous, state)
                 }
                 // A trust with no effective revision yet (new to the federation): from scratch,
@@ -323,7 +338,8 @@ impl SharedConfig {
                 publish_time: now,
                 changes: diffs,
             };
-            store::insert_effective(c, &e, &state).await?;
+            store::insert_effective(c, &e, &state, &changes_json).await?;
+            shared = Some((Changes::clone(&e.changes), delta, changes_json));
             w.event(
                 ics,
                 &effective_name(ics, &trust),

@@ -38,14 +38,9 @@ pub(super) fn effective_of(m: effective::Model) -> Result<EffectiveRevision> {
     })
 }
 
-/// Records a trust's new effective revision.
-pub async fn insert_effective<C: ConnectionTrait>(
-    c: &C,
-    e: &EffectiveRevision,
-    state: &LtHash,
-) -> Result<()> {
-    let diffs: Vec<StoredDiff> = e
-        .changes
+/// The stored form of an effective revision's changes (JSON), for [`insert_effective`].
+pub fn effective_changes_json(changes: &[Difference]) -> Result<String> {
+    let diffs: Vec<StoredDiff> = changes
         .iter()
         .map(|d| StoredDiff {
             kind: d.key.kind.clone(),
@@ -54,6 +49,17 @@ pub async fn insert_effective<C: ConnectionTrait>(
             after: d.after.clone(),
         })
         .collect();
+    json_of("effective changes", &diffs)
+}
+
+/// Records a trust's new effective revision, its changes stored as `changes_json` (theirs, as
+/// [`effective_changes_json`] writes them: trusts sharing one list of changes share one text).
+pub async fn insert_effective<C: ConnectionTrait>(
+    c: &C,
+    e: &EffectiveRevision,
+    state: &LtHash,
+    changes_json: &str,
+) -> Result<()> {
     effective::ActiveModel {
         ics: Set(e.ics.clone()),
         trust: Set(e.trust.clone()),
@@ -68,7 +74,7 @@ pub async fn insert_effective<C: ConnectionTrait>(
         publisher_issuer: Set(e.publisher.issuer.clone()),
         publisher_name: Set(e.publisher.name.clone()),
         publish_time: Set(e.publish_time),
-        changes: Set(json_of("effective changes", &diffs)?),
+        changes: Set(changes_json.to_owned()),
     }
     .insert(c)
     .await
