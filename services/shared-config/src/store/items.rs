@@ -217,6 +217,18 @@ pub async fn content_of_keys<C: ConnectionTrait>(
     if revision <= 0 {
         return Ok(out);
     }
+    // Many keys of a layer with no more items than that (an overlay, when a large baseline
+    // change asks each trust's overlay for its keys): one read of the layer, not one query per
+    // chunk of keys.
+    if keys.len() > CHUNK
+        && super::revision(c, ics, layer, revision)
+            .await?
+            .is_some_and(|r| usize::try_from(r.item_count).is_ok_and(|n| n <= keys.len()))
+    {
+        let mut all = content(c, ics, layer, revision, None, None, None).await?;
+        all.retain(|k, _| keys.contains(k));
+        return Ok(all);
+    }
     let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for k in keys {
         by_kind.entry(&k.kind).or_default().push(&k.key);
