@@ -46,7 +46,7 @@ impl SharedConfig {
                         format!("must be the page token's revision, {rev}"),
                     ));
                 }
-                let record = store::effective(self.db().conn(), &ics, q.trust, rev)
+                let record = store::effective_head(self.db().conn(), &ics, q.trust, rev)
                     .await?
                     .filter(|r| t["hash"] == json!(r.content_hash))
                     .ok_or_else(|| {
@@ -62,7 +62,8 @@ impl SharedConfig {
                 (Some(record), Some(after))
             }
             None => {
-                let record = store::effective(self.db().conn(), &ics, q.trust, q.revision).await?;
+                let record =
+                    store::effective_head(self.db().conn(), &ics, q.trust, q.revision).await?;
                 if record.is_none() && q.revision > 0 {
                     return Err(ConfigError::NotFound(format!(
                         "{} revision {}",
@@ -200,7 +201,7 @@ impl SharedConfig {
                 if q.to_revision < 0 {
                     return Err(invalid("to_revision", "must not be negative"));
                 }
-                let to = match store::effective(c, &ics, q.trust, q.to_revision).await? {
+                let to = match store::effective_head(c, &ics, q.trust, q.to_revision).await? {
                     Some(r) => r.revision,
                     None if q.to_revision > 0 => {
                         return Err(ConfigError::NotFound(format!(
@@ -223,7 +224,7 @@ impl SharedConfig {
         let (changes, next) = if from == to {
             (Vec::new(), None)
         } else if from == 0 {
-            let record = store::effective(c, &ics, q.trust, to)
+            let record = store::effective_head(c, &ics, q.trust, to)
                 .await?
                 .ok_or_else(|| ConfigError::NotFound(effective_name(&ics, q.trust)))?;
             let (items, next) = self

@@ -220,7 +220,7 @@ impl SharedConfig {
             ["icss", ics, "trusts", trust, "effectiveConfig"] => {
                 let parent = format!("icss/{ics}");
                 let ics = self.trust_in_scope(ctx, &parent, trust).await?;
-                let Some(record) = store::effective(c, &ics, trust, revision).await? else {
+                let Some(record) = store::effective_head(c, &ics, trust, revision).await? else {
                     if revision > 0 {
                         return Err(ConfigError::NotFound(format!(
                             "{} revision {revision}",

@@ -107,6 +107,47 @@ pub async fn effective<C: ConnectionTrait>(
         .transpose()
 }
 
+/// [`effective`] without its changes (left empty) or its LtHash state: what a read of the
+/// configuration at that revision needs. A seed's revision records every item as a change, which
+/// a read has no use for.
+pub async fn effective_head<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    trust: &str,
+    rev: i64,
+) -> Result<Option<EffectiveRevision>> {
+    use effective::Column as E;
+    let mut q = effective::Entity::find()
+        .select_only()
+        .columns([
+            E::Ics,
+            E::Trust,
+            E::Revision,
+            E::BaselineRevision,
+            E::OverlayRevision,
+            E::ContentHash,
+            E::Layer,
+            E::ChangeRequest,
+            E::Publisher,
+            E::PublisherIssuer,
+            E::PublisherName,
+            E::PublishTime,
+        ])
+        .column_as(Expr::val("[]"), E::Changes.as_str())
+        .column_as(Expr::val(Option::<Vec<u8>>::None), E::Lthash.as_str())
+        .filter(E::Ics.eq(ics))
+        .filter(E::Trust.eq(trust));
+    if rev > 0 {
+        q = q.filter(E::Revision.eq(rev));
+    }
+    q.order_by_desc(E::Revision)
+        .into_model::<effective::Model>()
+        .one(c)
+        .await?
+        .map(effective_of)
+        .transpose()
+}
+
 /// A trust's newest effective revision and its LtHash state (`None` for a row that has none).
 pub async fn effective_state<C: ConnectionTrait>(
     c: &C,
