@@ -44,7 +44,9 @@ fn run(postgres: Option<String>) {
     );
     for row in [
         "| row read: baseline + RGM overlay rows (plain SQL, 1620 rows) |",
-        "| GetEffectiveConfig, every page (4 MiB client limit) |",
+        "| GetEffectiveConfig, first read of a revision, every page (median of 1 trust) |",
+        "| GetEffectiveConfig, the same revision again, every page (4 MiB client limit) |",
+        "server resident memory at the end: ",
         "| ExportConfig, every page |",
         "| publish one baseline item (3 effective revisions) |",
         "| DiffEffectiveConfig, adjacent revisions (1 change) |",

@@ -1271,9 +1271,18 @@ async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBacke
     publish(&admin, &cs.name, false).await.unwrap();
 
     // The default page is 1,000 items; a read in pages of 333 sees exactly the resolved whole.
+    let statements = || w.s.platform.db.statements();
+    let before = statements();
     let (whole, pages) = effective_paged(&admin, "RGM", 0, 0).await;
+    let first_read = statements() - before;
     assert_eq!(values(&whole), expected);
     assert_eq!(pages, expected.len().div_ceil(1_000));
+    // Reading the same revision again is answered from the cache of pages: the same items, and
+    // each page saves its two reads of rows (baseline and overlay); finding the revision remains.
+    let before = statements();
+    let (again, _) = effective_paged(&admin, "RGM", 0, 0).await;
+    assert_eq!(again, whole);
+    assert_eq!(statements() - before, first_read - 2 * pages as u64);
     let (small, pages) = effective_paged(&admin, "RGM", 0, 333).await;
     assert_eq!(values(&small), expected);
     assert!(pages >= expected.len().div_ceil(333), "{pages} pages");

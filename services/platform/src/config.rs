@@ -65,6 +65,11 @@ pub struct ServerConfig {
     /// gRPC's own servers: compressing costs the server more time than a large read itself on a
     /// fast network. Compressed requests are accepted either way.
     pub compress_responses: bool,
+    /// Memory for the results of recent reads that cannot go stale (pages of effective
+    /// configurations at a published revision), in bytes as each service measures what it keeps;
+    /// 0 turns the cache off. Integration engines read the same revision over and over: a page held here is
+    /// answered without reading and resolving its rows again.
+    pub read_cache_bytes: usize,
     /// How long SIGTERM waits for in-flight calls before the process exits anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -211,6 +216,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_message_bytes: 8 * 1024 * 1024,
             compress_responses: false,
+            read_cache_bytes: 256 << 20,
             shutdown_grace: Duration::from_secs(25),
         }
     }

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod audit;
 pub mod authz;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod db;

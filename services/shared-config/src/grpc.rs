@@ -25,7 +25,7 @@ use pb::shared_config_service_server::SharedConfigService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::{DiffQuery, EffectiveQuery, RevisionDiffQuery, SharedConfig};
+use crate::service::{DiffQuery, EffectiveQuery, PageCache, RevisionDiffQuery, SharedConfig};
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[
@@ -139,12 +139,18 @@ pub const PERMISSIONS: &[Permission] = &[
 /// The service implementation.
 pub struct Api {
     cases: Arc<SharedConfig>,
+    /// Pages of effective configurations recently read, as sent.
+    pages: PageCache<Vec<pb::EffectiveItem>>,
 }
 
 impl Api {
-    /// Over the use cases.
-    pub fn new(cases: Arc<SharedConfig>) -> Self {
-        Self { cases }
+    /// Over the use cases, keeping pages of effective configurations read up to
+    /// `read_cache_bytes` (`server.read_cache_bytes`).
+    pub fn new(cases: Arc<SharedConfig>, read_cache_bytes: usize) -> Self {
+        Self {
+            cases,
+            pages: PageCache::new(read_cache_bytes),
+        }
     }
 }
 

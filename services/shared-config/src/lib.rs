@@ -34,7 +34,10 @@ pub fn service(
         grpc::encode_effective,
     );
     concordat_platform::configure_service!(
-        SharedConfigServiceServer::new(grpc::Api::new(Arc::new(cases))),
+        SharedConfigServiceServer::new(grpc::Api::new(
+            Arc::new(cases),
+            platform.config.server.read_cache_bytes
+        )),
         platform.config
     )
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use concordat_platform::authz::RequestContext;
+use concordat_platform::cache::Cache;
 use concordat_platform::db::Database;
 use concordat_platform::error::ApiError;
 use concordat_platform::identity::{Federation, Role};
@@ -218,24 +219,24 @@ pub struct ExportPage {
 }
 
 /// A trust's effective configuration at one effective revision.
-pub struct EffectiveView {
+pub struct EffectiveView<T> {
     /// The revision record (`None` before anything was published).
     pub revision: Option<EffectiveRevision>,
     /// The trust.
     pub trust: String,
     /// The content hash.
     pub content_hash: String,
-    /// The items, in key order.
-    pub items: Vec<(Key, resolve::Resolved)>,
+    /// The page's items, shared with the cache of pages.
+    pub page: Arc<EffectivePage<T>>,
 }
 
 /// What GetEffectiveConfig answers.
-pub enum EffectiveRead {
+pub enum EffectiveRead<T> {
     /// The caller's etag is current.
     NotModified,
     /// One page of the configuration (`items` are the page's) and the token of the next, empty
     /// at the end.
-    Page(Box<EffectiveView>, String),
+    Page(Box<EffectiveView<T>>, String),
 }
 
 /// A GetEffectiveConfig request.
@@ -322,6 +323,37 @@ pub struct SharedConfig {
     change_requests: Arc<dyn ChangeRequests>,
     encode: EncodeEffective,
 }
+
+/// What a page of GetEffectiveConfig depends on: the trust's effective revision (with its content
+/// hash, so a revision stored again differently is never answered from an old page), the kind
+/// filter, where the page starts and its size. Published revisions never change, so a page
+/// never goes stale.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    ics: String,
+    trust: String,
+    revision: i64,
+    content_hash: String,
+    kind: String,
+    after: Option<Key>,
+    limit: u64,
+}
+
+/// A page of an effective configuration as the adapter renders it (`T`), with the key to
+/// continue after, if any.
+pub struct EffectivePage<T> {
+    /// The items, in key order.
+    pub items: T,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Key>,
+}
+
+/// Pages of effective configurations recently read, as the adapter renders them.
+pub type PageCache<T> = Cache<PageKey, EffectivePage<T>>;
+
+/// How an adapter renders a page of resolved items for its cache: the rendering and the bytes
+/// it holds.
+pub type RenderPage<T> = fn(&[(Key, resolve::Resolved)]) -> (T, usize);
 
 fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(vec![(field.to_owned(), reason.into())])

@@ -274,8 +274,21 @@ impl From<pb::Snapshot> for NewSnapshot {
     }
 }
 
-impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
-    fn from(read: EffectiveRead) -> Self {
+/// A page of resolved items as GetEffectiveConfig sends them (values already in protobuf's wire
+/// format), and the memory they hold: their encoded size and each item's own fields.
+pub(super) fn rendered_items(items: &[(Key, Resolved)]) -> (Vec<pb::EffectiveItem>, usize) {
+    let bytes = items
+        .iter()
+        .map(|(k, r)| resolved_len(k, r) + std::mem::size_of::<pb::EffectiveItem>())
+        .sum();
+    (
+        items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
+        bytes,
+    )
+}
+
+impl From<EffectiveRead<Vec<pb::EffectiveItem>>> for pb::GetEffectiveConfigResponse {
+    fn from(read: EffectiveRead<Vec<pb::EffectiveItem>>) -> Self {
         let (view, next_page_token) = match read {
             EffectiveRead::NotModified => {
                 return pb::GetEffectiveConfigResponse {
@@ -294,11 +307,7 @@ impl From<EffectiveRead> for pb::GetEffectiveConfigResponse {
                 overlay_revision: view.revision.as_ref().map_or(0, |r| r.overlay_revision),
                 etag: concordat_api::etag(rev),
                 content_hash: view.content_hash.clone(),
-                items: view
-                    .items
-                    .into_iter()
-                    .map(|(k, r)| resolved_pb(k, r))
-                    .collect(),
+                items: view.page.items.clone(),
             }),
             not_modified: false,
             next_page_token,
@@ -569,10 +578,10 @@ pub fn encode_effective(e: &EffectiveRevision) -> Vec<u8> {
     effective_revision_pb(e).encode_to_vec()
 }
 
-pub(super) fn resolved_pb(k: Key, r: Resolved) -> pb::EffectiveItem {
+pub(super) fn resolved_pb(k: &Key, r: &Resolved) -> pb::EffectiveItem {
     pb::EffectiveItem {
-        kind: k.kind,
-        key: k.key,
+        kind: k.kind.clone(),
+        key: k.key.clone(),
         value: Some(value_of(&r.value)),
         source: match r.source {
             Source::Baseline => pb::Source::Baseline,
@@ -580,8 +589,8 @@ pub(super) fn resolved_pb(k: Key, r: Resolved) -> pb::EffectiveItem {
             Source::LocalOnly => pb::Source::LocalOnly,
         } as i32,
         layer_revision: i64::try_from(r.provenance.revision).unwrap_or_default(),
-        change_request: r.provenance.change_request,
-        ignored: r.ignored.unwrap_or_default(),
+        change_request: r.provenance.change_request.clone(),
+        ignored: r.ignored.clone().unwrap_or_default(),
     }
 }
 

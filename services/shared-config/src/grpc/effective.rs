@@ -25,7 +25,10 @@ pub(super) async fn get_effective_config(
         page_size,
         page_token: &page_token,
     };
-    let read = api.cases.get_effective(&ctx, &query, resolved_len).await?;
+    let read = api
+        .cases
+        .get_effective(&ctx, &query, resolved_len, &api.pages, rendered_items)
+        .await?;
     Ok(Response::new(read.into()))
 }
 

@@ -18,13 +18,18 @@ impl SharedConfig {
         Ok(ics)
     }
 
-    /// One page of a trust's effective configuration, at the revision the first page read.
-    pub async fn get_effective(
+    /// One page of a trust's effective configuration, at the revision the first page read,
+    /// rendered by `render`. A page already in `pages` (the same revision, content hash, filter,
+    /// start and size) is answered from there without reading its rows; a page read is kept
+    /// there.
+    pub async fn get_effective<T>(
         &self,
         ctx: &RequestContext,
         q: &EffectiveQuery<'_>,
         size: ItemSize,
-    ) -> Result<EffectiveRead> {
+        pages: &PageCache<T>,
+        render: RenderPage<T>,
+    ) -> Result<EffectiveRead<T>> {
         let ics = self.trust_in_scope(ctx, q.parent, q.trust).await?;
         let limit = page_limit(q.page_size, 1_000, 10_000)?;
         if q.revision < 0 {
@@ -87,16 +92,35 @@ impl SharedConfig {
                     revision: None,
                     trust: q.trust.to_owned(),
                     content_hash: content_hash(&BTreeMap::new()),
-                    items: Vec::new(),
+                    page: Arc::new(EffectivePage {
+                        items: render(&[]).0,
+                        next: None,
+                    }),
                 }),
                 String::new(),
             ));
         };
-        let filter = (!q.kind.is_empty()).then_some(q.kind);
-        let (items, next) = self
-            .effective_page(&ics, &record, filter, after.as_ref(), limit, &size)
-            .await?;
-        let next = next.map_or(String::new(), |k| {
+        let key = PageKey {
+            ics: ics.clone(),
+            trust: q.trust.to_owned(),
+            revision: record.revision,
+            content_hash: record.content_hash.clone(),
+            kind: q.kind.to_owned(),
+            after,
+            limit,
+        };
+        let page = match pages.get(&key) {
+            Some(page) => page,
+            None => {
+                let filter = (!q.kind.is_empty()).then_some(q.kind);
+                let (items, next) = self
+                    .effective_page(&ics, &record, filter, key.after.as_ref(), limit, &size)
+                    .await?;
+                let (items, bytes) = render(&items);
+                pages.insert(key, EffectivePage { items, next }, bytes)
+            }
+        };
+        let next = page.next.as_ref().map_or(String::new(), |k| {
             self.encode_token(&json!({
                 "parent": q.parent, "trust": q.trust, "filter": q.kind,
                 "revision": record.revision, "hash": record.content_hash,
@@ -107,7 +131,7 @@ impl SharedConfig {
             Box::new(EffectiveView {
                 trust: q.trust.to_owned(),
                 content_hash: record.content_hash.clone(),
-                items,
+                page,
                 revision: Some(record),
             }),
             next,
