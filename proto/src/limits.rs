@@ -1,5 +1,6 @@
-//! The limits every request is held to before any handler sees it, checked by the codec on the
-//! decoded message through its descriptor (so a new field is covered the day it is added):
+//! The limits every request is held to before any handler sees it, checked by the codec through
+//! the message's descriptor (so a new field is covered the day it is added), on its encoded
+//! bytes or, for the few requests that need it, on the message decoded (see [`check`]):
 //!
 //! - **Strings**: no NUL or other control character; line breaks and tabs only in the free-text
 //!   fields ([`MULTILINE`]). At most [`MAX_LINE`] characters in a single-line field (names,
@@ -21,8 +22,10 @@
 
 use std::sync::LazyLock;
 
+use prost::encoding::decode_varint;
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage, Value,
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MapKey, MessageDescriptor,
+    ReflectMessage, Value,
 };
 
 use crate::behaviour::{self, Update};
@@ -103,6 +106,26 @@ pub fn check(full_name: &str, bytes: &[u8]) -> Checked {
     else {
         return Checked::default();
     };
+    // Most requests are walked in their encoded form: decoding a changeset of thousands of
+    // items into a dynamic message cost more than the rest of creating it. An update (whose
+    // mask decides what is required), a request that sets an output-only field (which is
+    // cleared from the decoded message) or an encoding the wire walk does not follow (a field
+    // sent twice, a group, a map not keyed by strings) is walked decoded.
+    if desc.get_field_by_name("update_mask").is_none() {
+        let mut walk = Walk::default();
+        if walk.wire(&desc, bytes, &Path::Root, 0).is_some() && !walk.output_only_set {
+            return Checked {
+                violations: walk.found,
+                omitted: walk.omitted,
+                cleared: None,
+            };
+        }
+    }
+    decoded(desc, bytes)
+}
+
+/// [`check`] of a request decoded into a dynamic message: every request can be checked so.
+fn decoded(desc: MessageDescriptor, bytes: &[u8]) -> Checked {
     let Ok(mut message) = DynamicMessage::decode(desc, bytes) else {
         // The typed decode succeeded, so this cannot happen; the typed message is used as is.
         return Checked::default();
@@ -126,6 +149,125 @@ pub fn check(full_name: &str, bytes: &[u8]) -> Checked {
     }
 }
 
+/// Where a field is: rendered (`change_request.affected_trusts[3]`) only when a violation names
+/// it, so walking a large request builds no strings.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root,
+    /// A path already rendered.
+    Text(&'a str),
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+    Key(&'a Path<'a>, &'a str),
+}
+
+impl Path<'_> {
+    fn render(&self) -> String {
+        match self {
+            Path::Root => String::new(),
+            Path::Text(text) => (*text).to_owned(),
+            Path::Field(parent, name) => match parent.render() {
+                p if p.is_empty() => (*name).to_owned(),
+                p => format!("{p}.{name}"),
+            },
+            Path::Index(parent, i) => format!("{}[{i}]", parent.render()),
+            Path::Key(parent, key) => format!("{}[{}]", parent.render(), printable(key)),
+        }
+    }
+}
+
+/// One occurrence of a field in an encoded message.
+#[derive(Clone, Copy)]
+enum Wire<'b> {
+    Varint(u64),
+    Fixed64([u8; 8]),
+    Fixed32([u8; 4]),
+    Bytes(&'b [u8]),
+}
+
+/// The field occurrences of an encoded message, by field number (in the order sent within a
+/// number); `None` for a group or a broken encoding.
+fn occurrences(mut buf: &[u8]) -> Option<Vec<(u32, Wire<'_>)>> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let key = decode_varint(&mut buf).ok()?;
+        let number = u32::try_from(key >> 3).ok()?;
+        let wire = match key & 7 {
+            0 => Wire::Varint(decode_varint(&mut buf).ok()?),
+            1 => {
+                let (head, rest) = buf.split_first_chunk::<8>()?;
+                buf = rest;
+                Wire::Fixed64(*head)
+            }
+            2 => {
+                let len = usize::try_from(decode_varint(&mut buf).ok()?).ok()?;
+                if buf.len() < len {
+                    return None;
+                }
+                let (head, rest) = buf.split_at(len);
+                buf = rest;
+                Wire::Bytes(head)
+            }
+            5 => {
+                let (head, rest) = buf.split_first_chunk::<4>()?;
+                buf = rest;
+                Wire::Fixed32(*head)
+            }
+            _ => return None,
+        };
+        out.push((number, wire));
+    }
+    out.sort_by_key(|(number, _)| *number);
+    Some(out)
+}
+
+/// The elements of a repeated field's occurrences: a packed run holds many.
+fn elements<'b>(field: &FieldDescriptor, run: &[(u32, Wire<'b>)]) -> Option<Vec<Wire<'b>>> {
+    let mut out = Vec::new();
+    for (_, wire) in run {
+        match (wire, field.kind()) {
+            (Wire::Bytes(_), Kind::String | Kind::Bytes | Kind::Message(_)) => out.push(*wire),
+            (Wire::Bytes(packed), kind) => {
+                let mut buf = *packed;
+                while !buf.is_empty() {
+                    let element = match kind {
+                        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => {
+                            let (head, rest) = buf.split_first_chunk::<8>()?;
+                            buf = rest;
+                            Wire::Fixed64(*head)
+                        }
+                        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => {
+                            let (head, rest) = buf.split_first_chunk::<4>()?;
+                            buf = rest;
+                            Wire::Fixed32(*head)
+                        }
+                        _ => Wire::Varint(decode_varint(&mut buf).ok()?),
+                    };
+                    out.push(element);
+                }
+            }
+            _ => out.push(*wire),
+        }
+    }
+    Some(out)
+}
+
+/// Whether a singular field's value, as sent, is set as a decoded message would say: present
+/// at all when the field tracks presence, otherwise not its default.
+fn is_set(field: &FieldDescriptor, wire: &Wire<'_>) -> bool {
+    if field.supports_presence() {
+        return true;
+    }
+    match (wire, field.kind()) {
+        (Wire::Varint(v), _) => *v != 0,
+        (Wire::Fixed64(b), Kind::Double) => f64::from_le_bytes(*b) != 0.0,
+        (Wire::Fixed32(b), Kind::Float) => f32::from_le_bytes(*b) != 0.0,
+        (Wire::Fixed64(b), _) => *b != [0; 8],
+        (Wire::Fixed32(b), _) => *b != [0; 4],
+        (Wire::Bytes(b), _) => !b.is_empty(),
+    }
+}
+
 #[derive(Default)]
 struct Walk {
     found: Vec<Violation>,
@@ -138,14 +280,201 @@ struct Walk {
 
 impl Walk {
     fn push(&mut self, field: &str, description: String) {
+        self.push_at(&Path::Text(field), description);
+    }
+
+    fn push_at(&mut self, path: &Path, description: String) {
         if self.found.len() < MAX_VIOLATIONS {
             self.found.push(Violation {
-                field: field.to_owned(),
+                field: path.render(),
                 description,
             });
         } else {
             self.omitted += 1;
         }
+    }
+
+    /// [`Walk::message`] of `desc` encoded in `bytes`; `None` when the encoding is one only the
+    /// decoded walk follows (see [`check`]).
+    fn wire(
+        &mut self,
+        desc: &MessageDescriptor,
+        bytes: &[u8],
+        path: &Path,
+        depth: usize,
+    ) -> Option<()> {
+        let structured = matches!(
+            desc.full_name(),
+            "google.protobuf.Struct" | "google.protobuf.ListValue"
+        );
+        let depth = depth + usize::from(structured);
+        if depth > MAX_DEPTH {
+            self.push_at(path, format!("is nested more than {MAX_DEPTH} levels deep"));
+            return Some(());
+        }
+        let occurrences = occurrences(bytes)?;
+        let run_of = |number: u32| {
+            let start = occurrences.partition_point(|(n, _)| *n < number);
+            let end = occurrences.partition_point(|(n, _)| *n <= number);
+            &occurrences[start..end]
+        };
+        let annotated = desc.full_name().starts_with("concordat.");
+        if annotated {
+            for field in desc.fields() {
+                let run = run_of(field.number());
+                let set = if field.is_list() {
+                    !elements(&field, run)?.is_empty()
+                } else if field.is_map() {
+                    !run.is_empty()
+                } else {
+                    run.last().is_some_and(|(_, w)| is_set(&field, w))
+                };
+                if behaviour::of(&field).required && !set {
+                    self.push_at(
+                        &Path::Field(path, field.name()),
+                        behaviour::required_reason(&field),
+                    );
+                }
+            }
+        }
+        let mut start = 0;
+        while start < occurrences.len() {
+            let number = occurrences[start].0;
+            let run = run_of(number);
+            start += run.len();
+            let Some(field) = desc.get_field(number) else {
+                continue;
+            };
+            let here = Path::Field(path, field.name());
+            if annotated && behaviour::of(&field).output_only {
+                self.output_only_set = true;
+                continue;
+            }
+            if field.is_map() {
+                self.wire_map(&field, run, &here, depth, structured)?;
+            } else if field.is_list() {
+                let items = elements(&field, run)?;
+                let max = if structured {
+                    MAX_STRUCT_ENTRIES
+                } else if field.name() == "changes" {
+                    MAX_CHANGES
+                } else {
+                    MAX_ITEMS
+                };
+                if items.len() > max {
+                    self.push_at(
+                        &here,
+                        format!("has {} entries; at most {max} are accepted", items.len()),
+                    );
+                    continue;
+                }
+                for (i, item) in items.iter().enumerate() {
+                    self.wire_value(&field, item, &Path::Index(&here, i), depth)?;
+                }
+            } else {
+                // A field sent twice is merged (messages) or overridden (the rest) when decoded.
+                let [(_, wire)] = run else {
+                    return None;
+                };
+                if is_set(&field, wire) {
+                    self.wire_value(&field, wire, &here, depth)?;
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// A map field's entries (string keys only), the last of a key sent twice winning.
+    fn wire_map(
+        &mut self,
+        field: &FieldDescriptor,
+        run: &[(u32, Wire<'_>)],
+        path: &Path,
+        depth: usize,
+        structured: bool,
+    ) -> Option<()> {
+        let entry = field.kind().as_message()?.clone();
+        if !matches!(entry.map_entry_key_field().kind(), Kind::String) {
+            return None;
+        }
+        let value_field = entry.map_entry_value_field();
+        let mut entries: Vec<(&str, Option<Wire<'_>>)> = Vec::with_capacity(run.len());
+        for (_, wire) in run {
+            let Wire::Bytes(bytes) = wire else {
+                return None;
+            };
+            let (mut key, mut value) = ("", None);
+            for (number, part) in occurrences(bytes)? {
+                match (number, part) {
+                    (1, Wire::Bytes(k)) => key = std::str::from_utf8(k).ok()?,
+                    (1, _) => return None,
+                    (2, part) => value = Some(part),
+                    _ => {}
+                }
+            }
+            entries.push((key, value));
+        }
+        // Stable: of equal keys, the last sent is last.
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let mut unique: Vec<(&str, Option<Wire<'_>>)> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match unique.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => unique.push(e),
+            }
+        }
+        let max = if structured {
+            MAX_STRUCT_ENTRIES
+        } else {
+            MAX_ITEMS
+        };
+        if unique.len() > max {
+            self.push_at(
+                path,
+                format!("has {} entries; at most {max} are accepted", unique.len()),
+            );
+            return Some(());
+        }
+        for (key, value) in unique {
+            let here = Path::Key(path, key);
+            self.line(&here, key, MAX_LINE);
+            match value {
+                Some(value) => self.wire_value(&value_field, &value, &here, depth)?,
+                // A missing value is the value type's default: an empty message is walked.
+                None => {
+                    if let Kind::Message(m) = value_field.kind() {
+                        self.wire(&m, &[], &here, depth)?;
+                    }
+                }
+            }
+        }
+        Some(())
+    }
+
+    fn wire_value(
+        &mut self,
+        field: &FieldDescriptor,
+        wire: &Wire<'_>,
+        path: &Path,
+        depth: usize,
+    ) -> Option<()> {
+        match (field.kind(), wire) {
+            (Kind::String, Wire::Bytes(b)) => {
+                self.string(field, std::str::from_utf8(b).ok()?, path)
+            }
+            (Kind::Enum(e), Wire::Varint(n)) => {
+                // As protobuf reads an enum: the low 32 bits.
+                #[allow(clippy::cast_possible_truncation)]
+                let n = *n as i32;
+                if e.get_value(n).is_none() {
+                    self.push_at(path, format!("{n} is not a value of {}", e.name()));
+                }
+            }
+            (Kind::Message(m), Wire::Bytes(b)) => self.wire(&m, b, path, depth)?,
+            (Kind::String | Kind::Message(_) | Kind::Enum(_), _) => return None,
+            _ => {}
+        }
+        Some(())
     }
 
     fn message(&mut self, message: &DynamicMessage, path: &str, depth: usize) {
@@ -243,7 +572,7 @@ impl Walk {
                     };
                     let item_path = format!("{path}[{}]", printable(&key_text));
                     if let MapKey::String(s) = key {
-                        self.line(&item_path, s, MAX_LINE);
+                        self.line(&Path::Text(&item_path), s, MAX_LINE);
                     }
                     if let Some(value_field) = &value_field {
                         self.value(value_field, item, &item_path, depth);
@@ -256,7 +585,7 @@ impl Walk {
 
     fn value(&mut self, field: &FieldDescriptor, value: &Value, path: &str, depth: usize) {
         match value {
-            Value::String(s) => self.string(field, s, path),
+            Value::String(s) => self.string(field, s, &Path::Text(path)),
             Value::EnumNumber(n) => {
                 if let Kind::Enum(e) = field.kind()
                     && e.get_value(*n).is_none()
@@ -269,11 +598,11 @@ impl Walk {
         }
     }
 
-    fn string(&mut self, field: &FieldDescriptor, s: &str, path: &str) {
+    fn string(&mut self, field: &FieldDescriptor, s: &str, path: &Path) {
         let name = field.name();
         if name == "request_id" {
             if let Err(reason) = concordat_api::request_id::check(s) {
-                self.push(path, reason.into());
+                self.push_at(path, reason.into());
             }
             return;
         }
@@ -281,7 +610,7 @@ impl Walk {
             // Bounded by the message size; JSON text and configuration values may hold anything
             // but NUL.
             if s.contains('\0') {
-                self.push(path, "must not contain NUL characters".into());
+                self.push_at(path, "must not contain NUL characters".into());
             }
             return;
         }
@@ -295,9 +624,9 @@ impl Walk {
     }
 
     /// A single-line string: no control characters at all.
-    fn line(&mut self, path: &str, s: &str, max: usize) {
+    fn line(&mut self, path: &Path, s: &str, max: usize) {
         if let Some(c) = s.chars().find(|c| c.is_control()) {
-            self.push(
+            self.push_at(
                 path,
                 format!(
                     "must be one line of text without control characters (found U+{:04X})",
@@ -310,12 +639,12 @@ impl Walk {
     }
 
     /// Free text: line breaks and tabs allowed, no other control character.
-    fn text(&mut self, path: &str, s: &str, max: usize) {
+    fn text(&mut self, path: &Path, s: &str, max: usize) {
         if let Some(c) = s
             .chars()
             .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         {
-            self.push(
+            self.push_at(
                 path,
                 format!(
                     "must not contain control characters other than line breaks and tabs (found U+{:04X})",
@@ -327,10 +656,10 @@ impl Walk {
         }
     }
 
-    fn length(&mut self, path: &str, s: &str, max: usize) {
+    fn length(&mut self, path: &Path, s: &str, max: usize) {
         let chars = s.chars().count();
         if chars > max {
-            self.push(
+            self.push_at(
                 path,
                 format!("is {chars} characters; at most {max} are accepted"),
             );
@@ -816,6 +1145,45 @@ mod properties {
                     let first = check(&name, &encoded);
                     let second = check(&name, &encoded);
                     prop_assert_eq!(first, second);
+                }
+            }
+        }
+
+        /// The walk of an encoded request finds what the walk of the decoded request finds, for
+        /// arbitrary bytes that decode as each request type (fields out of order, sent twice,
+        /// unknown, packed or not) and for those messages encoded again. Where the wire walk
+        /// declines an encoding, `check` walks the decoded message instead.
+        #[test]
+        fn the_wire_walk_finds_what_the_decoded_walk_finds(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            use prost::Message as _;
+            let pool = POOL.as_ref().unwrap();
+            let sorted = |found: Vec<Violation>| {
+                let mut v: Vec<(String, String)> =
+                    found.into_iter().map(|v| (v.field, v.description)).collect();
+                v.sort();
+                v
+            };
+            for name in requests() {
+                let desc = pool.get_message_by_name(&name).unwrap();
+                if desc.get_field_by_name("update_mask").is_some() {
+                    continue;
+                }
+                let Ok(message) = DynamicMessage::decode(desc.clone(), bytes.as_slice()) else {
+                    continue;
+                };
+                for encoded in [bytes.clone(), message.encode_to_vec()] {
+                    let mut walk = Walk::default();
+                    if walk.wire(&desc, &encoded, &Path::Root, 0).is_none() || walk.output_only_set {
+                        continue;
+                    }
+                    let whole = decoded(desc.clone(), &encoded);
+                    prop_assert_eq!(
+                        walk.found.len() + walk.omitted,
+                        whole.violations.len() + whole.omitted
+                    );
+                    if walk.omitted == 0 {
+                        prop_assert_eq!(sorted(walk.found), sorted(whole.violations));
+                    }
                 }
             }
         }
