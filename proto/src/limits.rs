@@ -354,18 +354,7 @@ impl Walk {
                 self.wire_map(&field, run, &here, depth, structured)?;
             } else if field.is_list() {
                 let items = elements(&field, run)?;
-                let max = if structured {
-                    MAX_STRUCT_ENTRIES
-                } else if field.name() == "changes" {
-                    MAX_CHANGES
-                } else {
-                    MAX_ITEMS
-                };
-                if items.len() > max {
-                    self.push_at(
-                        &here,
-                        format!("has {} entries; at most {max} are accepted", items.len()),
-                    );
+                if self.too_many(&here, &field, items.len(), structured) {
                     continue;
                 }
                 for (i, item) in items.iter().enumerate() {
@@ -423,16 +412,7 @@ impl Walk {
                 _ => unique.push(e),
             }
         }
-        let max = if structured {
-            MAX_STRUCT_ENTRIES
-        } else {
-            MAX_ITEMS
-        };
-        if unique.len() > max {
-            self.push_at(
-                path,
-                format!("has {} entries; at most {max} are accepted", unique.len()),
-            );
+        if self.too_many(path, field, unique.len(), structured) {
             return Some(());
         }
         for (key, value) in unique {
@@ -449,6 +429,32 @@ impl Walk {
             }
         }
         Some(())
+    }
+
+    /// Whether a repeated or map field holds more than `count` entries may (a `Struct` or
+    /// `ListValue` more than [`MAX_STRUCT_ENTRIES`], a changeset's changes more than
+    /// [`MAX_CHANGES`], anything else more than [`MAX_ITEMS`]); if so, says so.
+    fn too_many(
+        &mut self,
+        path: &Path,
+        field: &FieldDescriptor,
+        count: usize,
+        structured: bool,
+    ) -> bool {
+        let max = if structured {
+            MAX_STRUCT_ENTRIES
+        } else if field.is_list() && field.name() == "changes" {
+            MAX_CHANGES
+        } else {
+            MAX_ITEMS
+        };
+        if count > max {
+            self.push_at(
+                path,
+                format!("has {count} entries; at most {max} are accepted"),
+            );
+        }
+        count > max
     }
 
     fn wire_value(
@@ -533,18 +539,7 @@ impl Walk {
     ) {
         match value {
             Value::List(items) => {
-                let max = if structured {
-                    MAX_STRUCT_ENTRIES
-                } else if field.name() == "changes" {
-                    MAX_CHANGES
-                } else {
-                    MAX_ITEMS
-                };
-                if items.len() > max {
-                    self.push(
-                        path,
-                        format!("has {} entries; at most {max} are accepted", items.len()),
-                    );
+                if self.too_many(&Path::Text(path), field, items.len(), structured) {
                     return;
                 }
                 for (i, item) in items.iter().enumerate() {
@@ -552,16 +547,7 @@ impl Walk {
                 }
             }
             Value::Map(entries) => {
-                let max = if structured {
-                    MAX_STRUCT_ENTRIES
-                } else {
-                    MAX_ITEMS
-                };
-                if entries.len() > max {
-                    self.push(
-                        path,
-                        format!("has {} entries; at most {max} are accepted", entries.len()),
-                    );
+                if self.too_many(&Path::Text(path), field, entries.len(), structured) {
                     return;
                 }
                 let value_field = field.kind().as_message().map(|m| m.map_entry_value_field());

@@ -27,7 +27,7 @@ impl SharedConfig {
         if let Some(first) = self.writer.replayed(ctx, request_id).await? {
             return Ok(first);
         }
-        let cs = store::changeset(self.db().conn(), &ics, &id, false)
+        let cs = store::changeset_head(self.db().conn(), &ics, &id)
             .await?
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
         self.require_writer(ctx, &cs.layer, &layer_name(&ics, &cs.layer))
@@ -35,7 +35,8 @@ impl SharedConfig {
         closed_check(&cs)?;
         // Asked before the write transaction opens: no lock is held while change control answers.
         let cr = self.change_requests.get(&cs.change_request, caller).await?;
-        let written = cs.changes.len();
+        let written = AtomicUsize::new(0);
+        let written_ref = &written;
         let reply = self
             .writer
             .write(ctx, request_id, |w| async move {
@@ -44,6 +45,7 @@ impl SharedConfig {
                     .await?
                     .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
                 closed_check(&cs)?;
+                written_ref.store(cs.changes.len(), Ordering::Relaxed);
                 let head = self.head_revision(w.txn(), &ics, &cs.layer).await?;
                 if head != cs.base_revision {
                     if !rebase {
@@ -89,7 +91,7 @@ impl SharedConfig {
                 Ok(reply(&revision, &cs))
             })
             .await?;
-        self.after_write_of(written).await;
+        self.after_write_of(written.into_inner()).await;
         Ok(reply)
     }
 

@@ -126,6 +126,39 @@ pub async fn changeset<C: ConnectionTrait>(
     q.one(c).await?.map(changeset_of).transpose()
 }
 
+/// [`changeset`] without its changes (left empty), unlocked: what is checked before a write
+/// opens, without decoding every change of a large changeset.
+pub async fn changeset_head<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    id: &str,
+) -> Result<Option<Changeset>> {
+    use changeset::Column as C;
+    changeset::Entity::find_by_id((ics.to_owned(), id.to_owned()))
+        .select_only()
+        .columns([
+            C::Ics,
+            C::Id,
+            C::Layer,
+            C::BaseRevision,
+            C::ChangeRequest,
+            C::Description,
+            C::State,
+            C::Author,
+            C::AuthorIssuer,
+            C::AuthorName,
+            C::CreateTime,
+            C::UpdateTime,
+            C::PublishedRevision,
+        ])
+        .column_as(Expr::val("[]"), C::Changes.as_str())
+        .into_model::<changeset::Model>()
+        .one(c)
+        .await?
+        .map(changeset_of)
+        .transpose()
+}
+
 /// Changesets newest first, after the page position `(create_time, id)`.
 pub async fn changesets<C: ConnectionTrait>(
     c: &C,
