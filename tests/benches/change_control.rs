@@ -23,6 +23,10 @@ use concordat_proto::changecontrol::v1 as pb;
 use criterion::{Criterion, criterion_group, criterion_main};
 use pb::change_control_service_client::ChangeControlServiceClient;
 
+/// The server's allocator, as in the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CRS: usize = 10_000;
 const TRUSTS: [&str; 8] = ["RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP"];
 

@@ -5,7 +5,8 @@
 //! - `resolve+diff 10 trusts`: the pure domain — resolve every trust's effective configuration
 //!   (baseline with overlay, explained per key) and diff it against the baseline's values.
 //! - Through gRPC on SQLite (in-process server): `GetEffectiveConfig` of one trust (50,000 items
-//!   resolved and sent), `DiffEffectiveConfig` across one baseline revision, and publishing a
+//!   resolved and sent; read again, from the server's cache of pages, and by a second server on
+//!   the same database without that cache), `DiffEffectiveConfig` across one baseline revision, and publishing a
 //!   one-item baseline change (validation, the change request checked with change control, and a
 //!   full effective revision with content hash for all 10 trusts).
 //!
@@ -29,6 +30,10 @@ use concordat_shared_config::domain::resolve::{diff, resolve, values};
 use concordat_shared_config::grpc::value_of;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
+
+/// The server's allocator, as in the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const OVERRIDES: usize = 2_000;
 /// The most changes one changeset takes: a larger baseline is seeded in several.
@@ -403,13 +408,38 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
             })
         })
     });
-    group.bench_function("GetEffectiveConfig (all items, all pages)", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                assert_eq!(read_all(&paged_reader).await, items());
+    group.bench_function(
+        "GetEffectiveConfig, read again (all items, all pages)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    assert_eq!(read_all(&paged_reader).await, items());
+                })
             })
-        })
-    });
+        },
+    );
+    // A second server on the same database without the cache of pages: every read is a first.
+    let uncached = rt
+        .block_on(TestServer::start(Options {
+            backend,
+            federation: Some(concordat_e2e::federation("Bench ICS", &TRUSTS, false)),
+            max_message_bytes: 256 << 20,
+            read_cache_bytes: 0,
+            replica_of: Some(s.database_url().to_owned()),
+            ..Default::default()
+        }))
+        .unwrap();
+    let first_reader = uncached.shared_config(&token(&uncached, "RGM", "automation", "engine"));
+    group.bench_function(
+        "GetEffectiveConfig, not cached (all items, all pages)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    assert_eq!(read_all(&first_reader).await, items());
+                })
+            })
+        },
+    );
     let mut n = items();
     group.bench_function("publish one baseline item (10 effective revisions)", |b| {
         b.iter(|| {

@@ -22,6 +22,10 @@ use concordat_shared_config::grpc::value_of;
 use futures::StreamExt;
 use serde_json::json;
 
+/// The server's allocator, as in the binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const TRUSTS: [&str; 10] = [
     "RGT", "RGM", "RGN", "RT1", "RWH", "RQQ", "RC1", "RGP", "RDE", "RCX",
 ];

@@ -73,6 +73,8 @@ pub struct Options {
     pub max_message_bytes: usize,
     /// Whether responses are gzipped for clients that accept it (`server.compress_responses`).
     pub compress_responses: bool,
+    /// Memory for pages of effective configurations read (`server.read_cache_bytes`; 0: none).
+    pub read_cache_bytes: usize,
     /// Another server's database (its [`TestServer::database_url`]), to run as a second replica
     /// of it; `None` for a database of its own.
     pub replica_of: Option<String>,
@@ -90,6 +92,7 @@ impl Default for Options {
             max_concurrent_requests: 512,
             max_message_bytes: 8 * 1024 * 1024,
             compress_responses: false,
+            read_cache_bytes: Config::default().server.read_cache_bytes,
             replica_of: None,
             poll_interval: Duration::from_secs(1),
         }
@@ -132,6 +135,7 @@ impl TestServer {
         config.server.max_concurrent_requests = options.max_concurrent_requests;
         config.server.max_message_bytes = options.max_message_bytes;
         config.server.compress_responses = options.compress_responses;
+        config.server.read_cache_bytes = options.read_cache_bytes;
         config.server.shutdown_grace = Duration::from_secs(2);
         config.events.poll_interval = options.poll_interval;
         if let Some(text) = &options.federation {

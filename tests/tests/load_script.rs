@@ -46,7 +46,7 @@ fn run(postgres: Option<String>) {
         "| row read: baseline + RGM overlay rows (plain SQL, 1620 rows) |",
         "| GetEffectiveConfig, first read of a revision, every page (median of 1 trust) |",
         "| GetEffectiveConfig, the same revision again, every page (4 MiB client limit) |",
-        "server resident memory at the end: ",
+        "server memory at the end: heap ",
         "| ExportConfig, every page |",
         "| publish one baseline item (3 effective revisions) |",
         "| DiffEffectiveConfig, adjacent revisions (1 change) |",
