@@ -1283,6 +1283,29 @@ async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBacke
     let (again, _) = effective_paged(&admin, "RGM", 0, 0).await;
     assert_eq!(again, whole);
     assert_eq!(statements() - before, first_read - 2 * pages as u64);
+
+    // A baseline change of every key: RGM's overlay, far smaller than the change, is read whole
+    // for the change's keys. The keys RGM overrides or suppresses do not change for RGM; every
+    // other key does, and for a trust without an overlay every key.
+    let every_key: Vec<_> = (0..2_400)
+        .map(|i| {
+            let governance = (i % 100 == 0).then(locked).flatten();
+            let changed = item("alert-rule", &key(i), json!({"threshold": 20}), governance);
+            change(pb::Operation::Modify, changed)
+        })
+        .collect();
+    let cs = propose(&admin, "baseline", &cr, 0, every_key)
+        .await
+        .unwrap();
+    let masked = (0..2_400)
+        .filter(|i| (i % 7 == 0 && i % 100 != 0) || i % 50 == 25)
+        .count() as i64;
+    let counts = |trust: &str| {
+        let d = cs.trust_diffs.iter().find(|d| d.trust == trust).unwrap();
+        (d.added_count, d.modified_count, d.removed_count)
+    };
+    assert_eq!(counts("RGM"), (0, 2_400 - masked, 0));
+    assert_eq!(counts("RGN"), (0, 2_400, 0));
     let (small, pages) = effective_paged(&admin, "RGM", 0, 333).await;
     assert_eq!(values(&small), expected);
     assert!(pages >= expected.len().div_ceil(333), "{pages} pages");

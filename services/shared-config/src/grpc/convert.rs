@@ -277,14 +277,15 @@ impl From<pb::Snapshot> for NewSnapshot {
 /// A page of resolved items as GetEffectiveConfig sends them (values already in protobuf's wire
 /// format), and the memory they hold: their encoded size and each item's own fields.
 pub(super) fn rendered_items(items: &[(Key, Resolved)]) -> (Vec<pb::EffectiveItem>, usize) {
-    let bytes = items
+    use prost::Message;
+    let rendered: Vec<pb::EffectiveItem> = items.iter().map(|(k, r)| resolved_pb(k, r)).collect();
+    // Measured from the rendered items, whose values are already encoded: no second walk of
+    // each value.
+    let bytes = rendered
         .iter()
-        .map(|(k, r)| resolved_len(k, r) + std::mem::size_of::<pb::EffectiveItem>())
+        .map(|item| item.encoded_len() + std::mem::size_of::<pb::EffectiveItem>())
         .sum();
-    (
-        items.iter().map(|(k, r)| resolved_pb(k, r)).collect(),
-        bytes,
-    )
+    (rendered, bytes)
 }
 
 impl From<EffectiveRead<Vec<pb::EffectiveItem>>> for pb::GetEffectiveConfigResponse {

@@ -11,12 +11,20 @@ impl SharedConfig {
         ics: &str,
         layer: &LayerId,
         changes: &[Change<Entry>],
+        validated: Option<Validated>,
     ) -> Result<(i64, Option<BTreeMap<String, Changes>>)> {
         let head = self.head_revision(c, ics, layer).await?;
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
-        let current = store::content_of_keys(c, ics, layer, head, &keys).await?;
-        let Ok(after_entries) = changeset::apply(&publish::entries(&current), changes) else {
-            return Ok((head, None));
+        let (current, after_entries) = match validated {
+            // Validated against the head it is rendered against: not read and applied again.
+            Some(v) if v.at == head => (v.current, v.after),
+            _ => {
+                let current = store::content_of_keys(c, ics, layer, head, &keys).await?;
+                let Ok(after) = changeset::apply(&publish::entries(&current), changes) else {
+                    return Ok((head, None));
+                };
+                (current, after)
+            }
         };
         let after = placed(&current, after_entries, head + 1, "");
         let (baseline, overlays) = self
@@ -140,8 +148,14 @@ impl SharedConfig {
             }
             b => b,
         };
-        self.validate(self.db().conn(), &ics, &layer, &new.changes, base)
+        let (current, after, _) = self
+            .validate(self.db().conn(), &ics, &layer, &new.changes, base)
             .await?;
+        let validated = Validated {
+            at: base,
+            current,
+            after,
+        };
         let now = self.writer.clock().now();
         let cs = Changeset {
             ics: ics.clone(),
@@ -160,7 +174,9 @@ impl SharedConfig {
         self.writer
             .write(ctx, request_id, |w| async move {
                 store::insert_changeset(w.txn(), &cs).await?;
-                let (head_revision, diffs) = self.render(w.txn(), &ics, &layer, &cs.changes).await?;
+                let (head_revision, diffs) = self
+                    .render(w.txn(), &ics, &layer, &cs.changes, Some(validated))
+                    .await?;
                 let rendered = Rendered {
                     changeset: cs,
                     head_revision,
@@ -202,7 +218,7 @@ impl SharedConfig {
             });
         }
         let (head_revision, diffs) = self
-            .render(self.db().conn(), &ics, &cs.layer, &cs.changes)
+            .render(self.db().conn(), &ics, &cs.layer, &cs.changes, None)
             .await?;
         Ok(Rendered {
             changeset: cs,
@@ -270,7 +286,7 @@ impl SharedConfig {
             .ok_or_else(|| ConfigError::NotFound(name.to_owned()))?;
         closed_check(&cs)?;
         let (head, diffs) = self
-            .render(self.db().conn(), &ics, &cs.layer, &cs.changes)
+            .render(self.db().conn(), &ics, &cs.layer, &cs.changes, None)
             .await?;
         if let Some(t) = &token
             && t["head"].as_i64() != Some(head)
@@ -399,4 +415,12 @@ pub(super) fn bounded_page<T>(
         page.push(item);
     }
     (page, None)
+}
+
+/// A changeset's changes as validated: the layer's entries of its keys at revision `at` and the
+/// entries after the changes.
+pub(super) struct Validated {
+    at: i64,
+    current: Content,
+    after: BTreeMap<Key, Entry>,
 }

@@ -217,17 +217,26 @@ pub async fn content_of_keys<C: ConnectionTrait>(
     if revision <= 0 {
         return Ok(out);
     }
-    // Many keys of a layer with no more items than that (an overlay, when a large baseline
-    // change asks each trust's overlay for its keys): one read of the layer, not one query per
-    // chunk of keys.
+    // Many keys of a layer with far fewer items (an overlay, when a large baseline change asks
+    // each trust's overlay for its keys): one read of the layer, not one query per chunk of
+    // keys; only the rows of the keys asked for are decoded. A layer about as large as the keys
+    // (a baseline asked for a large change's keys, most of them new) is asked by key.
     if keys.len() > CHUNK
         && super::revision(c, ics, layer, revision)
             .await?
-            .is_some_and(|r| usize::try_from(r.item_count).is_ok_and(|n| n <= keys.len()))
+            .is_some_and(|r| usize::try_from(r.item_count).is_ok_and(|n| n <= keys.len() / 4))
     {
-        let mut all = content(c, ics, layer, revision, None, None, None).await?;
-        all.retain(|k, _| keys.contains(k));
-        return Ok(all);
+        let wanted: std::collections::HashSet<(&str, &str)> = keys
+            .iter()
+            .map(|k| (k.kind.as_str(), k.key.as_str()))
+            .collect();
+        return content_query(ics, layer, revision, None, None, None)
+            .all(c)
+            .await?
+            .into_iter()
+            .filter(|m| wanted.contains(&(m.kind.as_str(), m.item_key.as_str())))
+            .map(placed_of)
+            .collect();
     }
     let mut by_kind: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for k in keys {
