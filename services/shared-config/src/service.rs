@@ -234,8 +234,7 @@ pub struct EffectiveView<T> {
 pub enum EffectiveRead<T> {
     /// The caller's etag is current.
     NotModified,
-    /// One page of the configuration (`items` are the page's) and the token of the next, empty
-    /// at the end.
+    /// One page of the configuration and the token of the next, empty at the end.
     Page(Box<EffectiveView<T>>, String),
 }
 

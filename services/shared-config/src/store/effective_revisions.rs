@@ -87,29 +87,10 @@ pub async fn insert_effective<C: ConnectionTrait>(
     })
 }
 
-/// A trust's effective revision `rev`, or its newest when `rev` is 0.
-pub async fn effective<C: ConnectionTrait>(
-    c: &C,
-    ics: &str,
-    trust: &str,
-    rev: i64,
-) -> Result<Option<EffectiveRevision>> {
-    let mut q = effective::Entity::find()
-        .filter(effective::Column::Ics.eq(ics))
-        .filter(effective::Column::Trust.eq(trust));
-    if rev > 0 {
-        q = q.filter(effective::Column::Revision.eq(rev));
-    }
-    q.order_by_desc(effective::Column::Revision)
-        .one(c)
-        .await?
-        .map(effective_of)
-        .transpose()
-}
-
-/// [`effective`] without its changes (left empty) or its LtHash state: what a read of the
-/// configuration at that revision needs. A seed's revision records every item as a change, which
-/// a read has no use for.
+/// A trust's effective revision `rev`, or its newest when `rev` is 0, without its changes (left
+/// empty) or its LtHash state: what a read of the configuration at that revision needs. A seed's
+/// revision records every item as a change, which a read has no use for; the changes are read
+/// with [`effective_after`].
 pub async fn effective_head<C: ConnectionTrait>(
     c: &C,
     ics: &str,
