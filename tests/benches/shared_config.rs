@@ -5,8 +5,8 @@
 //! - `resolve+diff 10 trusts`: the pure domain — resolve every trust's effective configuration
 //!   (baseline with overlay, explained per key) and diff it against the baseline's values.
 //! - Through gRPC on SQLite (in-process server): `GetEffectiveConfig` of one trust (50,000 items
-//!   resolved and sent; read again, from the server's cache of pages, and by a second server on
-//!   the same database without that cache), `DiffEffectiveConfig` across one baseline revision, and publishing a
+//!   resolved and sent; read again, with the baseline in the server's cache of baselines, and by
+//!   a second server on the same database without that cache), `DiffEffectiveConfig` across one baseline revision, and publishing a
 //!   one-item baseline change (validation, the change request checked with change control, and a
 //!   full effective revision with content hash for all 10 trusts).
 //!
@@ -409,7 +409,7 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
         })
     });
     group.bench_function(
-        "GetEffectiveConfig, read again (all items, all pages)",
+        "GetEffectiveConfig, baseline held (all items, all pages)",
         |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -418,7 +418,8 @@ fn grpc_on(c: &mut Criterion, backend: TestBackend) {
             })
         },
     );
-    // A second server on the same database without the cache of pages: every read is a first.
+    // A second server on the same database without the cache of baselines: every page reads and
+    // resolves both layers' rows.
     let uncached = rt
         .block_on(TestServer::start(Options {
             backend,

@@ -9,9 +9,11 @@ pre-approved standard change request. Then measures, `--repeat` times each (medi
 
 - the rows' own cost: a plain SQL read of the current baseline and overlay rows one trust's
   effective configuration stands on (kind, key, value), from the same database, by this process;
-- GetEffectiveConfig, every page, with grpcio's default message limit (4 MiB): the first read of
-  a revision (the median over trusts not read before) and that trust's revision read again (the
-  server keeps pages it has read);
+- GetEffectiveConfig, every page, with grpcio's default message limit (4 MiB): the first read
+  after seeding (once: the server reads the baseline whole into its cache of baselines), the
+  first read of other trusts' revisions (the median over trusts not read before), that trust's
+  revision read again, and the first read after each one-item baseline publish (the baseline
+  held made anew from the one key changed);
 - ExportConfig of it, every page;
 - publishing a one-item change to the baseline (every trust gets a revision) and to an overlay;
 - DiffEffectiveConfig between adjacent revisions;
@@ -41,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -147,9 +150,10 @@ class Run:
             f'[[ics]]\ncode = "QUE"\nname = "Load ICS"\ntrusts = [{trusts}]\n'
         )
         self.port = free_port()
+        self.metrics_port = free_port()
         (self.dir / "config.toml").write_text(
             f'listen = "127.0.0.1:{self.port}"\n'
-            f'metrics_listen = "127.0.0.1:{free_port()}"\n'
+            f'metrics_listen = "127.0.0.1:{self.metrics_port}"\n'
             "[server]\n"
             f'request_timeout = "{self.args.request_timeout}s"\n'
             "[dev_issuer]\n"
@@ -440,16 +444,19 @@ class Run:
         a, reader = self.args, self.trusts[1 % len(self.trusts)]
         rows = a.items + a.overrides
         check(self.row_read(reader) == rows, f"row read: {self.row_read(reader)} rows, not {rows}")
+        started = time.perf_counter()
         check(self.read_all(reader) == a.items, "GetEffectiveConfig: item count")
+        cold = time.perf_counter() - started
         exported = self.export_all(reader)
         check(exported == a.items, f"ExportConfig: {exported} items, not {a.items}")
         out = []
         row = median_of(a.repeat, lambda: self.row_read(reader))
         out.append((f"row read: baseline + {reader} overlay rows (plain SQL, {rows} rows)", row, "1"))
         ratio = lambda t: f"{t / row:.1f}×"  # noqa: E731
-        # A trust's first read of its revision finds none of its pages in the server's cache of
-        # pages; each later read of the same revision is answered from it. The median over the
-        # other trusts, each read once, is the first; the median of reads again, the second.
+        out.append(("GetEffectiveConfig, first read after seeding (baseline read whole), every page, once", cold, ratio(cold)))
+        # The first read put the baseline in the server's cache of baselines; every trust's reads
+        # then fetch only their overlay's rows. The median over the other trusts, each read
+        # once, is a first read of a revision; the median of reads again, the second.
         unread = [t for t in self.trusts if t != reader][: a.repeat]
         firsts = []
         for trust in unread:
@@ -476,6 +483,15 @@ class Run:
 
         t = median_of(a.repeat, lambda: one("baseline"))
         out.append((f"publish one baseline item ({len(self.trusts)} effective revisions)", t, ""))
+        after_publish = []
+        for _ in range(a.repeat):
+            one("baseline")
+            started = time.perf_counter()
+            # Each baseline publish so far added one item.
+            check(self.read_all(reader) == self.next_item, "GetEffectiveConfig after a publish: item count")
+            after_publish.append(time.perf_counter() - started)
+        t = statistics.median(after_publish)
+        out.append(("GetEffectiveConfig, first read after a one-item baseline publish, every page", t, ratio(t)))
         t = median_of(a.repeat, lambda: one(reader))
         out.append((f"publish one {reader} overlay item", t, ""))
         newest = self.effective_revision(reader)
@@ -533,7 +549,25 @@ class Run:
         }
         return (
             f"heap {kib['RssAnon'] // 1024} MiB; resident in all {kib['VmRSS'] // 1024} MiB "
-            f"(peak {kib['VmHWM'] // 1024} MiB)"
+            f"(peak {kib['VmHWM'] // 1024} MiB); {self.cache_held()}"
+        )
+
+    def cache_held(self) -> str:
+        """What the server's cache of baselines holds, from its `/metrics`."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        held = {
+            line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("concordat_read_cache_") and 'cache="shared-config baselines"' in line
+        }
+        held_bytes = held.get("concordat_read_cache_bytes", 0)
+        revisions = held.get("concordat_read_cache_entries", 0)
+        per_item = held_bytes / max(1, revisions) / max(1, self.next_item)
+        return (
+            f"cache of baselines {held_bytes / (1 << 20):.1f} MiB as it counts them, "
+            f"{revisions:.0f} revisions of about {per_item:.0f} bytes per item"
         )
 
 

@@ -73,7 +73,7 @@ pub struct Options {
     pub max_message_bytes: usize,
     /// Whether responses are gzipped for clients that accept it (`server.compress_responses`).
     pub compress_responses: bool,
-    /// Memory for pages of effective configurations read (`server.read_cache_bytes`; 0: none).
+    /// Memory for baselines read (`server.read_cache_bytes`; 0: none).
     pub read_cache_bytes: usize,
     /// Another server's database (its [`TestServer::database_url`]), to run as a second replica
     /// of it; `None` for a database of its own.

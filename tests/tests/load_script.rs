@@ -44,7 +44,9 @@ fn run(postgres: Option<String>) {
     );
     for row in [
         "| row read: baseline + RGM overlay rows (plain SQL, 1620 rows) |",
+        "| GetEffectiveConfig, first read after seeding (baseline read whole), every page, once |",
         "| GetEffectiveConfig, first read of a revision, every page (median of 1 trust) |",
+        "| GetEffectiveConfig, first read after a one-item baseline publish, every page |",
         "| GetEffectiveConfig, the same revision again, every page (4 MiB client limit) |",
         "server memory at the end: heap ",
         "| ExportConfig, every page |",

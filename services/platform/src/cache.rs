@@ -119,6 +119,16 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         value
     }
 
+    /// Drops the entry of `key`, if held (those still using it keep their share).
+    pub fn remove(&self, key: &K) {
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = &mut *guard;
+        if let Some(old) = state.entries.remove(key) {
+            state.by_use.remove(&old.used);
+            state.bytes -= old.bytes;
+        }
+    }
+
     /// What the cache holds and how it has been used.
     pub fn stats(&self) -> CacheStats {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -128,6 +138,90 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A cache's [`CacheStats`] as Prometheus metrics, read when scraped:
+/// `concordat_read_cache_bytes`, `_entries`, `_hits_total` and `_misses_total`, labelled with the
+/// cache's name.
+pub struct CacheMetrics {
+    stats: Box<dyn Fn() -> CacheStats + Send + Sync>,
+    name: String,
+    descs: Vec<prometheus::core::Desc>,
+}
+
+impl CacheMetrics {
+    /// The metrics of the cache whose stats `stats` reads, named `name`.
+    pub fn new(name: &str, stats: impl Fn() -> CacheStats + Send + Sync + 'static) -> Self {
+        let mut metrics = Self {
+            stats: Box::new(stats),
+            name: name.to_owned(),
+            descs: Vec::new(),
+        };
+        metrics.descs = metrics
+            .measured(CacheStats {
+                entries: 0,
+                bytes: 0,
+                hits: 0,
+                misses: 0,
+            })
+            .iter()
+            .flat_map(|c| c.desc().into_iter().cloned())
+            .collect();
+        metrics
+    }
+
+    fn measured(&self, stats: CacheStats) -> Vec<Box<dyn prometheus::core::Collector>> {
+        use prometheus::{IntCounter, IntGauge, Opts};
+        let opts = |name: &str, help: &str| Opts::new(name, help).const_label("cache", &self.name);
+        let gauge = |name: &str, help: &str, value: usize| {
+            let g = IntGauge::with_opts(opts(name, help)).ok()?;
+            g.set(i64::try_from(value).unwrap_or(i64::MAX));
+            Some(Box::new(g) as Box<dyn prometheus::core::Collector>)
+        };
+        let counter = |name: &str, help: &str, value: u64| {
+            let c = IntCounter::with_opts(opts(name, help)).ok()?;
+            c.inc_by(value);
+            Some(Box::new(c) as Box<dyn prometheus::core::Collector>)
+        };
+        [
+            gauge(
+                "concordat_read_cache_bytes",
+                "Bytes held, as the cache measures its entries",
+                stats.bytes,
+            ),
+            gauge(
+                "concordat_read_cache_entries",
+                "Entries held",
+                stats.entries,
+            ),
+            counter(
+                "concordat_read_cache_hits_total",
+                "Lookups that found their entry",
+                stats.hits,
+            ),
+            counter(
+                "concordat_read_cache_misses_total",
+                "Lookups that did not",
+                stats.misses,
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+impl prometheus::core::Collector for CacheMetrics {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.measured((self.stats)())
+            .iter()
+            .flat_map(|c| c.collect())
+            .collect()
     }
 }
 
@@ -159,6 +253,54 @@ mod tests {
         off.insert("a", 1, 0);
         assert_eq!(off.get(&"a"), None);
         assert_eq!(off.stats().entries, 0);
+    }
+
+    #[test]
+    fn a_removed_entry_frees_its_bytes_and_is_shared_until_dropped() {
+        let cache = Cache::new(100);
+        cache.insert("a", 1, 60);
+        let held = cache.get(&"a");
+        cache.remove(&"a");
+        cache.remove(&"absent");
+        assert_eq!(cache.get(&"a"), None);
+        assert_eq!(held.as_deref(), Some(&1));
+        assert_eq!((cache.stats().entries, cache.stats().bytes), (0, 0));
+        cache.insert("b", 2, 100);
+        assert_eq!(cache.get(&"b").as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn its_metrics_are_read_when_scraped() {
+        use prometheus::core::Collector;
+        let cache = Arc::new(Cache::new(100));
+        let registry = prometheus::Registry::new();
+        let seen = cache.clone();
+        registry
+            .register(Box::new(CacheMetrics::new("pages", move || seen.stats())))
+            .unwrap();
+        cache.insert("a", 1, 40);
+        cache.get(&"a");
+        cache.get(&"b");
+        let mut text = Vec::new();
+        prometheus::Encoder::encode(
+            &prometheus::TextEncoder::new(),
+            &registry.gather(),
+            &mut text,
+        )
+        .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        for line in [
+            "concordat_read_cache_bytes{cache=\"pages\"} 40",
+            "concordat_read_cache_entries{cache=\"pages\"} 1",
+            "concordat_read_cache_hits_total{cache=\"pages\"} 1",
+            "concordat_read_cache_misses_total{cache=\"pages\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+        assert_eq!(
+            CacheMetrics::new("x", move || cache.stats()).desc().len(),
+            4
+        );
     }
 
     #[test]

@@ -65,10 +65,10 @@ pub struct ServerConfig {
     /// gRPC's own servers: compressing costs the server more time than a large read itself on a
     /// fast network. Compressed requests are accepted either way.
     pub compress_responses: bool,
-    /// Memory for the results of recent reads that cannot go stale (pages of effective
-    /// configurations at a published revision), in bytes as each service measures what it keeps;
-    /// 0 turns the cache off. Integration engines read the same revision over and over: a page held here is
-    /// answered without reading and resolving its rows again.
+    /// Memory for what recent reads found that cannot go stale (each ICS's baseline at a
+    /// published revision, its items as sent), in bytes as each service measures what it keeps;
+    /// 0 turns the cache off. Every trust's effective configuration is that baseline with the
+    /// trust's overlay: with the baseline held, a read fetches only the overlay's rows.
     pub read_cache_bytes: usize,
     /// How long SIGTERM waits for in-flight calls before the process exits anyway.
     #[serde(with = "humantime_serde")]

@@ -85,6 +85,11 @@ impl Metrics {
         })
     }
 
+    /// Adds `collector`'s metrics to `/metrics`; one whose names are taken already is left out.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        let _ = self.registry.register(collector);
+    }
+
     /// Marks the process ready (migrations ran, dependencies answer) or not.
     pub fn set_ready(&self, ready: bool) {
         if ready && let Ok(mut why) = self.unready_reason.lock() {

@@ -25,7 +25,7 @@ use pb::shared_config_service_server::SharedConfigService;
 use tonic::{Request, Response, Status};
 
 use crate::domain::records::{Changeset, ChangesetState, Revision};
-use crate::service::{DiffQuery, EffectiveQuery, PageCache, RevisionDiffQuery, SharedConfig};
+use crate::service::{BaselineCache, DiffQuery, EffectiveQuery, RevisionDiffQuery, SharedConfig};
 
 const PUBLISHERS: &[Role] = &[Role::IcsAdmin, Role::TrustEngineer, Role::TrustDigitalLead];
 const IMPORTERS: &[Role] = &[
@@ -139,18 +139,26 @@ pub const PERMISSIONS: &[Permission] = &[
 /// The service implementation.
 pub struct Api {
     cases: Arc<SharedConfig>,
-    /// Pages of effective configurations recently read, as sent.
-    pages: PageCache<Vec<pb::EffectiveItem>>,
+    /// Baselines recently read, their items rendered as sent.
+    baselines: Arc<BaselineCache<pb::EffectiveItem>>,
 }
 
 impl Api {
-    /// Over the use cases, keeping pages of effective configurations read up to
-    /// `read_cache_bytes` (`server.read_cache_bytes`).
+    /// Over the use cases, keeping baselines read up to `read_cache_bytes`
+    /// (`server.read_cache_bytes`).
     pub fn new(cases: Arc<SharedConfig>, read_cache_bytes: usize) -> Self {
         Self {
             cases,
-            pages: PageCache::new(read_cache_bytes),
+            baselines: Arc::new(BaselineCache::new(read_cache_bytes)),
         }
+    }
+
+    /// The cache of baselines' metrics, for `/metrics`.
+    pub fn cache_metrics(&self) -> concordat_platform::cache::CacheMetrics {
+        let baselines = self.baselines.clone();
+        concordat_platform::cache::CacheMetrics::new("shared-config baselines", move || {
+            baselines.stats()
+        })
     }
 }
 

@@ -33,13 +33,9 @@ pub fn service(
         change_requests,
         grpc::encode_effective,
     );
-    concordat_platform::configure_service!(
-        SharedConfigServiceServer::new(grpc::Api::new(
-            Arc::new(cases),
-            platform.config.server.read_cache_bytes
-        )),
-        platform.config
-    )
+    let api = grpc::Api::new(Arc::new(cases), platform.config.server.read_cache_bytes);
+    platform.metrics.register(Box::new(api.cache_metrics()));
+    concordat_platform::configure_service!(SharedConfigServiceServer::new(api), platform.config)
 }
 
 /// Shared configuration's entry in the service registry: target `shared-config`, which calls

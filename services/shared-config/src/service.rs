@@ -3,12 +3,15 @@
 //! domain rules, writes, appends the audit entry and the outbox events, and commits. Publishing
 //! asks change control about the change request first, through [`ChangeRequests`].
 
+mod baselines;
 mod changesets;
 mod effective;
 mod kinds;
 mod layers;
 mod publishing;
 mod snapshots;
+
+pub use baselines::{BaselineCache, HeldBaseline, RenderItem};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -226,8 +229,8 @@ pub struct EffectiveView<T> {
     pub trust: String,
     /// The content hash.
     pub content_hash: String,
-    /// The page's items, shared with the cache of pages.
-    pub page: Arc<EffectivePage<T>>,
+    /// The page's items, in key order.
+    pub items: Vec<T>,
 }
 
 /// What GetEffectiveConfig answers.
@@ -264,9 +267,6 @@ pub const PAGE_BYTES: usize = 2 << 20;
 /// The kind of the event each new effective revision is announced by; its payload is the
 /// revision as `encode_effective` makes it.
 pub const PUBLISHED: &str = "effectiveConfig.published";
-
-/// How many bytes one item takes on the wire, supplied by the adapter.
-pub type ItemSize = fn(&Key, &resolve::Resolved) -> usize;
 
 /// How many bytes one difference (key, before, after) takes on the wire, supplied by the adapter.
 pub type DiffSize = fn(&Key, Option<&Value>, Option<&Value>) -> usize;
@@ -322,37 +322,6 @@ pub struct SharedConfig {
     change_requests: Arc<dyn ChangeRequests>,
     encode: EncodeEffective,
 }
-
-/// What a page of GetEffectiveConfig depends on: the trust's effective revision (with its content
-/// hash, so a revision stored again differently is never answered from an old page), the kind
-/// filter, where the page starts and its size. Published revisions never change, so a page
-/// never goes stale.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct PageKey {
-    ics: String,
-    trust: String,
-    revision: i64,
-    content_hash: String,
-    kind: String,
-    after: Option<Key>,
-    limit: u64,
-}
-
-/// A page of an effective configuration as the adapter renders it (`T`), with the key to
-/// continue after, if any.
-pub struct EffectivePage<T> {
-    /// The items, in key order.
-    pub items: T,
-    /// Where the next page starts, if there is one.
-    pub next: Option<Key>,
-}
-
-/// Pages of effective configurations recently read, as the adapter renders them.
-pub type PageCache<T> = Cache<PageKey, EffectivePage<T>>;
-
-/// How an adapter renders a page of resolved items for its cache: the rendering and the bytes
-/// it holds.
-pub type RenderPage<T> = fn(&[(Key, resolve::Resolved)]) -> (T, usize);
 
 fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(vec![(field.to_owned(), reason.into())])

@@ -69,16 +69,22 @@ where
             },
         )
     });
-    let overlay = overlay.into_iter().map(|(k, p)| {
-        let local = if p.entry.suppress {
-            Local::Remove
-        } else {
-            Local::Set(p.entry.value)
-        };
-        let provenance = p.provenance;
-        (k, OverlayItem { local, provenance })
-    });
+    let overlay = overlay.into_iter().map(|(k, p)| (k, overlay_item(p)));
     resolve_sorted(baseline, overlay)
+}
+
+/// An overlay's entry as resolution applies it: a suppression removes the key, any other entry
+/// sets its value.
+pub fn overlay_item(p: Placed) -> OverlayItem {
+    let local = if p.entry.suppress {
+        Local::Remove
+    } else {
+        Local::Set(p.entry.value)
+    };
+    OverlayItem {
+        local,
+        provenance: p.provenance,
+    }
 }
 
 /// The content as an overlay.

@@ -51,6 +51,45 @@ pub fn resolve_owned(baseline: Baseline, overlay: Overlay) -> Effective {
     resolve_sorted(baseline, overlay).collect()
 }
 
+/// One key of two layers merged in key order: the baseline's item, the overlay's, or both.
+pub enum Merged<B, O> {
+    /// Only the baseline has the key.
+    Baseline(B),
+    /// Both have it.
+    Both(B, O),
+    /// Only the overlay has it.
+    Overlay(O),
+}
+
+/// Two sequences in key order (`key_of_*` gives each element's key) merged key by key, as they
+/// come: the one merge every resolution walks, whatever form its layers are held in.
+pub fn merge_sorted<B, O>(
+    baseline: impl IntoIterator<Item = B>,
+    overlay: impl IntoIterator<Item = O>,
+    key_of_baseline: impl Fn(&B) -> &Key,
+    key_of_overlay: impl Fn(&O) -> &Key,
+) -> impl Iterator<Item = Merged<B, O>> {
+    let mut baseline = baseline.into_iter().peekable();
+    let mut overlay = overlay.into_iter().peekable();
+    std::iter::from_fn(move || {
+        let overlay_first = match (baseline.peek(), overlay.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(b), Some(o)) => key_of_overlay(o) < key_of_baseline(b),
+        };
+        if overlay_first {
+            return overlay.next().map(Merged::Overlay);
+        }
+        let b = baseline.next()?;
+        let o = overlay.next_if(|o| key_of_overlay(o) == key_of_baseline(&b));
+        Some(match o {
+            Some(o) => Merged::Both(b, o),
+            None => Merged::Baseline(b),
+        })
+    })
+}
+
 /// Resolution as the items come, for layers given in key order (a map's order, or rows read in
 /// key order): one merge pass, each effective item produced as soon as its key is settled, so a
 /// page is built without collecting either layer into a map first.
@@ -59,30 +98,24 @@ where
     B: IntoIterator<Item = (Key, BaselineItem)>,
     O: IntoIterator<Item = (Key, OverlayItem)>,
 {
-    let mut baseline = baseline.into_iter().peekable();
-    let mut overlay = overlay.into_iter().peekable();
-    std::iter::from_fn(move || {
-        loop {
-            let overlay_first = match (baseline.peek(), overlay.peek()) {
-                (None, None) => return None,
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (Some((b, _)), Some((o, _))) => o < b,
-            };
-            let resolved = if overlay_first {
-                let (key, local) = overlay.next()?;
-                local_only(key, local)
-            } else {
-                let (key, item) = baseline.next()?;
-                let local = overlay.next_if(|(k, _)| *k == key).map(|(_, local)| local);
-                applied(key, item, local)
-            };
-            // A removal applied yields nothing for its key: go on to the next.
-            if resolved.is_some() {
-                return resolved;
-            }
-        }
+    // A removal applied yields nothing for its key.
+    merge_sorted(baseline, overlay, |(k, _)| k, |(k, _)| k).filter_map(|m| match m {
+        Merged::Baseline((key, item)) => applied(key, item, None),
+        Merged::Both((key, item), (_, local)) => applied(key, item, Some(local)),
+        Merged::Overlay((key, local)) => local_only(key, local),
     })
+}
+
+/// Why the baseline's `governance` does not let an overlay entry doing `local` apply, if it
+/// does not: the key is locked, or bounded and the entry removes it or leaves its bounds.
+pub fn refusal(governance: &Governance, local: &Local) -> Option<String> {
+    let why = match (governance, local) {
+        (Governance::Locked, _) => "the key is locked".to_owned(),
+        (Governance::Bounded(_), Local::Remove) => "a bounded key cannot be removed".to_owned(),
+        (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v))?,
+        (Governance::Overridable, _) => return None,
+    };
+    Some(format!("overlay entry not applied: {why}"))
 }
 
 /// A baseline item with the overlay's entry for its key, if any, applied where governance allows.
@@ -96,21 +129,13 @@ fn applied(key: Key, item: BaselineItem, local: Option<OverlayItem>) -> Option<(
     let Some(local) = local else {
         return Some((key, base));
     };
-    let refusal = match (&item.governance, &local.local) {
-        (Governance::Locked, _) => Some("the key is locked".to_owned()),
-        (Governance::Bounded(_), Local::Remove) => {
-            Some("a bounded key cannot be removed".to_owned())
-        }
-        (Governance::Bounded(bounds), Local::Set(v)) => bounds.iter().find_map(|b| b.check(v)),
-        (Governance::Overridable, _) => None,
-    };
-    match (refusal, local.local) {
-        (Some(why), _) => {
-            base.ignored = Some(format!("overlay entry not applied: {why}"));
-            Some((key, base))
-        }
-        (None, Local::Remove) => None,
-        (None, Local::Set(value)) => Some((
+    if let Some(why) = refusal(&item.governance, &local.local) {
+        base.ignored = Some(why);
+        return Some((key, base));
+    }
+    match local.local {
+        Local::Remove => None,
+        Local::Set(value) => Some((
             key,
             Resolved {
                 value,
@@ -123,7 +148,7 @@ fn applied(key: Key, item: BaselineItem, local: Option<OverlayItem>) -> Option<(
 }
 
 /// An overlay entry for a key the baseline lacks: a local-only item, unless it removes.
-fn local_only(key: Key, local: OverlayItem) -> Option<(Key, Resolved)> {
+pub fn local_only(key: Key, local: OverlayItem) -> Option<(Key, Resolved)> {
     match local.local {
         Local::Set(value) => Some((
             key,

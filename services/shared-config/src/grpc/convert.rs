@@ -16,8 +16,8 @@ use crate::domain::records::{
 };
 use crate::domain::resolve::{Difference, Resolved, Source};
 use crate::service::{
-    ConfigError, EffectiveRead, NewChangeset, NewKind, NewSnapshot, PAGE_BYTES, Rendered,
-    layer_name,
+    ConfigError, EffectiveRead, NewChangeset, NewKind, NewSnapshot, PAGE_BYTES, RenderItem,
+    Rendered, layer_name,
 };
 use crate::upstream::Caller;
 
@@ -276,20 +276,32 @@ impl From<pb::Snapshot> for NewSnapshot {
 
 /// A page of resolved items as GetEffectiveConfig sends them (values already in protobuf's wire
 /// format), and the memory they hold: their encoded size and each item's own fields.
-pub(super) fn rendered_items(items: &[(Key, Resolved)]) -> (Vec<pb::EffectiveItem>, usize) {
-    use prost::Message;
-    let rendered: Vec<pb::EffectiveItem> = items.iter().map(|(k, r)| resolved_pb(k, r)).collect();
-    // Measured from the rendered items, whose values are already encoded: no second walk of
-    // each value.
-    let bytes = rendered
-        .iter()
-        .map(|item| item.encoded_len() + std::mem::size_of::<pb::EffectiveItem>())
-        .sum();
-    (rendered, bytes)
+impl RenderItem for pb::EffectiveItem {
+    fn render(key: &Key, item: &Resolved) -> Self {
+        resolved_pb(key, item)
+    }
+
+    fn resolved_len(key: &Key, item: &Resolved) -> usize {
+        resolved_len(key, item)
+    }
+
+    fn with_ignored(&self, why: String) -> Self {
+        pb::EffectiveItem {
+            ignored: why,
+            ..self.clone()
+        }
+    }
+
+    /// In a repeated field, as [`resolved_len`] measures it.
+    fn wire_len(&self) -> usize {
+        use prost::Message;
+        let len = self.encoded_len();
+        1 + prost::encoding::encoded_len_varint(len as u64) + len
+    }
 }
 
-impl From<EffectiveRead<Vec<pb::EffectiveItem>>> for pb::GetEffectiveConfigResponse {
-    fn from(read: EffectiveRead<Vec<pb::EffectiveItem>>) -> Self {
+impl From<EffectiveRead<pb::EffectiveItem>> for pb::GetEffectiveConfigResponse {
+    fn from(read: EffectiveRead<pb::EffectiveItem>) -> Self {
         let (view, next_page_token) = match read {
             EffectiveRead::NotModified => {
                 return pb::GetEffectiveConfigResponse {
@@ -308,7 +320,7 @@ impl From<EffectiveRead<Vec<pb::EffectiveItem>>> for pb::GetEffectiveConfigRespo
                 overlay_revision: view.revision.as_ref().map_or(0, |r| r.overlay_revision),
                 etag: concordat_api::etag(rev),
                 content_hash: view.content_hash.clone(),
-                items: view.page.items.clone(),
+                items: view.items,
             }),
             not_modified: false,
             next_page_token,

@@ -27,7 +27,7 @@ pub(super) async fn get_effective_config(
     };
     let read = api
         .cases
-        .get_effective(&ctx, &query, resolved_len, &api.pages, rendered_items)
+        .get_effective(&ctx, &query, &api.baselines)
         .await?;
     Ok(Response::new(read.into()))
 }

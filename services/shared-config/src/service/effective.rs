@@ -18,18 +18,15 @@ impl SharedConfig {
         Ok(ics)
     }
 
-    /// One page of a trust's effective configuration, at the revision the first page read,
-    /// rendered by `render`. A page already in `pages` (the same revision, content hash, filter,
-    /// start and size) is answered from there without reading its rows; a page read is kept
-    /// there.
-    pub async fn get_effective<T>(
+    /// One page of a trust's effective configuration, at the revision the first page read, each
+    /// item rendered as `R`. With the baseline in `baselines`, only the trust's overlay rows are
+    /// read; with the cache off, both layers' rows of the page.
+    pub async fn get_effective<R: RenderItem>(
         &self,
         ctx: &RequestContext,
         q: &EffectiveQuery<'_>,
-        size: ItemSize,
-        pages: &PageCache<T>,
-        render: RenderPage<T>,
-    ) -> Result<EffectiveRead<T>> {
+        baselines: &BaselineCache<R>,
+    ) -> Result<EffectiveRead<R>> {
         let ics = self.trust_in_scope(ctx, q.parent, q.trust).await?;
         let limit = page_limit(q.page_size, 1_000, 10_000)?;
         if q.revision < 0 {
@@ -92,35 +89,30 @@ impl SharedConfig {
                     revision: None,
                     trust: q.trust.to_owned(),
                     content_hash: content_hash(&BTreeMap::new()),
-                    page: Arc::new(EffectivePage {
-                        items: render(&[]).0,
-                        next: None,
-                    }),
+                    items: Vec::new(),
                 }),
                 String::new(),
             ));
         };
-        let key = PageKey {
-            ics: ics.clone(),
-            trust: q.trust.to_owned(),
-            revision: record.revision,
-            content_hash: record.content_hash.clone(),
-            kind: q.kind.to_owned(),
-            after,
-            limit,
-        };
-        let page = match pages.get(&key) {
-            Some(page) => page,
+        let filter = (!q.kind.is_empty()).then_some(q.kind);
+        let after = after.as_ref();
+        let held = self
+            .held_baseline(baselines, &ics, record.baseline_revision)
+            .await?;
+        let (items, next) = match held {
+            Some(baseline) => {
+                self.held_page(&ics, &record, &baseline, filter, after, limit)
+                    .await?
+            }
             None => {
-                let filter = (!q.kind.is_empty()).then_some(q.kind);
                 let (items, next) = self
-                    .effective_page(&ics, &record, filter, key.after.as_ref(), limit, &size)
+                    .effective_page(&ics, &record, filter, after, limit, &R::resolved_len)
                     .await?;
-                let (items, bytes) = render(&items);
-                pages.insert(key, EffectivePage { items, next }, bytes)
+                let items = items.iter().map(|(k, r)| R::render(k, r)).collect();
+                (items, next)
             }
         };
-        let next = page.next.as_ref().map_or(String::new(), |k| {
+        let next = next.as_ref().map_or(String::new(), |k| {
             self.encode_token(&json!({
                 "parent": q.parent, "trust": q.trust, "filter": q.kind,
                 "revision": record.revision, "hash": record.content_hash,
@@ -131,7 +123,7 @@ impl SharedConfig {
             Box::new(EffectiveView {
                 trust: q.trust.to_owned(),
                 content_hash: record.content_hash.clone(),
-                page,
+                items,
                 revision: Some(record),
             }),
             next,
@@ -163,16 +155,9 @@ impl SharedConfig {
             Some(fetch),
         )
         .await?;
-        let overlay = store::resolving_rows(
-            c,
-            ics,
-            &LayerId::Trust(record.trust.clone()),
-            record.overlay_revision,
-            kind_filter,
-            after,
-            Some(fetch),
-        )
-        .await?;
+        let overlay = self
+            .overlay_rows(ics, record, kind_filter, after, fetch)
+            .await?;
         // Keys up to the last one of a side that filled its page are complete on both sides;
         // beyond it, the next page reads on.
         let bound = [&baseline, &overlay]
@@ -198,6 +183,25 @@ impl SharedConfig {
             page.push((key, item));
         }
         Ok((page, bound))
+    }
+
+    /// At most `fetch` rows of the overlay an effective revision combines, after `after`, in key
+    /// order.
+    pub(super) async fn overlay_rows(
+        &self,
+        ics: &str,
+        record: &EffectiveRevision,
+        kind_filter: Option<&str>,
+        after: Option<&Key>,
+        fetch: u64,
+    ) -> Result<Vec<(Key, Placed)>> {
+        let layer = LayerId::Trust(record.trust.clone());
+        let revision = record.overlay_revision;
+        let c = self.db().conn();
+        Ok(
+            store::resolving_rows(c, ics, &layer, revision, kind_filter, after, Some(fetch))
+                .await?,
+        )
     }
 
     /// One page of what changed in a trust's effective configuration between two effective
