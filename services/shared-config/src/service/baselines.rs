@@ -5,7 +5,7 @@
 //! after a publish the first read costs what the publish changed, not the configuration.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use concordat_platform::cache::CacheStats;
@@ -119,11 +119,7 @@ impl<R: RenderItem> BaselineCache<R> {
     fn hold(&self, key: HeldKey, baseline: HeldBaseline<R>) -> Arc<HeldBaseline<R>> {
         let bytes = baseline.bytes();
         if bytes > self.capacity {
-            let mut revisions = self.revisions();
-            if revisions.too_large.len() >= TOO_LARGE_REMEMBERED {
-                revisions.too_large.clear();
-            }
-            revisions.too_large.insert(key);
+            remember(&mut self.revisions().not_held, key);
             return Arc::new(baseline);
         }
         let held = self.held.insert(key.clone(), baseline, bytes);
@@ -141,6 +137,27 @@ impl<R: RenderItem> BaselineCache<R> {
         }
         held
     }
+
+    /// Whether `key` may be read whole now: the first time, yes. A revision read whole before
+    /// and since evicted (baselines together larger than the cache, evicting each other) is read
+    /// page by page from then on, as with the cache off, rather than whole again for each page.
+    fn may_read_whole(&self, key: &HeldKey) -> bool {
+        let mut revisions = self.revisions();
+        if remember(&mut revisions.read_whole, key.clone()) {
+            return true;
+        }
+        remember(&mut revisions.not_held, key.clone());
+        false
+    }
+}
+
+/// Adds `key` to `set`, which starts again when it reaches [`REMEMBERED`]; false if it was
+/// there.
+fn remember(set: &mut HashSet<HeldKey>, key: HeldKey) -> bool {
+    if set.len() >= REMEMBERED {
+        set.clear();
+    }
+    set.insert(key)
 }
 
 /// What [`BaselineCache`] knows of the revisions it has read.
@@ -148,12 +165,14 @@ impl<R: RenderItem> BaselineCache<R> {
 struct Revisions {
     /// Of each ICS, the revisions held (the cache may have evicted them since), oldest first.
     held: HashMap<String, Vec<HeldKey>>,
-    /// Revisions read whole that were too large to hold.
-    too_large: std::collections::HashSet<HeldKey>,
+    /// Revisions read whole.
+    read_whole: HashSet<HeldKey>,
+    /// Revisions read page by page instead: too large to hold, or evicted after a read whole.
+    not_held: HashSet<HeldKey>,
 }
 
-/// How many revisions too large to hold are remembered before the list starts again.
-const TOO_LARGE_REMEMBERED: usize = 1_024;
+/// How many revisions each set of [`Revisions`] remembers before it starts again.
+const REMEMBERED: usize = 1_024;
 
 /// Rows read at a time when a baseline is loaded whole.
 const LOAD_ROWS: u64 = 10_000;
@@ -190,7 +209,7 @@ impl SharedConfig {
         if let Some(held) = cache.held.get(&key) {
             return Ok(Some(held));
         }
-        if cache.revisions().too_large.contains(&key) {
+        if cache.revisions().not_held.contains(&key) {
             return Ok(None);
         }
         let _loading = cache.loading.lock().await;
@@ -211,6 +230,9 @@ impl SharedConfig {
                 let now = store::content_of_keys(c, ics, &layer, revision, &changed).await?;
                 return Ok(Some(cache.hold(key, patched(&older, &changed, now))));
             }
+        }
+        if !cache.may_read_whole(&key) {
+            return Ok(None);
         }
         let mut items = Vec::new();
         loop {
@@ -396,7 +418,20 @@ mod tests {
         let answered = cache.hold(key(1), big);
         assert_eq!(shown(&answered), ["k/a=1", "k/b=2"]);
         assert_eq!(cache.stats().entries, 0);
-        assert!(cache.revisions().too_large.contains(&key(1)));
+        assert!(cache.revisions().not_held.contains(&key(1)));
+    }
+
+    #[test]
+    fn a_revision_is_read_whole_once_and_page_by_page_once_evicted() {
+        let cache: BaselineCache<Shown> = BaselineCache::new(1 << 20);
+        assert!(cache.may_read_whole(&key(1)));
+        assert!(cache.may_read_whole(&key(2)));
+        assert!(
+            !cache.may_read_whole(&key(1)),
+            "evicted since: page by page"
+        );
+        assert!(cache.revisions().not_held.contains(&key(1)));
+        assert!(!cache.revisions().not_held.contains(&key(2)));
     }
 
     #[test]
