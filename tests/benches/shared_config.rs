@@ -102,12 +102,14 @@ fn domain(c: &mut Criterion) {
                                 json!({"enabled": true, "threshold": 99, "label": "local"}),
                             ),
                             provenance: prov.clone(),
+                            variation: Default::default(),
                         },
                     )
                 })
                 .collect()
         })
         .collect();
+    let now = chrono::Utc::now();
     let base_values = values(baseline.iter().map(|(k, b)| (k, &b.value)));
     c.bench_function(
         "resolve+diff 10 trusts (50k baseline, 2k overrides each)",
@@ -115,7 +117,7 @@ fn domain(c: &mut Criterion) {
             b.iter(|| {
                 let mut differences = 0;
                 for overlay in &overlays {
-                    let effective = resolve(&baseline, overlay);
+                    let effective = resolve(&baseline, overlay, now);
                     let mine = values(effective.iter().map(|(k, r)| (k, &r.value)));
                     differences += diff(&base_values, &mine).len();
                 }

@@ -2345,7 +2345,236 @@ async fn exports_page_at_one_revision_and_snapshots_import_in_parts(backend: Tes
     assert_eq!(count().await, before, "no refused import was written");
 }
 
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap(),
+    }
+}
+
+/// RGM's variation of the sepsis threshold, under `cr`, lapsing at `expire_time`.
+fn sepsis_variation(
+    cr: &str,
+    review_date: &str,
+    expire_time: chrono::DateTime<chrono::Utc>,
+) -> pb::ItemChange {
+    change(
+        pb::Operation::Add,
+        pb::ConfigItem {
+            variation: Some(pb::Variation {
+                rationale: "Paediatric sepsis pathway\nagreed with the DA".into(),
+                hazard: format!("{cr}/hazards/1"),
+                review_date: review_date.into(),
+                expire_time: Some(timestamp(expire_time)),
+            }),
+            ..item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 6}),
+                None,
+            )
+        },
+    )
+}
+
+async fn variations_lapse_at_their_expiry(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let rgt = w.engineer("RGT");
+    let rgm = w.engineer("RGM");
+    let viewer = w.config("RGM", "automation", "engine-RGM");
+    let allergy_cr = w.change_request(&TRUSTS, true).await;
+    propose_and_publish(
+        &rgt,
+        "baseline",
+        &allergy_cr,
+        vec![change(
+            pb::Operation::Add,
+            item(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 5}),
+                bounded(3.0, 7.0),
+            ),
+        )],
+    )
+    .await;
+    let variation_cr = w.change_request(&["RGM"], true).await;
+    let now = chrono::Utc::now();
+    let expiry = now + chrono::Duration::hours(1);
+
+    // Terms that do not fit are refused field by field, and nothing is written.
+    let refused = |status: tonic::Status| {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        fields(&status)
+    };
+    let minute_ago = now - chrono::Duration::minutes(1);
+    for (review, expire, field) in [
+        ("", minute_ago, "expire_time"),
+        ("2100-01-01", expiry, "review_date"),
+        ("2026-13-01", expiry, "review_date"),
+    ] {
+        let terms = sepsis_variation(&variation_cr, review, expire);
+        let status = propose(&rgm, "RGM", &variation_cr, 0, vec![terms])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused(status),
+            [format!("changeset.changes[0].item.variation.{field}")],
+            "review {review:?}"
+        );
+    }
+    let mut on_baseline = sepsis_variation(&allergy_cr, "", expiry);
+    on_baseline.operation = pb::Operation::Modify as i32;
+    let baseline_terms = propose(&rgt, "baseline", &allergy_cr, 0, vec![on_baseline])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused(baseline_terms),
+        ["changeset.changes[0].item.variation"]
+    );
+
+    // An approved variation with its terms: in force, and shown in the effective configuration.
+    let mut watcher = viewer
+        .clone()
+        .watch_effective_config(pb::WatchEffectiveConfigRequest {
+            parent: "icss/QUE".into(),
+            trust: "RGM".into(),
+            from_revision: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let review = expiry.date_naive().format("%Y-%m-%d").to_string();
+    let cs = propose(
+        &rgm,
+        "RGM",
+        &variation_cr,
+        0,
+        vec![sepsis_variation(&variation_cr, &review, expiry)],
+    )
+    .await
+    .unwrap();
+    let proposed = cs.changes[0]
+        .item
+        .as_ref()
+        .unwrap()
+        .variation
+        .clone()
+        .unwrap();
+    assert_eq!(proposed.review_date, review);
+    publish(&rgm, &cs.name, false).await.unwrap();
+    let varied = loop {
+        let r = next_revision(&mut watcher).await;
+        if r.change_request == variation_cr {
+            break r;
+        }
+    };
+    let in_force = effective(&viewer, "RGM", 0).await;
+    assert_eq!(in_force.revision, varied.revision);
+    let sepsis = |e: &pb::EffectiveConfig| {
+        e.items
+            .iter()
+            .find(|i| i.key == "sepsis-news2")
+            .cloned()
+            .unwrap()
+    };
+    let item = sepsis(&in_force);
+    assert_eq!(json_of(item.value.clone().unwrap())["threshold"], json!(6));
+    assert_eq!(item.source, pb::Source::Override as i32);
+    assert_eq!(item.ignored, "");
+    let terms = item.variation.unwrap();
+    assert_eq!(
+        (
+            terms.rationale.as_str(),
+            terms.hazard.clone(),
+            terms.review_date.as_str(),
+            terms.expire_time.map(|t| t.seconds)
+        ),
+        (
+            "Paediatric sepsis pathway\nagreed with the DA",
+            format!("{variation_cr}/hazards/1"),
+            review.as_str(),
+            Some(expiry.timestamp())
+        )
+    );
+
+    // The server's clock passes the expiry: the system publishes RGM's lapse at that instant.
+    w.s.platform.clock.advance(Duration::from_secs(2 * 3600));
+    let lapse = next_revision(&mut watcher).await;
+    assert_eq!(lapse.revision, varied.revision + 1);
+    let system = lapse.publisher.clone().unwrap();
+    assert_eq!(
+        (system.issuer.as_str(), system.subject.as_str()),
+        ("concordat", "system")
+    );
+    assert_eq!(lapse.change_request, "");
+    assert_eq!(
+        lapse.publish_time.map(|t| (t.seconds, t.nanos)),
+        Some((expiry.timestamp(), timestamp(expiry).nanos / 1000 * 1000)),
+        "published at the expiry, not when it was noticed"
+    );
+    assert!(lapse.reason.contains("sepsis-news2"), "{}", lapse.reason);
+    assert!(lapse.reason.contains(&variation_cr), "{}", lapse.reason);
+    assert_eq!(lapse.changes.len(), 1);
+    let lapsed = effective(&viewer, "RGM", 0).await;
+    assert_eq!(lapsed.revision, lapse.revision);
+    let item = sepsis(&lapsed);
+    assert_eq!(json_of(item.value.clone().unwrap())["threshold"], json!(5));
+    assert_eq!(item.source, pb::Source::Baseline as i32);
+    assert!(item.ignored.contains("lapsed"), "{}", item.ignored);
+    assert_eq!(values(&lapsed), values(&effective(&viewer, "RGT", 0).await));
+    assert_eq!(
+        lapsed.content_hash,
+        effective(&viewer, "RGT", 0).await.content_hash,
+        "the same content, the same hash"
+    );
+    // The revision before still reads as it was published: the variation in force then.
+    let then = effective(&viewer, "RGM", varied.revision).await;
+    assert_eq!(json_of(sepsis(&then).value.unwrap())["threshold"], json!(6));
+    // Nothing lapses twice.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(effective(&viewer, "RGM", 0).await.revision, lapse.revision);
+
+    // The lapse is in the audit chain, by the system, traced to the expiry.
+    let audit =
+        w.s.platform(&w.token("RGT", "ics-admin", "admin"))
+            .list_audit_entries(platform_pb::ListAuditEntriesRequest {
+                parent: "icss/QUE".into(),
+                action: "config.lapse".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].actor_subject, "system");
+    assert!(
+        audit[0].summary.contains(&variation_cr),
+        "{}",
+        audit[0].summary
+    );
+
+    // Renewal is decided again: not under the change request that approved the lapsed variation.
+    let later = chrono::Utc::now() + chrono::Duration::days(30);
+    let mut renewal = sepsis_variation(&variation_cr, "", later);
+    renewal.operation = pb::Operation::Modify as i32;
+    let same_cr = propose(&rgm, "RGM", &variation_cr, 0, vec![renewal.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(refused(same_cr), ["changeset.change_request"]);
+    let renewal_cr = w.change_request(&["RGM"], true).await;
+    propose_and_publish(&rgm, "RGM", &renewal_cr, vec![renewal]).await;
+    let renewed = effective(&viewer, "RGM", 0).await;
+    let item = sepsis(&renewed);
+    assert_eq!(json_of(item.value.clone().unwrap())["threshold"], json!(6));
+    assert_eq!(item.change_request, renewal_cr);
+}
+
 both_backends!(paging, paged_reads_hold_one_revision_and_fit_default_limits);
+both_backends!(variations, variations_lapse_at_their_expiry);
 both_backends!(
     export_parts,
     exports_page_at_one_revision_and_snapshots_import_in_parts

@@ -33,9 +33,34 @@ pub fn service(
         change_requests,
         grpc::encode_effective,
     );
-    let api = grpc::Api::new(Arc::new(cases), platform.config.server.read_cache_bytes);
+    let cases = Arc::new(cases);
+    spawn_lapses(cases.clone(), platform.drain.clone());
+    let api = grpc::Api::new(cases, platform.config.server.read_cache_bytes);
     platform.metrics.register(Box::new(api.cache_metrics()));
     concordat_platform::configure_service!(SharedConfigServiceServer::new(api), platform.config)
+}
+
+/// Each second, publishes the variations that have lapsed (see
+/// [`service::SharedConfig::lapse_variations`]), until the server drains. Replicas may race:
+/// each lapse is written under the ICS's publishing lock and only when still due, so one wins.
+fn spawn_lapses(cases: Arc<service::SharedConfig>, drain: concordat_platform::drain::Drain) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = drain.started() => return,
+            }
+            match cases.lapse_variations().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(revisions = n, "variations lapsed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "lapsed variations could not be published")
+                }
+            }
+        }
+    });
 }
 
 /// Shared configuration's entry in the service registry: target `shared-config`, which calls

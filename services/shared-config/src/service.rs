@@ -21,7 +21,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_platform::cache::Cache;
 use concordat_platform::db::Database;
 use concordat_platform::error::ApiError;
-use concordat_platform::identity::{Federation, Role};
+use concordat_platform::identity::{Federation, Person, Role};
 use concordat_platform::paging::PageTokens;
 use concordat_platform::write::{self, Reply, Write, WriteError, Writer};
 use futures::Stream;
@@ -368,6 +368,24 @@ fn page_limit(requested: i32, default: u64, max: u64) -> Result<u64> {
 }
 
 /// The lock that serialises publishing within an ICS across replicas.
+/// The context the system's own writes run in (lapses): the server, acting in `ics`.
+fn system_context(ics: &str) -> RequestContext {
+    let person = publishing::system_person();
+    RequestContext {
+        principal: Arc::new(concordat_platform::identity::Principal {
+            issuer: person.issuer,
+            subject: person.subject,
+            name: Some(person.name),
+            kind: concordat_platform::identity::PrincipalKind::Service,
+            ics: ics.to_owned(),
+            trust: None,
+            roles: BTreeSet::new(),
+        }),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        method: "LapseVariations".into(),
+    }
+}
+
 fn publishing_scope(ics: &str) -> String {
     format!("sharedconfig.publish:{ics}")
 }
@@ -467,6 +485,37 @@ impl SharedConfig {
             let (time, id) = key(row);
             self.encode_token(&json!({"query": query, "time": time.to_rfc3339(), "id": id}))
         })
+    }
+
+    /// Publishes, as the system, every lapse due in every ICS of the federation: for each variation
+    /// whose expiry has passed since its trust's newest effective revision, an effective revision
+    /// at that instant (see `lapse_due`). What the server's lapse task runs each second; a read
+    /// finds out first whether anything is due, so an idle tick writes nothing. Returns how many
+    /// effective revisions it published.
+    pub async fn lapse_variations(&self) -> Result<usize> {
+        let mut published = 0;
+        for entry in &self.federation.icss {
+            let ics = entry.code.as_str();
+            let now = self.writer.clock().now();
+            if self
+                .lapses_due(self.db().conn(), ics, now)
+                .await?
+                .is_empty()
+            {
+                continue;
+            }
+            let ctx = system_context(ics);
+            let lapsed: u32 = self
+                .writer
+                .write(&ctx, "", |w| async move {
+                    w.lock(&publishing_scope(ics)).await?;
+                    let lapsed = self.lapse_due(&w, ics, w.now()).await?;
+                    Ok::<_, ConfigError>(u32::try_from(lapsed.len()).unwrap_or(u32::MAX))
+                })
+                .await?;
+            published += lapsed as usize;
+        }
+        Ok(published)
     }
 
     fn trusts_of(&self, ics: &str) -> Vec<String> {

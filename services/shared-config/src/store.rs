@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::changeset::Change;
-use crate::domain::layer::{Entry, Governance, Key, LayerId, Provenance};
+use crate::domain::layer::{Entry, Governance, Key, LayerId, Provenance, Variation};
 use crate::domain::lthash::LtHash;
 use crate::domain::publish::{Content, Placed};
 use crate::domain::records::{

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -137,6 +138,43 @@ pub struct OverlayItem {
     pub local: Local,
     /// Provenance.
     pub provenance: Provenance,
+    /// The entry's terms as a variation: when it lapses, if it does (see [`in_force`]), and why
+    /// it was approved.
+    pub variation: Variation,
+}
+
+/// Whether a trust's variation that lapses at `expires` (never, when `None`) is in force at `at`.
+/// The one rule every reader applies: an effective configuration is resolved at its revision's
+/// publish time, a publish at its own instant, an assessment at the time it is made for.
+pub fn in_force(expires: Option<DateTime<Utc>>, at: DateTime<Utc>) -> bool {
+    expires.is_none_or(|e| at < e)
+}
+
+/// What makes a trust's overlay entry a governed variation: why it was approved, the hazard it
+/// was assessed under, when it is to be reviewed and when it lapses. Set in the changeset under
+/// its change request; baseline entries have none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Variation {
+    /// Why the trust varies the key.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rationale: String,
+    /// The hazard log entry it was assessed under
+    /// (`icss/{ics}/changeRequests/{cr}/hazards/{hazard}`), if any.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hazard: String,
+    /// When it is to be reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_date: Option<NaiveDate>,
+    /// When it lapses: from that instant the baseline's value is in force again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<DateTime<Utc>>,
+}
+
+impl Variation {
+    /// Whether no term is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Variation::default()
+    }
 }
 
 /// The ICS baseline.
@@ -192,18 +230,30 @@ pub struct Entry {
     pub description: String,
     /// An overlay entry removing the baseline item at its trust.
     pub suppress: bool,
+    /// An overlay entry's terms as a variation (empty for the baseline's).
+    pub variation: Variation,
 }
 
 impl Entry {
-    /// The entry as one JSON object: what a layer's content hash and diffs cover.
+    /// The entry as one JSON object: what a layer's content hash and diffs cover. The variation's
+    /// terms are in it only when set, so an entry without them hashes as it always has.
     pub fn canonical(&self) -> Value {
-        json!({
+        let mut out = json!({
             "value": self.value,
             "governance": serde_json::to_value(&self.governance).unwrap_or(Value::Null),
             "owner": self.owner,
             "description": self.description,
             "suppress": self.suppress,
-        })
+        });
+        if !self.variation.is_empty()
+            && let Value::Object(map) = &mut out
+        {
+            map.insert(
+                "variation".into(),
+                serde_json::to_value(&self.variation).unwrap_or(Value::Null),
+            );
+        }
+        out
     }
 
     /// The overlay entry as what the trust does with the key.

@@ -3,13 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::changeset::Change;
 use super::kind::{ConfigKind, Violation};
 use super::layer::{
     Baseline, BaselineItem, Entry, Governance, Key, LayerId, Local, Overlay, OverlayItem,
-    Provenance, check_overlay_entry,
+    Provenance, check_overlay_entry, in_force,
 };
 use super::lthash::LtHash;
 use super::resolve::{
@@ -45,16 +46,19 @@ pub fn as_baseline(content: &Content) -> Baseline {
         .collect()
 }
 
-/// The effective configuration of a baseline's content with an overlay's:
-/// [`super::resolve::resolve_owned`] of
-/// the two, their entries moved rather than copied.
-pub fn resolve_contents(baseline: Content, overlay: Content) -> Effective {
-    resolve_placed(baseline, overlay).collect()
+/// The effective configuration of a baseline's content with an overlay's at `at`:
+/// [`super::resolve::resolve_owned`] of the two, their entries moved rather than copied.
+pub fn resolve_contents(baseline: Content, overlay: Content, at: DateTime<Utc>) -> Effective {
+    resolve_placed(baseline, overlay, at).collect()
 }
 
 /// [`resolve_contents`] as the entries come, for entries given in key order: see
 /// [`super::resolve::resolve_sorted`].
-pub fn resolve_placed<B, O>(baseline: B, overlay: O) -> impl Iterator<Item = (Key, Resolved)>
+pub fn resolve_placed<B, O>(
+    baseline: B,
+    overlay: O,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = (Key, Resolved)>
 where
     B: IntoIterator<Item = (Key, Placed)>,
     O: IntoIterator<Item = (Key, Placed)>,
@@ -70,7 +74,7 @@ where
         )
     });
     let overlay = overlay.into_iter().map(|(k, p)| (k, overlay_item(p)));
-    resolve_sorted(baseline, overlay)
+    resolve_sorted(baseline, overlay, at)
 }
 
 /// An overlay's entry as resolution applies it: a suppression removes the key, any other entry
@@ -84,6 +88,7 @@ pub fn overlay_item(p: Placed) -> OverlayItem {
     OverlayItem {
         local,
         provenance: p.provenance,
+        variation: p.entry.variation,
     }
 }
 
@@ -97,6 +102,7 @@ pub fn as_overlay(content: &Content) -> Overlay {
                 OverlayItem {
                     local: p.entry.local(),
                     provenance: p.provenance.clone(),
+                    variation: p.entry.variation.clone(),
                 },
             )
         })
@@ -237,6 +243,101 @@ pub fn validate(
     out
 }
 
+/// Every way the variation terms of `changes` do not fit: terms on a baseline entry or on a
+/// removal, an expiry not after `now` (a variation published already lapsed), a review date after
+/// the expiry, a hazard reference that is not a hazard of a change request of `ics`.
+pub fn validate_variations(
+    ics: &str,
+    layer: &LayerId,
+    changes: &[Change<Entry>],
+    now: DateTime<Utc>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let (Change::Add(_, entry) | Change::Modify(_, entry)) = change else {
+            continue;
+        };
+        let terms = &entry.variation;
+        if terms.is_empty() {
+            continue;
+        }
+        let field = format!("changeset.changes[{i}].item.variation");
+        if *layer == LayerId::Baseline {
+            out.push((
+                field,
+                "only a trust's overlay entry is a variation: baseline items have no terms".into(),
+            ));
+            continue;
+        }
+        if let Some(expiry) = terms.expire_time
+            && expiry <= now
+        {
+            out.push((
+                format!("{field}.expire_time"),
+                format!(
+                    "must be after now ({}): a variation cannot be published already lapsed",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            ));
+        }
+        if let (Some(review), Some(expiry)) = (terms.review_date, terms.expire_time)
+            && review > expiry.date_naive()
+        {
+            out.push((
+                format!("{field}.review_date"),
+                "must not be after the expiry: review a variation before it lapses".into(),
+            ));
+        }
+        if !terms.hazard.is_empty() && !is_hazard_of(ics, &terms.hazard) {
+            out.push((
+                format!("{field}.hazard"),
+                format!("must name a hazard of a change request of {ics}: `icss/{ics}/changeRequests/{{cr}}/hazards/{{hazard}}`"),
+            ));
+        }
+    }
+    out
+}
+
+/// Every entry of `changes` that renews a lapsed variation under the change request that approved
+/// it: a variation of `current` (the layer's entries at the changeset's base) that has lapsed at
+/// `now` is renewed only under a new change request, so that renewal is decided again.
+pub fn check_renewals(
+    current: &Content,
+    changes: &[Change<Entry>],
+    change_request: &str,
+    now: DateTime<Utc>,
+) -> Vec<Violation> {
+    changes
+        .iter()
+        .filter(|change| matches!(change, Change::Add(..) | Change::Modify(..)))
+        .filter_map(|change| {
+            let key = change.key();
+            let lapsed = current.get(key)?;
+            let expiry = lapsed.entry.variation.expire_time?;
+            (!in_force(Some(expiry), now) && lapsed.provenance.change_request == change_request)
+                .then(|| {
+                    (
+                        "changeset.change_request".to_owned(),
+                        format!(
+                            "approved the variation of {key} that lapsed at {}: renewing it takes a new change request",
+                            expiry.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Whether `name` is `icss/{ics}/changeRequests/{cr}/hazards/{hazard}`.
+fn is_hazard_of(ics: &str, name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["icss", i, "changeRequests", cr, "hazards", h]
+            if *i == ics && !cr.is_empty() && !h.is_empty()
+    )
+}
+
 fn kind_allows_null(kind: &ConfigKind) -> bool {
     kind.check("", &Value::Null).is_empty()
 }
@@ -245,11 +346,14 @@ fn kind_allows_null(kind: &ConfigKind) -> bool {
 /// per key, so the rest is unchanged). Trusts whose configuration does not change are left out.
 ///
 /// A key no overlay entry covers changes at every trust as it changes in the baseline: that
-/// difference is computed once, and only the keys a trust's overlay covers are resolved for it.
+/// difference is computed once, and only the keys a trust's overlay covers are resolved for it,
+/// before at `at.0` and after at `at.1` (a publish's own instant for both; a variation's lapse
+/// from the trust's previous revision to the instant it lapses).
 pub fn effective_changes(
     keys: &BTreeSet<Key>,
     baseline: (&Content, &Content),
     overlays: &BTreeMap<String, (Content, Content)>,
+    at: (DateTime<Utc>, DateTime<Utc>),
 ) -> BTreeMap<String, Changes> {
     let values = |c: &Content| -> BTreeMap<Key, Value> {
         keys.iter()
@@ -273,15 +377,15 @@ pub fn effective_changes(
                     .filter_map(|k| c.get(*k).map(|p| ((*k).clone(), p.clone())))
                     .collect()
             };
-            let resolved = |b: &Content, o: &Content| -> BTreeMap<Key, Value> {
-                resolve_contents(restrict(b), restrict(o))
+            let resolved = |b: &Content, o: &Content, at| -> BTreeMap<Key, Value> {
+                resolve_contents(restrict(b), restrict(o), at)
                     .into_iter()
                     .map(|(k, r)| (k, r.value))
                     .collect()
             };
             let varied = diff(
-                &resolved(baseline.0, o_before),
-                &resolved(baseline.1, o_after),
+                &resolved(baseline.0, o_before, at.0),
+                &resolved(baseline.1, o_after, at.1),
             );
             merge_by_key(
                 unvaried
@@ -307,15 +411,16 @@ pub fn values(content: &Content) -> BTreeMap<Key, Value> {
         .collect()
 }
 
-/// What `overlay` changes in the configuration `baseline` alone gives: the baseline's values
-/// become the effective ones, key by key. Costs in proportion to the overlay, not the baseline.
-pub fn overlay_effect(baseline: &Content, overlay: Content) -> Vec<Difference> {
+/// What `overlay` changes at `at` in the configuration `baseline` alone gives: the baseline's
+/// values become the effective ones, key by key. Costs in proportion to the overlay, not the
+/// baseline.
+pub fn overlay_effect(baseline: &Content, overlay: Content, at: DateTime<Utc>) -> Vec<Difference> {
     let under: Content = overlay
         .keys()
         .filter_map(|k| baseline.get(k).map(|p| (k.clone(), p.clone())))
         .collect();
     let before = values(&under);
-    let after = resolve_contents(under, overlay)
+    let after = resolve_contents(under, overlay, at)
         .into_iter()
         .map(|(k, r)| (k, r.value))
         .collect();
@@ -388,8 +493,13 @@ pub fn check_change_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::layer::Bound;
+    use crate::domain::layer::{Bound, Variation};
+    use chrono::NaiveDate;
     use serde_json::json;
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
 
     fn kinds() -> BTreeMap<String, ConfigKind> {
         let kind = ConfigKind::new(
@@ -425,6 +535,107 @@ mod tests {
             min: Some(3.0),
             max: Some(7.0),
         }])
+    }
+
+    fn varied(expire_time: Option<DateTime<Utc>>) -> Entry {
+        Entry {
+            value: json!({"threshold": 6}),
+            governance: Governance::Overridable,
+            variation: Variation {
+                rationale: "Paediatric sepsis pathway".into(),
+                hazard: "icss/QUE/changeRequests/7/hazards/2".into(),
+                review_date: NaiveDate::from_ymd_opt(2026, 9, 1),
+                expire_time,
+            },
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn variation_terms_are_checked_field_by_field() {
+        let rgm = LayerId::Trust("RGM".into());
+        let later = t0() + chrono::Duration::days(365);
+        let ok = [Change::Add(sepsis(), varied(Some(later)))];
+        assert_eq!(validate_variations("QUE", &rgm, &ok, t0()), vec![]);
+        assert_eq!(
+            validate_variations("QUE", &rgm, &[Change::Add(sepsis(), varied(None))], t0()),
+            vec![],
+            "no expiry: in force until changed"
+        );
+        let fields = |layer: &LayerId, entry: Entry| -> Vec<String> {
+            validate_variations("QUE", layer, &[Change::Modify(sepsis(), entry)], t0())
+                .into_iter()
+                .map(|(f, _)| f)
+                .collect()
+        };
+        assert_eq!(
+            fields(&LayerId::Baseline, varied(Some(later))),
+            ["changeset.changes[0].item.variation"]
+        );
+        assert_eq!(
+            fields(&rgm, varied(Some(t0()))),
+            ["changeset.changes[0].item.variation.expire_time"],
+            "an expiry of now is already lapsed"
+        );
+        let mut late_review = varied(Some(t0() + chrono::Duration::days(1)));
+        late_review.variation.review_date = NaiveDate::from_ymd_opt(2100, 1, 1);
+        assert_eq!(
+            fields(&rgm, late_review),
+            ["changeset.changes[0].item.variation.review_date"]
+        );
+        for hazard in [
+            "icss/OTH/changeRequests/7/hazards/2",
+            "icss/QUE/changeRequests/7",
+            "icss/QUE/changeRequests//hazards/2",
+        ] {
+            let mut e = varied(Some(later));
+            e.variation.hazard = hazard.into();
+            assert_eq!(
+                fields(&rgm, e),
+                ["changeset.changes[0].item.variation.hazard"],
+                "{hazard}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lapsed_variation_is_renewed_only_under_a_new_change_request() {
+        let expiry = t0() + chrono::Duration::hours(1);
+        let current: Content = BTreeMap::from([(
+            sepsis(),
+            Placed {
+                entry: varied(Some(expiry)),
+                provenance: Provenance {
+                    revision: 1,
+                    change_request: "icss/QUE/changeRequests/7".into(),
+                },
+            },
+        )]);
+        let renew = [Change::Modify(sepsis(), varied(None))];
+        let before = expiry - chrono::Duration::seconds(1);
+        assert_eq!(
+            check_renewals(&current, &renew, "icss/QUE/changeRequests/7", before),
+            vec![],
+            "in force: changed under its own change request"
+        );
+        let refused = check_renewals(&current, &renew, "icss/QUE/changeRequests/7", expiry);
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "changeset.change_request");
+        assert!(refused[0].1.contains("lapsed"), "{}", refused[0].1);
+        assert_eq!(
+            check_renewals(&current, &renew, "icss/QUE/changeRequests/8", expiry),
+            vec![]
+        );
+        assert_eq!(
+            check_renewals(
+                &current,
+                &[Change::Remove(sepsis())],
+                "icss/QUE/changeRequests/7",
+                expiry
+            ),
+            vec![],
+            "removing a lapsed variation is not renewing it"
+        );
     }
 
     #[test]
@@ -500,7 +711,7 @@ mod tests {
             ("RGM".to_owned(), (rgm.clone(), rgm)),
         ]);
         let keys = BTreeSet::from([sepsis()]);
-        let changed = effective_changes(&keys, (&before, &after), &overlays);
+        let changed = effective_changes(&keys, (&before, &after), &overlays, (t0(), t0()));
         assert_eq!(
             changed.keys().collect::<Vec<_>>(),
             ["RGT"],
@@ -576,12 +787,16 @@ mod incremental_hash {
             .collect()
     }
 
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
+
     fn layer() -> impl Strategy<Value = BTreeMap<u8, Option<i64>>> {
         proptest::collection::btree_map(0u8..24, proptest::option::weighted(0.85, 0i64..6), 0..16)
     }
 
     fn values_of(b: &Content, o: &Content) -> BTreeMap<Key, Value> {
-        crate::domain::resolve::resolve(&as_baseline(b), &as_overlay(o))
+        crate::domain::resolve::resolve(&as_baseline(b), &as_overlay(o), t0())
             .into_iter()
             .map(|(k, r)| (k, r.value))
             .collect()
@@ -612,6 +827,7 @@ mod incremental_hash {
                 ("RGT".to_owned(), (o1.clone(), o2.clone())),
                 ("RGM".to_owned(), (Content::new(), Content::new())),
             ]),
+            (t0(), t0()),
         );
         // What each trust is told changed is exactly the difference of its whole configurations.
         prop_assert_eq!(
@@ -627,7 +843,7 @@ mod incremental_hash {
         );
         // A trust's hash from scratch: the baseline's values' hash, updated by its overlay.
         let mut from_baseline = lthash_of(&values(b2));
-        update_hash(&mut from_baseline, &overlay_effect(b2, o2.clone()));
+        update_hash(&mut from_baseline, &overlay_effect(b2, o2.clone(), t0()));
         prop_assert_eq!(from_baseline, hash_of(b2, o2));
         let mut state = hash_of(b1, o1);
         update_hash(&mut state, changes.get("RGT").map_or(&[][..], |c| &c[..]));

@@ -149,6 +149,8 @@ pub struct EffectiveRevision {
     pub publish_time: DateTime<Utc>,
     /// What changed in the trust's effective configuration.
     pub changes: Changes,
+    /// Why the system published it when no changeset did (variations lapsing); empty otherwise.
+    pub reason: String,
 }
 
 /// A trust's actual build, imported.

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::layer::{
-    Baseline, BaselineItem, Governance, Key, Local, Overlay, OverlayItem, Provenance,
+    Baseline, BaselineItem, Governance, Key, Local, Overlay, OverlayItem, Provenance, Variation,
+    in_force,
 };
 use super::lthash::{LtHash, element};
 
@@ -31,24 +33,28 @@ pub struct Resolved {
     pub source: Source,
     /// Which revision and change request put it there.
     pub provenance: Provenance,
-    /// When an overlay entry was not applied, why (a key locked or bounded after the overlay was
-    /// published): the baseline value is in force instead.
+    /// When an overlay entry was not applied, why (its variation lapsed, or a key locked or
+    /// bounded after the overlay was published): the baseline value is in force instead.
     pub ignored: Option<String>,
+    /// The terms of the overlay entry applied, as a variation (empty: none, or no overlay entry
+    /// applied).
+    pub variation: Variation,
 }
 
 /// An effective configuration.
 pub type Effective = BTreeMap<Key, Resolved>;
 
-/// Applies `overlay` to `baseline`. Overlay entries the baseline's governance no longer allows are
-/// not applied and are reported in `ignored`, so a locked key never differs from the baseline and
-/// a bounded key never leaves its bounds.
-pub fn resolve(baseline: &Baseline, overlay: &Overlay) -> Effective {
-    resolve_owned(baseline.clone(), overlay.clone())
+/// Applies `overlay` to `baseline` at `at`. Overlay entries whose variation has lapsed by `at`,
+/// and those the baseline's governance no longer allows, are not applied and are reported in
+/// `ignored`, so a lapsed variation no longer counts, a locked key never differs from the
+/// baseline and a bounded key never leaves its bounds.
+pub fn resolve(baseline: &Baseline, overlay: &Overlay, at: DateTime<Utc>) -> Effective {
+    resolve_owned(baseline.clone(), overlay.clone(), at)
 }
 
 /// [`resolve`], taking the layers: their values move into the result instead of being copied.
-pub fn resolve_owned(baseline: Baseline, overlay: Overlay) -> Effective {
-    resolve_sorted(baseline, overlay).collect()
+pub fn resolve_owned(baseline: Baseline, overlay: Overlay, at: DateTime<Utc>) -> Effective {
+    resolve_sorted(baseline, overlay, at).collect()
 }
 
 /// One key of two layers merged in key order: the baseline's item, the overlay's, or both.
@@ -93,17 +99,41 @@ pub fn merge_sorted<B, O>(
 /// Resolution as the items come, for layers given in key order (a map's order, or rows read in
 /// key order): one merge pass, each effective item produced as soon as its key is settled, so a
 /// page is built without collecting either layer into a map first.
-pub fn resolve_sorted<B, O>(baseline: B, overlay: O) -> impl Iterator<Item = (Key, Resolved)>
+pub fn resolve_sorted<B, O>(
+    baseline: B,
+    overlay: O,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = (Key, Resolved)>
 where
     B: IntoIterator<Item = (Key, BaselineItem)>,
     O: IntoIterator<Item = (Key, OverlayItem)>,
 {
     // A removal applied yields nothing for its key.
-    merge_sorted(baseline, overlay, |(k, _)| k, |(k, _)| k).filter_map(|m| match m {
-        Merged::Baseline((key, item)) => applied(key, item, None),
-        Merged::Both((key, item), (_, local)) => applied(key, item, Some(local)),
-        Merged::Overlay((key, local)) => local_only(key, local),
+    merge_sorted(baseline, overlay, |(k, _)| k, |(k, _)| k).filter_map(move |m| match m {
+        Merged::Baseline((key, item)) => applied(key, item, None, at),
+        Merged::Both((key, item), (_, local)) => applied(key, item, Some(local), at),
+        Merged::Overlay((key, local)) => local_only(key, local, at),
     })
+}
+
+/// Why an overlay entry is not applied over a baseline item governed by `governance` at `at`,
+/// if it is not: its variation has lapsed ([`in_force`]), or governance refuses it
+/// ([`refusal`]).
+pub fn not_applied(
+    governance: &Governance,
+    local: &OverlayItem,
+    at: DateTime<Utc>,
+) -> Option<String> {
+    lapse(local.variation.expire_time, at).or_else(|| refusal(governance, &local.local))
+}
+
+/// Why a variation lapsing at `expires` does not apply at `at`, if it does not.
+pub fn lapse(expires: Option<DateTime<Utc>>, at: DateTime<Utc>) -> Option<String> {
+    let e = expires.filter(|_| !in_force(expires, at))?;
+    Some(format!(
+        "overlay entry not applied: its variation lapsed at {}",
+        e.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    ))
 }
 
 /// Why the baseline's `governance` does not let an overlay entry doing `local` apply, if it
@@ -119,17 +149,23 @@ pub fn refusal(governance: &Governance, local: &Local) -> Option<String> {
 }
 
 /// A baseline item with the overlay's entry for its key, if any, applied where governance allows.
-fn applied(key: Key, item: BaselineItem, local: Option<OverlayItem>) -> Option<(Key, Resolved)> {
+fn applied(
+    key: Key,
+    item: BaselineItem,
+    local: Option<OverlayItem>,
+    at: DateTime<Utc>,
+) -> Option<(Key, Resolved)> {
     let mut base = Resolved {
         value: item.value,
         source: Source::Baseline,
         provenance: item.provenance,
         ignored: None,
+        variation: Variation::default(),
     };
     let Some(local) = local else {
         return Some((key, base));
     };
-    if let Some(why) = refusal(&item.governance, &local.local) {
+    if let Some(why) = not_applied(&item.governance, &local, at) {
         base.ignored = Some(why);
         return Some((key, base));
     }
@@ -142,13 +178,18 @@ fn applied(key: Key, item: BaselineItem, local: Option<OverlayItem>) -> Option<(
                 source: Source::Override,
                 provenance: local.provenance,
                 ignored: None,
+                variation: local.variation,
             },
         )),
     }
 }
 
-/// An overlay entry for a key the baseline lacks: a local-only item, unless it removes.
-pub fn local_only(key: Key, local: OverlayItem) -> Option<(Key, Resolved)> {
+/// An overlay entry for a key the baseline lacks: a local-only item, unless it removes or its
+/// variation has lapsed by `at`.
+pub fn local_only(key: Key, local: OverlayItem, at: DateTime<Utc>) -> Option<(Key, Resolved)> {
+    if !in_force(local.variation.expire_time, at) {
+        return None;
+    }
     match local.local {
         Local::Set(value) => Some((
             key,
@@ -157,6 +198,7 @@ pub fn local_only(key: Key, local: OverlayItem) -> Option<(Key, Resolved)> {
                 source: Source::LocalOnly,
                 provenance: local.provenance,
                 ignored: None,
+                variation: local.variation,
             },
         )),
         Local::Remove => None,
@@ -271,6 +313,11 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    /// The instant the tests resolve at.
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
+    }
+
     fn prov(cr: &str) -> Provenance {
         Provenance {
             revision: 1,
@@ -307,9 +354,10 @@ mod tests {
             OverlayItem {
                 local: Local::Set(json!({"threshold": 6})),
                 provenance: prov("CR-2026-0007"),
+                variation: Variation::default(),
             },
         )]);
-        let effective = resolve(&baseline, &rgm);
+        let effective = resolve(&baseline, &rgm, t0());
         let sepsis = &effective[&Key::new("alert-rule", "sepsis-news2")];
         assert_eq!(
             (
@@ -319,7 +367,7 @@ mod tests {
             ),
             (json!({"threshold": 6}), Source::Override, "CR-2026-0007")
         );
-        let rgt = resolve(&baseline, &Overlay::new());
+        let rgt = resolve(&baseline, &Overlay::new(), t0());
         let differences = diff(
             &values(rgt.iter().map(|(k, r)| (k, &r.value))),
             &values(effective.iter().map(|(k, r)| (k, &r.value))),
@@ -374,31 +422,38 @@ mod tests {
     }
 
     fn overlay() -> impl Strategy<Value = Overlay> {
-        proptest::collection::btree_map(key(), proptest::option::of(value()), 0..20).prop_map(|m| {
-            m.into_iter()
-                .map(|(k, v)| {
-                    (
-                        k,
-                        OverlayItem {
-                            local: v.map_or(Local::Remove, Local::Set),
-                            provenance: prov("CR-O"),
-                        },
-                    )
-                })
-                .collect()
-        })
+        // Some entries lapse, some before the instant resolved at and some after.
+        let expires = proptest::option::of(-3i64..3);
+        proptest::collection::btree_map(key(), (proptest::option::of(value()), expires), 0..20)
+            .prop_map(|m| {
+                m.into_iter()
+                    .map(|(k, (v, hours))| {
+                        (
+                            k,
+                            OverlayItem {
+                                local: v.map_or(Local::Remove, Local::Set),
+                                provenance: prov("CR-O"),
+                                variation: Variation {
+                                    expire_time: hours.map(|h| t0() + chrono::Duration::hours(h)),
+                                    ..Variation::default()
+                                },
+                            },
+                        )
+                    })
+                    .collect()
+            })
     }
 
     proptest! {
         #[test]
         fn resolution_is_deterministic(b in baseline(), o in overlay()) {
-            let first = resolve(&b, &o);
+            let first = resolve(&b, &o, t0());
             // Rebuild both maps in reverse insertion order: the result must not change.
             let b2: Baseline = b.clone().into_iter().rev().collect();
             let o2: Overlay = o.clone().into_iter().rev().collect();
-            prop_assert_eq!(&first, &resolve(&b2, &o2));
+            prop_assert_eq!(&first, &resolve(&b2, &o2, t0()));
             let hash = |e: &Effective| content_hash(&values(e.iter().map(|(k, r)| (k, &r.value))));
-            prop_assert_eq!(hash(&first), hash(&resolve(&b, &o)));
+            prop_assert_eq!(hash(&first), hash(&resolve(&b, &o, t0())));
         }
 
         #[test]
@@ -416,8 +471,38 @@ mod tests {
         }
 
         #[test]
+        fn a_lapsed_variation_never_applies(b in baseline(), o in overlay()) {
+            let effective = resolve(&b, &o, t0());
+            for (key, local) in o.iter().filter(|(_, l)| !in_force(l.variation.expire_time, t0())) {
+                match b.get(key) {
+                    Some(item) => {
+                        let r = &effective[key];
+                        prop_assert_eq!(&r.value, &item.value);
+                        prop_assert_eq!(&r.source, &Source::Baseline);
+                        prop_assert!(r.ignored.as_deref().is_some_and(|w| w.contains("lapsed")));
+                    }
+                    None => prop_assert!(!effective.contains_key(key), "{key} lapsed: {local:?}"),
+                }
+            }
+            // A variation in force applies as if it never lapsed: the same overlay without
+            // expiries resolves those keys alike.
+            let forever: Overlay = o.iter().filter(|(_, l)| in_force(l.variation.expire_time, t0())).map(|(k, l)| (k.clone(), OverlayItem { variation: Variation::default(), ..l.clone() })).collect();
+            let without = resolve(&b, &forever, t0());
+            for key in forever.keys() {
+                prop_assert_eq!(effective.get(key).map(|r| &r.value), without.get(key).map(|r| &r.value));
+            }
+        }
+
+        #[test]
+        fn a_variation_is_in_force_until_the_instant_it_expires(minutes in -120i64..120) {
+            let at = t0() + chrono::Duration::minutes(minutes);
+            prop_assert!(in_force(None, at));
+            prop_assert_eq!(in_force(Some(t0()), at), minutes < 0);
+        }
+
+        #[test]
         fn a_locked_key_never_differs_from_the_baseline(b in baseline(), o in overlay()) {
-            let effective = resolve(&b, &o);
+            let effective = resolve(&b, &o, t0());
             for (key, item) in b.iter().filter(|(_, i)| i.governance == Governance::Locked) {
                 prop_assert_eq!(&effective[key].value, &item.value);
             }
@@ -425,7 +510,7 @@ mod tests {
 
         #[test]
         fn bounded_keys_stay_in_bounds(b in baseline(), o in overlay()) {
-            let effective = resolve(&b, &o);
+            let effective = resolve(&b, &o, t0());
             for (key, item) in &b {
                 if let Governance::Bounded(bounds) = &item.governance {
                     let resolved = effective.get(key);
@@ -442,7 +527,7 @@ mod tests {
 
         #[test]
         fn every_effective_key_explains_itself(b in baseline(), o in overlay()) {
-            for (key, r) in resolve(&b, &o) {
+            for (key, r) in resolve(&b, &o, t0()) {
                 match r.source {
                     Source::Baseline => prop_assert_eq!(&r.provenance.change_request, "CR-B"),
                     Source::Override => prop_assert!(b.contains_key(&key) && r.provenance.change_request == "CR-O"),

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tonic::{Request, Status};
 
 use crate::domain::changeset::Change;
-use crate::domain::layer::{Bound, Entry, Governance, Key, LayerId};
+use crate::domain::layer::{Bound, Entry, Governance, Key, LayerId, Variation};
 use crate::domain::publish::Placed;
 use crate::domain::records::{
     Changeset, ChangesetState, EffectiveRevision, KindRecord, Revision, Snapshot,
@@ -80,7 +80,8 @@ pub(super) fn resolved_len(k: &Key, r: &Resolved) -> usize {
             + 2
             + 11
             + field(r.provenance.change_request.len())
-            + r.ignored.as_ref().map_or(0, |i| field(i.len())),
+            + r.ignored.as_ref().map_or(0, |i| field(i.len()))
+            + variation_pb(&r.variation).map_or(0, |v| field(prost::Message::encoded_len(&v))),
     )
 }
 
@@ -358,6 +359,7 @@ pub(super) fn change_of(i: usize, c: pb::ItemChange) -> Result<Change<Entry>, St
         suppress,
         revision: _,
         change_request: _,
+        variation,
     }) = item
     else {
         return Err(invalid(&format!("{field}.item"), "is required"));
@@ -369,6 +371,7 @@ pub(super) fn change_of(i: usize, c: pb::ItemChange) -> Result<Change<Entry>, St
         owner,
         description,
         suppress,
+        variation: variation_of(variation, &format!("{field}.item.variation"))?,
     };
     match pb::Operation::try_from(operation) {
         Ok(pb::Operation::Add) => Ok(Change::Add(k, entry)),
@@ -381,8 +384,52 @@ pub(super) fn change_of(i: usize, c: pb::ItemChange) -> Result<Change<Entry>, St
     }
 }
 
+/// A variation's terms as sent in `field`: a review date that is not `YYYY-MM-DD` or an expiry out
+/// of range is refused, naming the field.
+fn variation_of(v: Option<pb::Variation>, field: &str) -> Result<Variation, Status> {
+    let Some(v) = v else {
+        return Ok(Variation::default());
+    };
+    let review_date = match v.review_date.as_str() {
+        "" => None,
+        text => Some(
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    &format!("{field}.review_date"),
+                    "must be a date as `YYYY-MM-DD`",
+                )
+            })?,
+        ),
+    };
+    let expire_time =
+        concordat_api::time::from_timestamp(&format!("{field}.expire_time"), v.expire_time)
+            .map_err(|v| invalid(&v.field, &v.description))?
+            // Kept to the microsecond, as both databases keep time: the instant a variation lapses
+            // is the same read from its terms or from its row.
+            .and_then(|t| DateTime::from_timestamp_micros(t.timestamp_micros()));
+    Ok(Variation {
+        rationale: v.rationale,
+        hazard: v.hazard,
+        review_date,
+        expire_time,
+    })
+}
+
+/// A variation's terms on the wire; `None` when none is set.
+pub(super) fn variation_pb(v: &Variation) -> Option<pb::Variation> {
+    (!v.is_empty()).then(|| pb::Variation {
+        rationale: v.rationale.clone(),
+        hazard: v.hazard.clone(),
+        review_date: v
+            .review_date
+            .map_or(String::new(), |d| d.format("%Y-%m-%d").to_string()),
+        expire_time: v.expire_time.map(ts),
+    })
+}
+
 pub(super) fn item_pb(k: &Key, e: &Entry) -> pb::ConfigItem {
     pb::ConfigItem {
+        variation: variation_pb(&e.variation),
         kind: k.kind.clone(),
         key: k.key.clone(),
         value: (!e.suppress).then(|| value_of(&e.value)),
@@ -565,6 +612,7 @@ pub fn effective_revision_pb(e: &EffectiveRevision) -> pb::EffectiveRevision {
         publish_time: Some(ts(e.publish_time)),
         changes: first_changes(&e.changes),
         change_count: i64::try_from(e.changes.len()).unwrap_or(i64::MAX),
+        reason: e.reason.clone(),
     }
 }
 
@@ -604,6 +652,7 @@ pub(super) fn resolved_pb(k: &Key, r: &Resolved) -> pb::EffectiveItem {
         layer_revision: i64::try_from(r.provenance.revision).unwrap_or_default(),
         change_request: r.provenance.change_request.clone(),
         ignored: r.ignored.clone().unwrap_or_default(),
+        variation: variation_pb(&r.variation),
     }
 }
 

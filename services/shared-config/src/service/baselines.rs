@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use concordat_platform::cache::CacheStats;
 
 use super::*;
-use crate::domain::layer::{Governance, Local};
+use crate::domain::layer::{Governance, Local, Variation};
 use crate::domain::resolve::{Merged, Resolved, Source};
 
 /// How an adapter renders an effective item: as the cache of baselines keeps it and as a page
@@ -44,6 +44,7 @@ impl<R: RenderItem> HeldItem<R> {
             source: Source::Baseline,
             provenance: placed.provenance,
             ignored: None,
+            variation: Variation::default(),
         };
         let rendered = R::render(&key, &resolved);
         Self {
@@ -286,7 +287,7 @@ impl SharedConfig {
             let (key, item) = match merged {
                 Merged::Baseline(i) => (Cow::Borrowed(&i.key), i.rendered.clone()),
                 Merged::Both(i, (_, local)) => {
-                    match resolve::refusal(&i.governance, &local.local) {
+                    match resolve::not_applied(&i.governance, &local, record.publish_time) {
                         Some(why) => (Cow::Borrowed(&i.key), i.rendered.with_ignored(why)),
                         None => match local.local {
                             Local::Remove => continue,
@@ -296,19 +297,22 @@ impl SharedConfig {
                                     source: Source::Override,
                                     provenance: local.provenance,
                                     ignored: None,
+                                    variation: local.variation,
                                 };
                                 (Cow::Borrowed(&i.key), R::render(&i.key, &resolved))
                             }
                         },
                     }
                 }
-                Merged::Overlay((key, local)) => match resolve::local_only(key, local) {
-                    Some((key, resolved)) => {
-                        let item = R::render(&key, &resolved);
-                        (Cow::Owned(key), item)
+                Merged::Overlay((key, local)) => {
+                    match resolve::local_only(key, local, record.publish_time) {
+                        Some((key, resolved)) => {
+                            let item = R::render(&key, &resolved);
+                            (Cow::Owned(key), item)
+                        }
+                        None => continue,
                     }
-                    None => continue,
-                },
+                }
             };
             if bound.as_ref().is_some_and(|b| key.as_ref() > b) {
                 break;

@@ -14,6 +14,7 @@ impl SharedConfig {
         validated: Option<Validated>,
     ) -> Result<(i64, Option<BTreeMap<String, Changes>>)> {
         let head = self.head_revision(c, ics, layer).await?;
+        let now = self.writer.clock().now();
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
         let (current, after_entries) = match validated {
             // Validated against the head it is rendered against: not read and applied again.
@@ -36,6 +37,7 @@ impl SharedConfig {
                 &keys,
                 (&baseline.0, &baseline.1),
                 &overlays,
+                (now, now),
             )),
         ))
     }
@@ -71,6 +73,9 @@ impl SharedConfig {
         }
     }
 
+    /// Checks `changes` to `layer` at revision `at`, proposed under `change_request` at `now`:
+    /// every violation at once. Returns the layer's entries of the keys at `at`, the entries
+    /// after the changes, and the ICS's kinds.
     pub(super) async fn validate(
         &self,
         c: &impl ConnectionTrait,
@@ -78,6 +83,7 @@ impl SharedConfig {
         layer: &LayerId,
         changes: &[Change<Entry>],
         at: i64,
+        (change_request, now): (&str, DateTime<Utc>),
     ) -> Result<(Content, BTreeMap<Key, Entry>, BTreeMap<String, ConfigKind>)> {
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
         let kinds = compile_kinds(&store::kinds(c, ics).await?);
@@ -89,7 +95,14 @@ impl SharedConfig {
             }
         };
         let mut violations = publish::validate(layer, changes, &kinds, &as_baseline(&baseline));
+        violations.extend(publish::validate_variations(ics, layer, changes, now));
         let current = store::content_of_keys(c, ics, layer, at, &keys).await?;
+        violations.extend(publish::check_renewals(
+            &current,
+            changes,
+            change_request,
+            now,
+        ));
         let after = match changeset::apply(&publish::entries(&current), changes) {
             Ok(after) => after,
             Err(v) => {
@@ -149,7 +162,14 @@ impl SharedConfig {
             b => b,
         };
         let (current, after, _) = self
-            .validate(self.db().conn(), &ics, &layer, &new.changes, base)
+            .validate(
+                self.db().conn(),
+                &ics,
+                &layer,
+                &new.changes,
+                base,
+                (&new.change_request, self.writer.clock().now()),
+            )
             .await?;
         let validated = Validated {
             at: base,

@@ -170,7 +170,7 @@ impl SharedConfig {
         // a map of either side or of the result.
         let mut page: Vec<(Key, resolve::Resolved)> = Vec::new();
         let mut bytes = 0;
-        for (key, item) in publish::resolve_placed(baseline, overlay) {
+        for (key, item) in publish::resolve_placed(baseline, overlay, record.publish_time) {
             if bound.as_ref().is_some_and(|b| &key > b) {
                 break;
             }

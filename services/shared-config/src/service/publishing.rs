@@ -204,14 +204,21 @@ impl SharedConfig {
         restores: i64,
     ) -> Result<(Revision, Vec<EffectiveRevision>)> {
         let c = w.txn();
-        let (current, after_entries, kinds) = self.validate(c, ics, layer, changes, head).await?;
+        let now = w.now();
+        // Variations that lapsed since their trust's newest revision lapse first, each at its
+        // own instant: the revisions below then start from configurations in force now.
+        self.lapse_due(w, ics, now).await?;
+        let (current, after_entries, kinds) = self
+            .validate(c, ics, layer, changes, head, (&cr.name, now))
+            .await?;
         let keys: BTreeSet<Key> = changes.iter().map(|ch| ch.key().clone()).collect();
         let new_rev = head + 1;
         let after = placed(&current, after_entries, new_rev, &cr.name);
         let (baseline, overlays) = self
             .pairs_for(c, ics, layer, &keys, &current, &after)
             .await?;
-        let mut changed = publish::effective_changes(&keys, (&baseline.0, &baseline.1), &overlays);
+        let mut changed =
+            publish::effective_changes(&keys, (&baseline.0, &baseline.1), &overlays, (now, now));
         let mut covered: BTreeSet<String> = changed.keys().cloned().collect();
         if let LayerId::Trust(t) = layer {
             covered.insert(t.clone());
@@ -227,7 +234,6 @@ impl SharedConfig {
         publish::check_change_request(cr, &kind_domains, &covered)
             .map_err(|refusal| ConfigError::Refused(cr.name.clone(), refusal))?;
 
-        let now = w.now();
         let mut revision = Revision {
             ics: ics.to_owned(),
             layer: layer.clone(),
@@ -322,7 +328,10 @@ impl SharedConfig {
                         store::resolving_content(c, ics, &id, overlay_rev, None, None, None)
                             .await?;
                     let mut state = baseline_state.clone();
-                    update_hash(&mut state, &publish::overlay_effect(&baseline, overlay));
+                    update_hash(
+                        &mut state,
+                        &publish::overlay_effect(&baseline, overlay, now),
+                    );
                     from_scratch = Some((baseline, baseline_state));
                     (other.map_or(0, |(r, _)| r), state)
                 }
@@ -339,6 +348,7 @@ impl SharedConfig {
                 publisher: ctx.principal.person(),
                 publish_time: now,
                 changes: diffs,
+                reason: String::new(),
             };
             store::insert_effective(c, &e, &state, &changes_json).await?;
             shared = Some((Changes::clone(&e.changes), delta, changes_json));
@@ -352,6 +362,153 @@ impl SharedConfig {
         }
         Ok((revision, effective))
     }
+}
+
+impl SharedConfig {
+    /// Publishes, in this write, an effective revision for each instant at which a variation of
+    /// the ICS lapsed after its trust's newest effective revision and no later than `until`: from
+    /// that instant the trust's configuration is the baseline's at those keys (a local-only key
+    /// leaves it). Each is audited and evented as any publish is, by the system, and says which
+    /// variations lapsed. Returns them.
+    pub(super) async fn lapse_due(
+        &self,
+        w: &Write,
+        ics: &str,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<EffectiveRevision>> {
+        let c = w.txn();
+        let mut out = Vec::new();
+        for (trust, instants) in self.lapses_due(c, ics, until).await? {
+            let id = LayerId::Trust(trust.clone());
+            let Some(mut previous) = store::effective_head(c, ics, &trust, 0).await? else {
+                continue;
+            };
+            for (instant, keys) in instants {
+                let baseline = store::content_of_keys(
+                    c,
+                    ics,
+                    &LayerId::Baseline,
+                    previous.baseline_revision,
+                    &keys,
+                )
+                .await?;
+                let overlay =
+                    store::content_of_keys(c, ics, &id, previous.overlay_revision, &keys).await?;
+                let reason = lapse_reason(instant, &overlay);
+                let overlays = BTreeMap::from([(trust.clone(), (overlay.clone(), overlay))]);
+                let diffs = publish::effective_changes(
+                    &keys,
+                    (&baseline, &baseline),
+                    &overlays,
+                    (previous.publish_time, instant),
+                )
+                .remove(&trust)
+                .unwrap_or_default();
+                let mut state = match store::effective_state(c, ics, &trust).await? {
+                    Some((_, Some(state))) => state,
+                    _ => {
+                        return Err(ConfigError::Store(StoreError::Corrupt(
+                            "effective revision without its hash state",
+                            format!("{trust} revision {}", previous.revision),
+                        )));
+                    }
+                };
+                update_hash(&mut state, &diffs);
+                let e = EffectiveRevision {
+                    revision: previous.revision + 1,
+                    content_hash: state.checksum(),
+                    layer: id.clone(),
+                    change_request: String::new(),
+                    publisher: system_person(),
+                    publish_time: instant,
+                    changes: diffs,
+                    reason,
+                    ..previous
+                };
+                let json = store::effective_changes_json(&e.changes)?;
+                store::insert_effective(c, &e, &state, &json).await?;
+                let resource = format!("{}/revisions/{}", effective_name(ics, &trust), e.revision);
+                w.audit(
+                    "config.lapse",
+                    &resource,
+                    format!(
+                        "{trust} effective revision {} published by the system: {} ({} changes)",
+                        e.revision,
+                        e.reason,
+                        e.changes.len()
+                    ),
+                );
+                w.event(
+                    ics,
+                    &effective_name(ics, &trust),
+                    PUBLISHED,
+                    (self.encode)(&e),
+                );
+                previous = e.clone();
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The variations of the ICS that lapsed after their trust's newest effective revision and
+    /// no later than `until`: per trust, the keys lapsing at each instant, in order.
+    pub(super) async fn lapses_due(
+        &self,
+        c: &impl ConnectionTrait,
+        ics: &str,
+        until: DateTime<Utc>,
+    ) -> Result<BTreeMap<String, BTreeMap<DateTime<Utc>, BTreeSet<Key>>>> {
+        let mut expired: BTreeMap<String, Vec<(Key, DateTime<Utc>)>> = BTreeMap::new();
+        for (layer, key, at) in store::expired_variations(c, ics, until).await? {
+            if let Some(LayerId::Trust(trust)) = LayerId::parse(&layer) {
+                expired.entry(trust).or_default().push((key, at));
+            }
+        }
+        let mut due = BTreeMap::new();
+        for (trust, keys) in expired {
+            // A trust with no effective revision yet has had nothing applied to lapse.
+            let Some(head) = store::effective_head(c, ics, &trust, 0).await? else {
+                continue;
+            };
+            let mut instants: BTreeMap<DateTime<Utc>, BTreeSet<Key>> = BTreeMap::new();
+            for (key, at) in keys.into_iter().filter(|(_, at)| *at > head.publish_time) {
+                instants.entry(at).or_default().insert(key);
+            }
+            if !instants.is_empty() {
+                due.insert(trust, instants);
+            }
+        }
+        Ok(due)
+    }
+}
+
+/// Who publishes what no person did: the server itself.
+pub(super) fn system_person() -> Person {
+    Person {
+        issuer: "concordat".into(),
+        subject: "system".into(),
+        name: "Concordat".into(),
+    }
+}
+
+/// What a lapse revision says of itself: the instant, and each variation with the change request
+/// that approved it (the first 20; then how many more).
+fn lapse_reason(instant: DateTime<Utc>, overlay: &Content) -> String {
+    const NAMED: usize = 20;
+    let mut named: Vec<String> = overlay
+        .iter()
+        .take(NAMED)
+        .map(|(k, p)| format!("{k} (approved under {})", p.provenance.change_request))
+        .collect();
+    if overlay.len() > NAMED {
+        named.push(format!("and {} more", overlay.len() - NAMED));
+    }
+    format!(
+        "variations lapsed at {}: {}",
+        instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        named.join(", ")
+    )
 }
 
 fn len(content: &Content) -> i64 {

@@ -393,6 +393,7 @@ mod tests {
                 change_request: "icss/QUE/changeRequests/7".into(),
             },
             ignored: None,
+            variation: crate::domain::layer::Variation::default(),
         };
         let object = json!({
             "kind": "alert-rule", "key": "allergy", "source": "override", "layer_revision": 4,

@@ -21,6 +21,7 @@ pub(super) fn changes_json(changes: &[Change<Entry>]) -> Result<String> {
                 owner: e.owner,
                 description: e.description,
                 suppress: e.suppress,
+                variation: e.variation,
             }
         })
         .collect();
@@ -39,6 +40,7 @@ pub(super) fn changes_of(text: &str) -> Result<Vec<Change<Entry>>> {
                 owner: s.owner,
                 description: s.description,
                 suppress: s.suppress,
+                variation: s.variation,
             };
             match s.op.as_str() {
                 "add" => Ok(Change::Add(key, entry)),

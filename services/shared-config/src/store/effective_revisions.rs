@@ -35,6 +35,7 @@ pub(super) fn effective_of(m: effective::Model) -> Result<EffectiveRevision> {
             name: m.publisher_name,
         },
         publish_time: m.publish_time,
+        reason: m.reason,
     })
 }
 
@@ -75,6 +76,7 @@ pub async fn insert_effective<C: ConnectionTrait>(
         publisher_name: Set(e.publisher.name.clone()),
         publish_time: Set(e.publish_time),
         changes: Set(changes_json.to_owned()),
+        reason: Set(e.reason.clone()),
     }
     .insert(c)
     .await
@@ -113,6 +115,7 @@ pub async fn effective_head<C: ConnectionTrait>(
             E::PublisherIssuer,
             E::PublisherName,
             E::PublishTime,
+            E::Reason,
         ])
         .column_as(Expr::val("[]"), E::Changes.as_str())
         .column_as(Expr::val(Option::<Vec<u8>>::None), E::Lthash.as_str())

@@ -56,6 +56,10 @@ pub mod item {
         pub description: String,
         pub suppress: bool,
         pub change_request: String,
+        /// The variation's terms as JSON (empty: none).
+        #[sea_orm(column_type = "Text")]
+        pub variation: String,
+        pub expire_time: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -157,6 +161,9 @@ pub mod effective {
         pub changes: String,
         /// The effective content's LtHash state (2,048 bytes).
         pub lthash: Option<Vec<u8>>,
+        /// Why the system published it, when no changeset did (a variation's lapse).
+        #[sea_orm(column_type = "Text")]
+        pub reason: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,32 @@ pub(super) struct StoredChange {
     pub(super) description: String,
     #[serde(default)]
     pub(super) suppress: bool,
+    #[serde(default, skip_serializing_if = "Variation::is_empty")]
+    pub(super) variation: Variation,
+}
+
+/// A variation's terms as stored beside its expiry: the rationale, hazard and review date as
+/// JSON (empty when none is set), the expiry in its own column.
+pub(super) fn terms_json(v: &Variation) -> Result<String> {
+    let terms = Variation {
+        expire_time: None,
+        ..v.clone()
+    };
+    if terms.is_empty() {
+        return Ok(String::new());
+    }
+    json_of("variation terms", &terms)
+}
+
+/// The variation of a stored row: its terms and expiry.
+pub(super) fn variation_of(terms: &str, expire_time: Option<DateTime<Utc>>) -> Result<Variation> {
+    let mut v: Variation = if terms.is_empty() {
+        Variation::default()
+    } else {
+        parse("variation terms", terms)?
+    };
+    v.expire_time = expire_time;
+    Ok(v)
 }
 
 /// Rows whose `(kind, key)` comes after `after`: a row comparison, so a page starts where the key
@@ -52,6 +78,7 @@ pub(super) fn placed_of(m: item::Model) -> Result<(Key, Placed)> {
                 owner: m.owner,
                 description: m.description,
                 suppress: m.suppress,
+                variation: variation_of(&m.variation, m.expire_time)?,
             },
             provenance: Provenance {
                 revision: u64::try_from(m.from_revision).unwrap_or_default(),
@@ -83,9 +110,68 @@ pub async fn content<C: ConnectionTrait>(
         .collect()
 }
 
+/// [`content`] as it was stored before variations had terms (the columns of `m0001`): what the
+/// migrations before `m0005_variations` read, when the later columns do not exist yet.
+pub(super) async fn content_before_variations<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    layer: &LayerId,
+    revision: i64,
+) -> Result<Content> {
+    if revision <= 0 {
+        return Ok(Content::new());
+    }
+    type Row = (
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        bool,
+        String,
+    );
+    let rows: Vec<Row> = content_query(ics, layer, revision, None, None, None)
+        .select_only()
+        .columns([
+            item::Column::Kind,
+            item::Column::ItemKey,
+            item::Column::FromRevision,
+            item::Column::Value,
+            item::Column::Governance,
+            item::Column::Owner,
+            item::Column::Description,
+            item::Column::Suppress,
+            item::Column::ChangeRequest,
+        ])
+        .into_tuple()
+        .all(c)
+        .await?;
+    rows.into_iter()
+        .map(
+            |(kind, key, from, value, governance, owner, description, suppress, cr)| {
+                let entry = Entry {
+                    value: parse("item value", &value)?,
+                    governance: parse_governance(&governance)?,
+                    owner,
+                    description,
+                    suppress,
+                    variation: Variation::default(),
+                };
+                let provenance = Provenance {
+                    revision: u64::try_from(from).unwrap_or_default(),
+                    change_request: cr,
+                };
+                Ok((Key { kind, key }, Placed { entry, provenance }))
+            },
+        )
+        .collect()
+}
+
 /// [`content`] as resolving reads it (effective configurations, their hashes and exports): the
-/// value, governance, suppression and provenance of each entry, without its owner and
-/// description, which are left empty. Fewer columns read and decoded per row.
+/// value, governance, suppression, variation and provenance of each entry, without its owner
+/// and description, which are left empty. Fewer columns read and decoded per row.
 pub async fn resolving_content<C: ConnectionTrait>(
     c: &C,
     ics: &str,
@@ -113,7 +199,17 @@ pub async fn resolving_rows<C: ConnectionTrait>(
     if revision <= 0 {
         return Ok(Vec::new());
     }
-    type Row = (String, String, i64, String, String, bool, String);
+    type Row = (
+        String,
+        String,
+        i64,
+        String,
+        String,
+        bool,
+        String,
+        String,
+        Option<DateTime<Utc>>,
+    );
     let rows: Vec<Row> = content_query(ics, layer, revision, kind_filter, after, limit)
         .select_only()
         .columns([
@@ -124,13 +220,25 @@ pub async fn resolving_rows<C: ConnectionTrait>(
             item::Column::Governance,
             item::Column::Suppress,
             item::Column::ChangeRequest,
+            item::Column::Variation,
+            item::Column::ExpireTime,
         ])
         .into_tuple()
         .all(c)
         .await?;
     rows.into_iter()
         .map(
-            |(kind, key, from_revision, value, governance, suppress, change_request)| {
+            |(
+                kind,
+                key,
+                from_revision,
+                value,
+                governance,
+                suppress,
+                change_request,
+                terms,
+                expires,
+            )| {
                 Ok((
                     Key { kind, key },
                     Placed {
@@ -140,6 +248,7 @@ pub async fn resolving_rows<C: ConnectionTrait>(
                             owner: String::new(),
                             description: String::new(),
                             suppress,
+                            variation: variation_of(&terms, expires)?,
                         },
                         provenance: Provenance {
                             revision: u64::try_from(from_revision).unwrap_or_default(),
@@ -292,6 +401,8 @@ pub async fn write_items<C: ConnectionTrait>(
                 description: Set(e.description.clone()),
                 suppress: Set(e.suppress),
                 change_request: Set(change_request.to_owned()),
+                variation: Set(terms_json(&e.variation)?),
+                expire_time: Set(e.variation.expire_time),
             });
         }
     }
@@ -314,6 +425,36 @@ pub async fn write_items<C: ConnectionTrait>(
         item::Entity::insert_many(chunk).exec(c).await?;
     }
     Ok(())
+}
+
+/// The current overlay entries of an ICS whose variation expires at `until` or before, as
+/// `(trust, key, expiry)` in expiry order: read through `sc_items_expiring`, so what it costs
+/// follows the variations expired, not the items.
+pub async fn expired_variations<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, Key, DateTime<Utc>)>> {
+    let rows: Vec<(String, String, String, Option<DateTime<Utc>>)> = item::Entity::find()
+        .select_only()
+        .columns([
+            item::Column::Layer,
+            item::Column::Kind,
+            item::Column::ItemKey,
+            item::Column::ExpireTime,
+        ])
+        .filter(item::Column::ExpireTime.lte(until))
+        .filter(item::Column::Ics.eq(ics))
+        .filter(item::Column::ToRevision.is_null())
+        .filter(item::Column::Layer.ne(LayerId::Baseline.as_str()))
+        .order_by_asc(item::Column::ExpireTime)
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(layer, kind, key, expiry)| Some((layer, Key { kind, key }, expiry?)))
+        .collect())
 }
 
 /// The keys of a layer changed by revisions after `base` up to `head`.

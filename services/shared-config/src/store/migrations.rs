@@ -20,6 +20,7 @@ concordat_platform::migrator! {
         M0002PeopleByIssuer = "m0002_people_by_issuer",
         M0003IncrementalHashes = "m0003_incremental_hashes",
         M0004ItemsByOpeningRevision = "m0004_items_by_opening_revision",
+        M0005Variations = "m0005_variations",
     ]
 }
 
@@ -231,6 +232,39 @@ impl MigrationTrait for M0004ItemsByOpeningRevision {
                 "sc_items",
                 &["ics", "layer", "from_revision", "kind", "item_key"],
             ))
+            .await
+    }
+}
+
+/// A trust's overlay entry becomes a governed variation: its terms (rationale, hazard, review
+/// date) and its expiry, found by expiry so that lapses due are read without a scan; an
+/// effective revision says why the system published it (a lapse) when no changeset did.
+#[async_trait::async_trait]
+impl MigrationTrait for M0005Variations {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [
+            col("variation").text().not_null().default(""),
+            col("expire_time").timestamp_with_time_zone().null(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Alias::new("sc_items"))
+                        .add_column(column.to_owned())
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_index(index("sc_items_expiring", "sc_items", &["expire_time"]))
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("sc_effective"))
+                    .add_column(col("reason").text().not_null().default(""))
+                    .to_owned(),
+            )
             .await
     }
 }

@@ -174,34 +174,31 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
         |id: &str| LayerId::parse(id).ok_or_else(|| StoreError::Corrupt("layer", id.to_owned()));
     for row in revision::Entity::find().all(c).await? {
         let layer = layer_of(&row.layer)?;
-        let content = content(c, &row.ics, &layer, row.revision, None, None, None).await?;
+        let content = content_before_variations(c, &row.ics, &layer, row.revision).await?;
         let state = layer_lthash(&content);
         let count = i64::try_from(content.len()).unwrap_or(i64::MAX);
         finish_revision(c, &row.ics, &layer, row.revision, &state, count).await?;
     }
-    for row in effective::Entity::find().all(c).await? {
-        let baseline = resolving_content(
-            c,
-            &row.ics,
-            &LayerId::Baseline,
-            row.baseline_revision,
-            None,
-            None,
-            None,
-        )
-        .await?;
-        let overlay_id = LayerId::Trust(row.trust.clone());
-        let overlay = resolving_content(
-            c,
-            &row.ics,
-            &overlay_id,
-            row.overlay_revision,
-            None,
-            None,
-            None,
-        )
-        .await?;
-        let resolved = resolve_contents(baseline, overlay);
+    for row in effective::Entity::find()
+        .select_only()
+        .columns([
+            effective::Column::Ics,
+            effective::Column::Trust,
+            effective::Column::Revision,
+            effective::Column::BaselineRevision,
+            effective::Column::OverlayRevision,
+            effective::Column::PublishTime,
+        ])
+        .into_tuple::<(String, String, i64, i64, i64, DateTime<Utc>)>()
+        .all(c)
+        .await?
+    {
+        let (ics, trust, revision, baseline_revision, overlay_revision, publish_time) = row;
+        let baseline =
+            content_before_variations(c, &ics, &LayerId::Baseline, baseline_revision).await?;
+        let overlay_id = LayerId::Trust(trust.clone());
+        let overlay = content_before_variations(c, &ics, &overlay_id, overlay_revision).await?;
+        let resolved = resolve_contents(baseline, overlay, publish_time);
         let state = lthash_of(&values(resolved.iter().map(|(k, r)| (k, &r.value))));
         effective::Entity::update_many()
             .col_expr(
@@ -209,9 +206,9 @@ pub async fn rehash_all<C: ConnectionTrait>(c: &C) -> Result<()> {
                 Expr::value(state.checksum()),
             )
             .col_expr(effective::Column::Lthash, Expr::value(state.to_bytes()))
-            .filter(effective::Column::Ics.eq(&row.ics))
-            .filter(effective::Column::Trust.eq(&row.trust))
-            .filter(effective::Column::Revision.eq(row.revision))
+            .filter(effective::Column::Ics.eq(&ics))
+            .filter(effective::Column::Trust.eq(&trust))
+            .filter(effective::Column::Revision.eq(revision))
             .exec(c)
             .await?;
     }
