@@ -1078,6 +1078,62 @@ async fn snapshots_import_and_export_round_trip(backend: TestBackend) {
         .unwrap()
         .into_inner();
     assert_eq!(exported.content_hash, snapshot.content_hash);
+    // Items the import counted as nonconforming are marked so in the export, and only they.
+    let lines: Value = serde_json::from_str(&exported.bundle_json).unwrap();
+    let marked: Vec<&str> = lines["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["nonconforming"] == json!(true))
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked, ["local-fluids", "u-and-e"]);
+    // The ICS's event stream carries the publish (one effective revision per trust) and the
+    // import, in order, each with its cursor.
+    let mut events = rgn
+        .clone()
+        .watch_config_events(pb::WatchConfigEventsRequest {
+            parent: "icss/QUE".into(),
+            cursor: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    while seen.len() < TRUSTS.len() + 1 {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .unwrap();
+        seen.push(event);
+    }
+    assert!(seen.windows(2).all(|w| w[0].cursor < w[1].cursor));
+    use pb::watch_config_events_response::Resource;
+    let mut published: Vec<String> = seen[..TRUSTS.len()]
+        .iter()
+        .map(|e| match &e.resource {
+            Some(Resource::EffectiveRevision(r)) => {
+                assert_eq!(e.kind, "effectiveConfig.published");
+                r.trust.clone()
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    published.sort();
+    assert_eq!(published, ["RGM", "RGN", "RGT", "RT1"]);
+    let last = &seen[TRUSTS.len()];
+    assert_eq!(last.kind, "snapshot.imported");
+    assert_eq!(last.resource, Some(Resource::Snapshot(snapshot.clone())));
+    let refused = rgn
+        .clone()
+        .watch_config_events(pb::WatchConfigEventsRequest {
+            parent: "icss/QUE".into(),
+            cursor: -1,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&refused), ["cursor"]);
     // An effective configuration exported, then imported as a snapshot, keeps its content hash.
     let effective_bundle = rgn
         .clone()

@@ -11,7 +11,7 @@ mod publishing;
 mod snapshots;
 
 use convert::*;
-pub use convert::{effective_revision_pb, encode_effective, json_of, value_of};
+pub use convert::{effective_revision_pb, encode_effective, encode_snapshot, json_of, value_of};
 
 pub use error::name_reason;
 
@@ -112,6 +112,10 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "WatchEffectiveConfig",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "WatchConfigEvents",
         allowed: Allowed::Authenticated,
     },
     Permission {
@@ -299,6 +303,16 @@ impl SharedConfigService for Api {
         req: Request<pb::WatchEffectiveConfigRequest>,
     ) -> Reply<WatchStream> {
         effective::watch_effective_config(self, req).await
+    }
+
+    type WatchConfigEventsStream =
+        concordat_platform::events::WatchStream<pb::WatchConfigEventsResponse>;
+
+    async fn watch_config_events(
+        &self,
+        req: Request<pb::WatchConfigEventsRequest>,
+    ) -> Reply<Self::WatchConfigEventsStream> {
+        effective::watch_config_events(self, req).await
     }
 
     async fn import_snapshot(

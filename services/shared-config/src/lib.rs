@@ -31,7 +31,10 @@ pub fn service(
         platform.page_tokens.clone(),
         platform.federation.clone(),
         change_requests,
-        grpc::encode_effective,
+        service::Encoders {
+            effective: grpc::encode_effective,
+            snapshot: grpc::encode_snapshot,
+        },
     );
     let cases = Arc::new(cases);
     spawn_lapses(cases.clone(), platform.drain.clone());

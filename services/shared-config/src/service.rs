@@ -147,6 +147,16 @@ type Result<T, E = ConfigError> = std::result::Result<T, E>;
 /// Encodes an effective revision for the outbox (the gRPC message), supplied by the adapter.
 pub type EncodeEffective = fn(&EffectiveRevision) -> Vec<u8>;
 
+/// How the adapter encodes the resources events carry: the payloads of [`PUBLISHED`] and
+/// [`SNAPSHOT_IMPORTED`] events.
+#[derive(Clone, Copy)]
+pub struct Encoders {
+    /// An effective revision.
+    pub effective: EncodeEffective,
+    /// A snapshot.
+    pub snapshot: fn(&Snapshot) -> Vec<u8>,
+}
+
 /// A changeset and what it would do to each trust's effective configuration.
 pub struct Rendered {
     /// The changeset.
@@ -268,6 +278,9 @@ pub const PAGE_BYTES: usize = 2 << 20;
 /// revision as `encode_effective` makes it.
 pub const PUBLISHED: &str = "effectiveConfig.published";
 
+/// The kind of the event each imported snapshot is announced by; its payload is the snapshot.
+pub const SNAPSHOT_IMPORTED: &str = "snapshot.imported";
+
 /// How many bytes one difference (key, before, after) takes on the wire, supplied by the adapter.
 pub type DiffSize = fn(&Key, Option<&Value>, Option<&Value>) -> usize;
 
@@ -320,7 +333,7 @@ pub struct SharedConfig {
     tokens: PageTokens,
     federation: Arc<Federation>,
     change_requests: Arc<dyn ChangeRequests>,
-    encode: EncodeEffective,
+    encode: Encoders,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
@@ -413,7 +426,7 @@ impl SharedConfig {
         tokens: PageTokens,
         federation: Arc<Federation>,
         change_requests: Arc<dyn ChangeRequests>,
-        encode: EncodeEffective,
+        encode: Encoders,
     ) -> Self {
         Self {
             name_reason,

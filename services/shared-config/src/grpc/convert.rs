@@ -656,6 +656,11 @@ pub(super) fn resolved_pb(k: &Key, r: &Resolved) -> pb::EffectiveItem {
     }
 }
 
+/// A snapshot as its [`crate::service::SNAPSHOT_IMPORTED`] event carries it.
+pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
+    snapshot_pb(s).encode_to_vec()
+}
+
 pub(super) fn snapshot_pb(s: &Snapshot) -> pb::Snapshot {
     pb::Snapshot {
         name: format!("icss/{}/snapshots/{}", s.ics, s.id),

@@ -96,3 +96,30 @@ fn published_revision(payload: &[u8]) -> Option<(i64, pb::EffectiveRevision)> {
     let e = pb::EffectiveRevision::decode(payload).ok()?;
     Some((e.revision, e))
 }
+
+pub(super) async fn watch_config_events(
+    api: &Api,
+    req: Request<pb::WatchConfigEventsRequest>,
+) -> Reply<concordat_platform::events::WatchStream<pb::WatchConfigEventsResponse>> {
+    use pb::watch_config_events_response::Resource;
+    use prost::Message;
+    let ctx = RequestContext::of(&req)?;
+    let pb::WatchConfigEventsRequest { parent, cursor } = req.into_inner();
+    let events = api.cases.watch_events(&ctx, &parent, cursor).await?;
+    Ok(watch_response(events, |event| {
+        let resource = match event.kind.as_str() {
+            crate::service::SNAPSHOT_IMPORTED => {
+                pb::Snapshot::decode(event.payload.as_slice()).map(Resource::Snapshot)
+            }
+            _ => pb::EffectiveRevision::decode(event.payload.as_slice())
+                .map(Resource::EffectiveRevision),
+        }
+        .map_err(concordat_platform::error::ApiError::internal)?;
+        Ok(pb::WatchConfigEventsResponse {
+            cursor: event.seq,
+            kind: event.kind,
+            event_time: Some(ts(event.created_at)),
+            resource: Some(resource),
+        })
+    }))
+}

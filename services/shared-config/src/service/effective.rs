@@ -331,6 +331,22 @@ impl SharedConfig {
         Ok((page, next))
     }
 
+    /// Streams every event of an ICS (new effective revisions, imported snapshots) after
+    /// `cursor`: the retained backlog, then live.
+    pub async fn watch_events(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+        cursor: i64,
+    ) -> Result<concordat_platform::events::EventStream> {
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        if cursor < 0 {
+            return Err(invalid("cursor", "must not be negative"));
+        }
+        Ok(self.writer.outbox().watch(ics, cursor).await?)
+    }
+
     /// Streams a trust's effective revisions after `from`, then new ones as they commit, each as
     /// `stored` makes it of a stored revision. A revision published after the watch began is
     /// taken from its event's payload by `published` (its revision number and message), so

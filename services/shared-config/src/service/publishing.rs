@@ -356,7 +356,7 @@ impl SharedConfig {
                 ics,
                 &effective_name(ics, &trust),
                 PUBLISHED,
-                (self.encode)(&e),
+                (self.encode.effective)(&e),
             );
             effective.push(e);
         }
@@ -442,7 +442,7 @@ impl SharedConfig {
                     ics,
                     &effective_name(ics, &trust),
                     PUBLISHED,
-                    (self.encode)(&e),
+                    (self.encode.effective)(&e),
                 );
                 previous = e.clone();
                 out.push(e);

@@ -45,11 +45,7 @@ impl SharedConfig {
         let kinds = compile_kinds(&store::kinds(self.db().conn(), &ics).await?);
         let nonconforming = items
             .iter()
-            .filter(|(k, v)| {
-                kinds
-                    .get(&k.kind)
-                    .is_none_or(|kind| !kind.check("", v).is_empty())
-            })
+            .filter(|(k, v)| !conforms(&kinds, k, v))
             .count();
         self.writer
             .write(ctx, request_id, |w| async move {
@@ -67,9 +63,16 @@ impl SharedConfig {
                     import_time: now,
                 };
                 store::insert_snapshot(w.txn(), &snapshot, &items).await?;
+                let name = format!("icss/{ics}/snapshots/{}", snapshot.id);
+                w.event(
+                    &ics,
+                    &name,
+                    SNAPSHOT_IMPORTED,
+                    (self.encode.snapshot)(&snapshot),
+                );
                 w.audit(
                     "snapshot.import",
-                    &format!("icss/{ics}/snapshots/{}", snapshot.id),
+                    &name,
                     format!(
                         "snapshot of {trust}'s build imported: {} items, {} nonconforming",
                         snapshot.item_count, snapshot.nonconforming_count
@@ -257,8 +260,14 @@ impl SharedConfig {
                 let items =
                     store::snapshot_items(c, &snapshot.ics, &snapshot.id, after, Some(limit + 1))
                         .await?;
+                // An item whose kind is unknown or whose value breaks its kind's schema is marked,
+                // so a reader (convergence) counts it as the import did.
+                let kinds = compile_kinds(&store::kinds(c, &snapshot.ics).await?);
                 let items = items.into_iter().map(|(k, v)| {
-                    let item = json!({"kind": k.kind, "key": k.key, "value": v});
+                    let mut item = json!({"kind": k.kind, "key": k.key, "value": v});
+                    if !conforms(&kinds, &k, &item["value"]) {
+                        item["nonconforming"] = json!(true);
+                    }
                     (k, item.to_string())
                 });
                 Ok(ExportSource::limited(
@@ -274,6 +283,13 @@ impl SharedConfig {
             )),
         }
     }
+}
+
+/// Whether a snapshot's `value` at `key` is of a registered kind and satisfies its schema.
+fn conforms(kinds: &BTreeMap<String, ConfigKind>, key: &Key, value: &Value) -> bool {
+    kinds
+        .get(&key.kind)
+        .is_some_and(|kind| kind.check("", value).is_empty())
 }
 
 /// A bundle of `header` (a JSON object) with `items` last, one item per line, ending before it
