@@ -30,6 +30,14 @@ pub mod changecontrol {
     }
 }
 
+/// `concordat.convergence.*`: each trust's build against the governed baseline, and plans.
+pub mod convergence {
+    /// `concordat.convergence.v1`.
+    pub mod v1 {
+        tonic::include_proto!("concordat.convergence.v1");
+    }
+}
+
 /// `concordat.sharedconfig.*`: the ICS baseline, trust overlays and governed publishing.
 pub mod sharedconfig {
     /// `concordat.sharedconfig.v1`.

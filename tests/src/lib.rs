@@ -9,6 +9,8 @@
     missing_docs
 )]
 
+pub mod world;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,6 +22,7 @@ use concordat_platform::identity::dev_issuer::TokenRequest;
 use concordat_platform::server::Platform;
 use concordat_platform::testkit::{TestBackend, TestDb};
 use concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient;
+use concordat_proto::convergence::v1::convergence_service_client::ConvergenceServiceClient;
 use concordat_proto::platform::v1 as pb;
 use concordat_proto::sharedconfig::v1::shared_config_service_client::SharedConfigServiceClient;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -80,7 +83,13 @@ pub struct Options {
     pub replica_of: Option<String>,
     /// How often watchers poll for other replicas' events (`events.poll_interval`).
     pub poll_interval: Duration,
+    /// The targets served, as `serve --target` takes them (`all` by default).
+    pub targets: &'static str,
 }
+
+/// The targets of shared configuration and what it calls, without convergence: for tests that
+/// count a process's statements, which convergence's follower would add to.
+pub const CONFIG_TARGETS: &str = "platform,change-control,shared-config";
 
 impl Default for Options {
     fn default() -> Self {
@@ -95,6 +104,7 @@ impl Default for Options {
             read_cache_bytes: Config::default().server.read_cache_bytes,
             replica_of: None,
             poll_interval: Duration::from_secs(1),
+            targets: "all",
         }
     }
 }
@@ -143,8 +153,8 @@ impl TestServer {
             std::fs::write(&path, text).unwrap();
             config.federation = Some(path);
         }
-        // Every target in one process, registered as `serve --target all` registers them.
-        let all = concordat::REGISTRY.select("all").unwrap();
+        // The targets in one process, registered as `serve --target` registers them.
+        let all = concordat::REGISTRY.select(options.targets).unwrap();
         let platform = Platform::start(
             config,
             &concordat_platform::registry::Registry::migrations(&all),
@@ -261,6 +271,11 @@ impl TestServer {
     /// A shared-configuration client sending `token`.
     pub fn shared_config(&self, token: &str) -> SharedConfigClient {
         SharedConfigServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
+    /// A convergence client sending `token`.
+    pub fn convergence(&self, token: &str) -> ConvergenceClient {
+        ConvergenceServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
     }
 
     /// A platform client sending `token`.
@@ -397,6 +412,9 @@ pub type ChangeControlClient = ChangeControlServiceClient<InterceptedService<Cha
 
 /// A shared-configuration client sending a token.
 pub type SharedConfigClient = SharedConfigServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// A convergence client with a bearer token.
+pub type ConvergenceClient = ConvergenceServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// The fields of a status's `BadRequest` violations, in order.
 pub fn fields(status: &tonic::Status) -> Vec<String> {

@@ -263,6 +263,30 @@ resource_name! {
     parent IcsName { ics };
 }
 
+// ---------------------------------------------------------------------------------------------
+// concordat.convergence.v1
+// ---------------------------------------------------------------------------------------------
+
+resource_name! {
+    /// A trust of an ICS, `icss/{ics}/trusts/{trust}` (its ODS code): the parent of its
+    /// assessments.
+    TrustName { ics, trust } = "icss/{ics}/trusts/{trust}",
+    parent IcsName { ics };
+}
+
+resource_name! {
+    /// A recorded assessment of a trust's build, `icss/{ics}/trusts/{trust}/assessments/{assessment}`.
+    AssessmentName { ics, trust, assessment } =
+        "icss/{ics}/trusts/{trust}/assessments/{assessment}",
+    parent TrustName { ics, trust };
+}
+
+resource_name! {
+    /// An ICS's convergence scoring settings, `icss/{ics}/convergenceSettings` (a singleton).
+    ConvergenceSettingsName { ics } = "icss/{ics}/convergenceSettings",
+    parent IcsName { ics };
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -270,7 +294,7 @@ mod tests {
 
     /// Parses `text` as any name of this module, returning its `Display` form.
     fn parse_any(text: &str) -> Option<String> {
-        let parsers: [fn(&str) -> Option<String>; 15] = [
+        let parsers: [fn(&str) -> Option<String>; 18] = [
             |t| IcsName::parse("n", t).ok().map(|n| n.to_string()),
             |t| AuditEntryName::parse("n", t).ok().map(|n| n.to_string()),
             |t| {
@@ -302,6 +326,13 @@ mod tests {
                     .ok()
                     .map(|n| n.to_string())
             },
+            |t| TrustName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| AssessmentName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| {
+                ConvergenceSettingsName::parse("n", t)
+                    .ok()
+                    .map(|n| n.to_string())
+            },
         ];
         parsers.iter().find_map(|p| p(text))
     }
@@ -315,6 +346,8 @@ mod tests {
             include_str!("../../../proto/concordat/changecontrol/v1/changecontrol_service.proto"),
             include_str!("../../../proto/concordat/sharedconfig/v1/resources.proto"),
             include_str!("../../../proto/concordat/sharedconfig/v1/sharedconfig_service.proto"),
+            include_str!("../../../proto/concordat/convergence/v1/resources.proto"),
+            include_str!("../../../proto/concordat/convergence/v1/convergence_service.proto"),
         ];
         let mut seen = 0;
         for proto in protos {

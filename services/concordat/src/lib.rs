@@ -9,6 +9,7 @@ pub const SERVICES: &[Service] = &[
     concordat_platform::api::SERVICE,
     concordat_change_control::SERVICE,
     concordat_shared_config::SERVICE,
+    concordat_convergence::SERVICE,
 ];
 
 /// The registry over [`SERVICES`].
@@ -51,7 +52,7 @@ mod tests {
         assert_eq!(named, ["change-control", "shared-config"]);
         let err = REGISTRY.select("benefits").unwrap_err();
         assert!(
-            err.contains("platform, change-control, shared-config"),
+            err.contains("platform, change-control, shared-config, convergence"),
             "{err}"
         );
         let mut config = Config::default();

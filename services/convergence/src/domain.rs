@@ -2,3 +2,4 @@
 
 pub mod assessment;
 pub mod plan;
+pub mod records;

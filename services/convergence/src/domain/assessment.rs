@@ -40,6 +40,24 @@ impl Class {
         Class::Nonconforming,
     ];
 
+    /// Its name, as stored and as the proto's enum value without its prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Aligned => "ALIGNED",
+            Class::VariedApproved => "VARIED_APPROVED",
+            Class::VariedExpired => "VARIED_EXPIRED",
+            Class::Divergent => "DIVERGENT",
+            Class::Missing => "MISSING",
+            Class::LocalOnly => "LOCAL_ONLY",
+            Class::Nonconforming => "NONCONFORMING",
+        }
+    }
+
+    /// The class named `name` ([`Class::name`]).
+    pub fn parse(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// Whether the key counts against the trust: it is governed and the build is not what was
     /// approved.
     pub fn is_gap(self) -> bool {
@@ -61,6 +79,29 @@ pub enum GovernanceClass {
     Overridable,
 }
 
+impl GovernanceClass {
+    /// Every governance class.
+    pub const ALL: [GovernanceClass; 3] = [
+        GovernanceClass::Locked,
+        GovernanceClass::Bounded,
+        GovernanceClass::Overridable,
+    ];
+
+    /// Its name, as stored and as the proto's enum value without its prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            GovernanceClass::Locked => "LOCKED",
+            GovernanceClass::Bounded => "BOUNDED",
+            GovernanceClass::Overridable => "OVERRIDABLE",
+        }
+    }
+
+    /// The governance class named `name` ([`GovernanceClass::name`]).
+    pub fn parse(name: &str) -> Option<GovernanceClass> {
+        GovernanceClass::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 /// What a trust's variation does with a key.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Varied<V> {
@@ -78,6 +119,25 @@ pub struct Variation<V> {
     pub varied: Varied<V>,
     /// Whether it is in force at the assessment's time.
     pub in_force: bool,
+}
+
+impl<V> Variation<V> {
+    /// A trust's variation that lapses at `expires`, of a baseline key governed as `governance`
+    /// (`None`: the baseline lacks the key), as it stands at `at`: in force while shared
+    /// configuration's one rule ([`concordat_shared_config::domain::layer::in_force`]) says so
+    /// and the baseline admits a variation at all (a locked key admits none).
+    pub fn at(
+        varied: Varied<V>,
+        expires: Option<chrono::DateTime<chrono::Utc>>,
+        governance: Option<GovernanceClass>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let admitted = governance != Some(GovernanceClass::Locked);
+        Variation {
+            varied,
+            in_force: admitted && concordat_shared_config::domain::layer::in_force(expires, at),
+        }
+    }
 }
 
 /// What is known of one key: the baseline's value and governance, the trust's variation, the
@@ -173,12 +233,17 @@ impl Counts {
 
     /// Adds one key.
     pub fn add(&mut self, class: Class, governed: bool, weight: f64) {
-        *self.by_class.entry(class).or_insert(0) += 1;
+        self.add_many(class, governed, weight, 1);
+    }
+
+    /// Adds `n` keys alike.
+    pub fn add_many(&mut self, class: Class, governed: bool, weight: f64, n: u64) {
+        *self.by_class.entry(class).or_insert(0) += n;
         if governed {
-            self.governed += 1;
-            self.governed_weight += weight;
+            self.governed += n;
+            self.governed_weight += weight * n as f64;
             if class.is_gap() {
-                self.gap_weight += weight;
+                self.gap_weight += weight * n as f64;
             }
         }
     }
@@ -351,6 +416,75 @@ pub fn score(counts: &Counts, grid: &Grid) -> Scores {
     }
 }
 
+/// Keys per class and governance class (`None`: governed by nothing): what an assessment
+/// records, so that its scores can be made again with whatever weights the ICS sets later.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tally(BTreeMap<(Class, Option<GovernanceClass>), u64>);
+
+impl Tally {
+    /// Adds one key of `class`, governed as `governance`.
+    pub fn add(&mut self, class: Class, governance: Option<GovernanceClass>) {
+        self.add_many(class, governance, 1);
+    }
+
+    /// Adds `n` keys alike.
+    pub fn add_many(&mut self, class: Class, governance: Option<GovernanceClass>, n: u64) {
+        if n > 0 {
+            *self.0.entry((class, governance)).or_insert(0) += n;
+        }
+    }
+
+    /// Adds another tally.
+    pub fn merge(&mut self, other: &Tally) {
+        for ((class, governance), n) in &other.0 {
+            self.add_many(*class, *governance, *n);
+        }
+    }
+
+    /// Every (class, governance, keys), in order.
+    pub fn entries(&self) -> impl Iterator<Item = (Class, Option<GovernanceClass>, u64)> + '_ {
+        self.0.iter().map(|((c, g), n)| (*c, *g, *n))
+    }
+
+    /// Keys of `class`, however governed.
+    pub fn of(&self, class: Class) -> u64 {
+        self.entries()
+            .filter(|(c, _, _)| *c == class)
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// The counts and weights under `weights`.
+    pub fn counts(&self, weights: &Weights) -> Counts {
+        let mut counts = Counts::default();
+        for (class, governance, n) in self.entries() {
+            let weight = weights.of(governance.unwrap_or(GovernanceClass::Overridable));
+            counts.add_many(class, governance.is_some(), weight, n);
+        }
+        counts
+    }
+}
+
+/// Classifies every key of a trust and tallies them per domain: `domain_of` names the clinical
+/// domain of a key's kind. Returns each key's class, and the tally per domain.
+pub fn tally<K, V: PartialEq>(
+    keys: impl IntoIterator<Item = (K, KeyFacts<V>)>,
+    domain_of: impl Fn(&K) -> String,
+) -> (Vec<(K, Class)>, BTreeMap<String, Tally>) {
+    let mut classes = Vec::new();
+    let mut cells: BTreeMap<String, Tally> = BTreeMap::new();
+    for (key, facts) in keys {
+        let class = classify(&facts);
+        let governance = facts.governed().then(|| facts.governance());
+        cells
+            .entry(domain_of(&key))
+            .or_default()
+            .add(class, governance);
+        classes.push((key, class));
+    }
+    (classes, cells)
+}
+
 /// Classifies every key of a trust and counts them per domain: `domain_of` names the clinical
 /// domain of a key's kind. Returns each key's class, and the counts per domain.
 pub fn assess<K: Ord + Clone, V: PartialEq>(
@@ -358,17 +492,11 @@ pub fn assess<K: Ord + Clone, V: PartialEq>(
     domain_of: impl Fn(&K) -> String,
     weights: &Weights,
 ) -> (Vec<(K, Class)>, BTreeMap<String, Counts>) {
-    let mut classes = Vec::new();
-    let mut cells: BTreeMap<String, Counts> = BTreeMap::new();
-    for (key, facts) in keys {
-        let class = classify(&facts);
-        cells.entry(domain_of(&key)).or_default().add(
-            class,
-            facts.governed(),
-            weights.of(facts.governance()),
-        );
-        classes.push((key, class));
-    }
+    let (classes, tallies) = tally(keys, domain_of);
+    let cells = tallies
+        .into_iter()
+        .map(|(domain, t)| (domain, t.counts(weights)))
+        .collect();
     (classes, cells)
 }
 

@@ -1,0 +1,313 @@
+//! The gRPC adapter: `ConvergenceService` implemented over the use cases. Converts proto ↔
+//! domain and nothing more; every rule lives in the domain and the use cases.
+
+mod convert;
+mod error;
+
+pub use convert::{encode_assessment, encode_settings};
+
+use std::sync::Arc;
+
+use concordat_platform::authz::{Allowed, Permission, RequestContext};
+use concordat_platform::error::ApiError;
+use concordat_platform::events::{WatchStream, watch_response};
+use concordat_platform::identity::Role;
+use concordat_proto::convergence::v1 as pb;
+use pb::convergence_service_server::ConvergenceService;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use convert::*;
+
+use crate::domain::assessment::Band;
+use crate::service::{Convergence, ConvergenceError, DivergenceQuery, SettingsUpdate};
+
+/// Who may call which convergence RPC. Every caller reads only its own ICS (checked in the use
+/// cases); only an ICS admin sets the scoring settings.
+pub const PERMISSIONS: &[Permission] = &[
+    Permission {
+        method: "GetConvergenceMatrix",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListAssessments",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "GetAssessment",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListDivergences",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "AssessSnapshot",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "GetConvergenceSettings",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "UpdateConvergenceSettings",
+        allowed: Allowed::Roles(&[Role::IcsAdmin]),
+    },
+    Permission {
+        method: "WatchConvergence",
+        allowed: Allowed::Authenticated,
+    },
+];
+
+/// The service implementation.
+pub struct Api {
+    cases: Arc<Convergence>,
+}
+
+impl Api {
+    /// Over the use cases.
+    pub fn new(cases: Arc<Convergence>) -> Self {
+        Self { cases }
+    }
+}
+
+/// What a handler answers.
+type Reply<T> = Result<Response<T>, Status>;
+
+fn status(err: ConvergenceError) -> Status {
+    ApiError::from(err).into_status()
+}
+
+#[tonic::async_trait]
+impl ConvergenceService for Api {
+    async fn get_convergence_matrix(
+        &self,
+        req: Request<pb::GetConvergenceMatrixRequest>,
+    ) -> Reply<pb::GetConvergenceMatrixResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::GetConvergenceMatrixRequest { parent, as_of } = req.into_inner();
+        let (rows, settings, as_of) = self
+            .cases
+            .matrix(&ctx, &parent, time_of(as_of))
+            .await
+            .map_err(status)?;
+        let mut cells = Vec::new();
+        let mut domains = std::collections::BTreeSet::new();
+        let mut trust_totals = Vec::new();
+        for (trust, a) in &rows {
+            match a {
+                Some(a) => {
+                    for domain in a.cells.keys() {
+                        domains.insert(domain.clone());
+                        cells.push(cell_pb(a, Some(domain), &settings));
+                    }
+                    trust_totals.push(cell_pb(a, None, &settings));
+                }
+                None => trust_totals.push(pb::Cell {
+                    trust: trust.clone(),
+                    ..Default::default()
+                }),
+            }
+        }
+        Ok(Response::new(pb::GetConvergenceMatrixResponse {
+            cells,
+            trusts: rows.into_iter().map(|(t, _)| t).collect(),
+            domains: domains.into_iter().collect(),
+            trust_totals,
+            as_of: Some(ts(as_of)),
+        }))
+    }
+
+    async fn list_assessments(
+        &self,
+        req: Request<pb::ListAssessmentsRequest>,
+    ) -> Reply<pb::ListAssessmentsResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ListAssessmentsRequest {
+            parent,
+            domain,
+            page_size,
+            page_token,
+        } = req.into_inner();
+        let (list, settings, next_page_token) = self
+            .cases
+            .list_assessments(&ctx, &parent, page_size, &page_token)
+            .await
+            .map_err(status)?;
+        let domain = (!domain.is_empty()).then_some(domain.as_str());
+        Ok(Response::new(pb::ListAssessmentsResponse {
+            assessments: list
+                .iter()
+                .map(|a| assessment_pb(a, &settings, domain))
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_assessment(
+        &self,
+        req: Request<pb::GetAssessmentRequest>,
+    ) -> Reply<pb::GetAssessmentResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::GetAssessmentRequest { name } = req.into_inner();
+        let (a, settings) = self
+            .cases
+            .get_assessment(&ctx, &name)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::GetAssessmentResponse {
+            assessment: Some(assessment_pb(&a, &settings, None)),
+        }))
+    }
+
+    async fn list_divergences(
+        &self,
+        req: Request<pb::ListDivergencesRequest>,
+    ) -> Reply<pb::ListDivergencesResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ListDivergencesRequest {
+            parent,
+            domain,
+            class,
+            page_size,
+            page_token,
+        } = req.into_inner();
+        let query = DivergenceQuery {
+            parent: &parent,
+            domain: &domain,
+            class: class_of(class),
+            page_size,
+            page_token: &page_token,
+        };
+        let (assessment, list, next_page_token) = self
+            .cases
+            .list_divergences(&ctx, &query)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListDivergencesResponse {
+            divergences: list.iter().map(|d| divergence_pb(&assessment, d)).collect(),
+            next_page_token,
+            assessment,
+        }))
+    }
+
+    async fn assess_snapshot(
+        &self,
+        req: Request<pb::AssessSnapshotRequest>,
+    ) -> Reply<pb::AssessSnapshotResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let caller = caller(&req);
+        let pb::AssessSnapshotRequest { parent, as_of } = req.into_inner();
+        let (a, settings) = self
+            .cases
+            .assess_as_of(&ctx, &caller, &parent, time_of(as_of))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::AssessSnapshotResponse {
+            assessment: Some(assessment_pb(&a, &settings, None)),
+        }))
+    }
+
+    async fn get_convergence_settings(
+        &self,
+        req: Request<pb::GetConvergenceSettingsRequest>,
+    ) -> Reply<pb::GetConvergenceSettingsResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::GetConvergenceSettingsRequest { name } = req.into_inner();
+        let settings = self.cases.get_settings(&ctx, &name).await.map_err(status)?;
+        Ok(Response::new(pb::GetConvergenceSettingsResponse {
+            settings: Some(settings_pb(&settings)),
+        }))
+    }
+
+    async fn update_convergence_settings(
+        &self,
+        req: Request<pb::UpdateConvergenceSettingsRequest>,
+    ) -> Reply<pb::UpdateConvergenceSettingsResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::UpdateConvergenceSettingsRequest {
+            settings,
+            etag,
+            request_id,
+        } = req.into_inner();
+        let pb::ConvergenceSettings {
+            name,
+            weights,
+            bands,
+            etag: _,
+            update_time: _,
+        } = settings.unwrap_or_default();
+        let pb::Weights {
+            locked,
+            bounded,
+            overridable,
+        } = weights.unwrap_or_default();
+        let update = SettingsUpdate {
+            name,
+            weights: crate::domain::assessment::Weights {
+                locked,
+                bounded,
+                overridable,
+            },
+            bands: bands
+                .into_iter()
+                .map(|pb::Band { from, label }| Band { from, label })
+                .collect(),
+            etag,
+        };
+        self.cases
+            .update_settings(&ctx, update, &request_id, |s| {
+                pb::UpdateConvergenceSettingsResponse {
+                    settings: Some(settings_pb(s)),
+                }
+            })
+            .await
+            .map(Response::new)
+            .map_err(status)
+    }
+
+    type WatchConvergenceStream = WatchStream<pb::WatchConvergenceResponse>;
+
+    async fn watch_convergence(
+        &self,
+        req: Request<pb::WatchConvergenceRequest>,
+    ) -> Reply<Self::WatchConvergenceStream> {
+        use pb::watch_convergence_response::Resource;
+        let ctx = RequestContext::of(&req)?;
+        let pb::WatchConvergenceRequest { parent, cursor } = req.into_inner();
+        let events = self
+            .cases
+            .watch(&ctx, &parent, cursor)
+            .await
+            .map_err(status)?;
+        Ok(watch_response(events, |event| {
+            let resource = match event.kind.as_str() {
+                crate::service::SETTINGS_UPDATED => {
+                    pb::ConvergenceSettings::decode(event.payload.as_slice())
+                        .map(Resource::Settings)
+                }
+                _ => pb::Assessment::decode(event.payload.as_slice()).map(Resource::Assessment),
+            }
+            .map_err(ApiError::internal)?;
+            Ok(pb::WatchConvergenceResponse {
+                cursor: event.seq,
+                kind: event.kind,
+                event_time: Some(ts(event.created_at)),
+                resource: Some(resource),
+            })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_authorization_table_covers_every_rpc_exactly() {
+        concordat_platform::testkit::assert_permissions_cover(
+            <pb::convergence_service_server::ConvergenceServiceServer<Api> as tonic::server::NamedService>::NAME,
+            super::PERMISSIONS,
+        );
+    }
+}

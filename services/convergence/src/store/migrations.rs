@@ -1,0 +1,115 @@
+//! The convergence tables, with their own migrations table.
+
+use sea_orm::DbErr;
+use sea_orm_migration::prelude::*;
+
+use concordat_platform::migrations::schema::{col, index, pk};
+
+/// The outbox table of convergence events.
+pub const OUTBOX: &str = "cv_events";
+
+concordat_platform::migrator! {
+    /// Convergence's migrator.
+    Migrator in "concordat_convergence_migrations",
+    /// Applies convergence's pending migrations.
+    migrate,
+    [
+        M0001Initial = "m0001_initial",
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Initial {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let t = |name: &str| Table::create().table(Alias::new(name)).to_owned();
+        // One row per recorded assessment; `tally` holds, per domain, the keys per class and
+        // governance class, from which scores are made with the ICS's weights of the day.
+        manager
+            .create_table(
+                t("cv_assessments")
+                    .col(col("ics").string().not_null())
+                    .col(col("id").string().not_null())
+                    .col(col("trust").string().not_null())
+                    .col(col("snapshot").string().not_null())
+                    .col(col("baseline_revision").big_integer().not_null())
+                    .col(col("overlay_revision").big_integer().not_null())
+                    .col(col("assess_time").timestamp_with_time_zone().not_null())
+                    .col(col("record_time").timestamp_with_time_zone().not_null())
+                    .col(col("trigger").string().not_null())
+                    .col(col("trigger_seq").big_integer().not_null())
+                    .col(col("key_count").big_integer().not_null())
+                    .col(col("tally").text().not_null())
+                    .primary_key(&mut pk(&["ics", "id"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "cv_assessments_by_trust",
+                "cv_assessments",
+                &["ics", "trust", "assess_time", "id"],
+            ))
+            .await?;
+        // The keys of an assessment that are not ALIGNED.
+        manager
+            .create_table(
+                t("cv_divergences")
+                    .col(col("ics").string().not_null())
+                    .col(col("assessment").string().not_null())
+                    .col(col("kind").string().not_null())
+                    .col(col("item_key").string().not_null())
+                    .col(col("domain").string().not_null())
+                    .col(col("class").string().not_null())
+                    .col(col("governance").string().not_null())
+                    .col(col("baseline_value").text().null())
+                    .col(col("approved_value").text().null())
+                    .col(col("snapshot_value").text().null())
+                    .col(col("change_request").string().not_null())
+                    .col(col("expire_time").timestamp_with_time_zone().null())
+                    .col(col("variation_removes").boolean().not_null())
+                    .primary_key(&mut pk(&["ics", "assessment", "kind", "item_key"]))
+                    .to_owned(),
+            )
+            .await?;
+        // Where the follower of shared configuration's events is, per ICS.
+        manager
+            .create_table(
+                t("cv_follow")
+                    .col(col("ics").string().not_null())
+                    .col(col("cursor").big_integer().not_null())
+                    .col(col("update_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics"]))
+                    .to_owned(),
+            )
+            .await?;
+        // What the follower knows of each trust: its effective revision in force and its newest
+        // snapshot.
+        manager
+            .create_table(
+                t("cv_trusts")
+                    .col(col("ics").string().not_null())
+                    .col(col("trust").string().not_null())
+                    .col(col("baseline_revision").big_integer().not_null())
+                    .col(col("overlay_revision").big_integer().not_null())
+                    .col(col("effective_time").timestamp_with_time_zone().null())
+                    .col(col("snapshot").string().not_null())
+                    .col(col("snapshot_time").timestamp_with_time_zone().null())
+                    .primary_key(&mut pk(&["ics", "trust"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                t("cv_settings")
+                    .col(col("ics").string().not_null())
+                    .col(col("weights").text().not_null())
+                    .col(col("bands").text().not_null())
+                    .col(col("version").big_integer().not_null())
+                    .col(col("update_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics"]))
+                    .to_owned(),
+            )
+            .await?;
+        concordat_platform::events::create_outbox_table(manager, OUTBOX).await
+    }
+}

@@ -1,0 +1,618 @@
+//! Convergence planning through gRPC with development-issuer tokens, on SQLite and PostgreSQL:
+//! the convergence part of the golden scenario (assessments recorded by the follower as snapshots
+//! are imported and variations lapse, the matrix, divergences, the trajectory), as-of replay,
+//! followers on two replicas recording each event once, settings, and bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use concordat_e2e::world::*;
+use concordat_e2e::{ConvergenceClient, Options, TestServer, fields, reason};
+use concordat_platform::both_backends;
+use concordat_platform::testkit::TestBackend;
+use concordat_proto::convergence::v1 as cv;
+use concordat_proto::sharedconfig::v1 as pb;
+use concordat_shared_config::grpc::json_of;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tonic::Code;
+
+fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap(),
+    }
+}
+
+async fn import(w: &World, trust: &str, items: Value) -> pb::Snapshot {
+    w.config(trust, "automation", &format!("engine-{trust}"))
+        .import_snapshot(pb::ImportSnapshotRequest {
+            parent: "icss/QUE".into(),
+            snapshot: Some(pb::Snapshot {
+                trust: trust.into(),
+                display_name: "Production build".into(),
+                ..Default::default()
+            }),
+            bundle_json: json!({ "items": items }).to_string(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .snapshot
+        .unwrap()
+}
+
+/// The next assessment recorded of `trust` on `stream`.
+async fn recorded(
+    stream: &mut tonic::Streaming<cv::WatchConvergenceResponse>,
+    trust: &str,
+) -> cv::Assessment {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(20), stream.next())
+            .await
+            .expect("an assessment within 20 s")
+            .unwrap()
+            .unwrap();
+        if let Some(cv::watch_convergence_response::Resource::Assessment(a)) = event.resource
+            && a.trust == trust
+        {
+            assert_eq!(event.kind, "assessment.recorded");
+            return a;
+        }
+    }
+}
+
+async fn watch(client: &ConvergenceClient) -> tonic::Streaming<cv::WatchConvergenceResponse> {
+    client
+        .clone()
+        .watch_convergence(cv::WatchConvergenceRequest {
+            parent: "icss/QUE".into(),
+            cursor: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+fn count(cell: &cv::Cell, class: cv::KeyClass) -> i64 {
+    cell.counts
+        .iter()
+        .find(|c| c.class == class as i32)
+        .map_or(0, |c| c.count)
+}
+
+fn domain<'a>(a: &'a cv::Assessment, name: &str) -> &'a cv::Cell {
+    a.domains.iter().find(|d| d.domain == name).unwrap()
+}
+
+async fn divergences(
+    client: &ConvergenceClient,
+    parent: &str,
+    class: cv::KeyClass,
+) -> Vec<cv::Divergence> {
+    client
+        .clone()
+        .list_divergences(cv::ListDivergencesRequest {
+            parent: parent.into(),
+            class: class as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .divergences
+}
+
+fn baseline_items() -> Value {
+    json!([
+        {"kind": "alert-rule", "key": "allergy-interruptive", "value": {"enabled": true, "interrupt": true}},
+        {"kind": "alert-rule", "key": "sepsis-news2", "value": {"enabled": true, "threshold": 5}},
+        {"kind": "alert-rule", "key": "vte", "value": {"enabled": true}},
+        {"kind": "theatre-list", "key": "list-a", "value": {"enabled": true}},
+        {"kind": "theatre-list", "key": "list-b", "value": {"enabled": false}}
+    ])
+}
+
+/// The baseline (three medicines keys, two theatres keys) and RGM's variation of the sepsis
+/// threshold, lapsing at `expiry`.
+async fn publish_baseline(w: &World, expiry: chrono::DateTime<chrono::Utc>) -> String {
+    let rgt = w.engineer("RGT");
+    let medicines_cr = w.change_request(&TRUSTS, true).await;
+    let theatres_cr = w.change_request_of("theatres", &TRUSTS, true).await;
+    let add = |kind: &str, key: &str, value: Value, g| {
+        change(pb::Operation::Add, item(kind, key, value, g))
+    };
+    propose_and_publish(
+        &rgt,
+        "baseline",
+        &medicines_cr,
+        vec![
+            add(
+                "alert-rule",
+                "allergy-interruptive",
+                json!({"enabled": true, "interrupt": true}),
+                locked(),
+            ),
+            add(
+                "alert-rule",
+                "sepsis-news2",
+                json!({"enabled": true, "threshold": 5}),
+                bounded(3.0, 7.0),
+            ),
+            add("alert-rule", "vte", json!({"enabled": true}), None),
+        ],
+    )
+    .await;
+    propose_and_publish(
+        &rgt,
+        "baseline",
+        &theatres_cr,
+        vec![
+            add("theatre-list", "list-a", json!({"enabled": true}), None),
+            add("theatre-list", "list-b", json!({"enabled": false}), None),
+        ],
+    )
+    .await;
+    let variation_cr = w.change_request(&["RGM"], true).await;
+    let mut varied = item(
+        "alert-rule",
+        "sepsis-news2",
+        json!({"enabled": true, "threshold": 6}),
+        None,
+    );
+    varied.variation = Some(pb::Variation {
+        rationale: "Paediatric pathway".into(),
+        expire_time: Some(timestamp(expiry)),
+        ..Default::default()
+    });
+    propose_and_publish(
+        &w.engineer("RGM"),
+        "RGM",
+        &variation_cr,
+        vec![change(pb::Operation::Add, varied)],
+    )
+    .await;
+    variation_cr
+}
+
+async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let board = w.s.convergence(&w.token("RGT", "ics-admin", "admin"));
+    let mut events = watch(&board).await;
+    let expiry = chrono::Utc::now() + chrono::Duration::hours(1);
+    let variation_cr = publish_baseline(&w, expiry).await;
+
+    // RGN's build differs from the baseline at a known set of keys in two domains.
+    let rgn_build = json!([
+        {"kind": "alert-rule", "key": "allergy-interruptive", "value": {"enabled": true, "interrupt": true}},
+        {"kind": "alert-rule", "key": "sepsis-news2", "value": {"enabled": true, "threshold": 8}},
+        {"kind": "alert-rule", "key": "rgn-local", "value": {"enabled": true}},
+        {"kind": "alert-rule", "key": "broken", "value": {"threshold": "high"}},
+        {"kind": "theatre-list", "key": "list-a", "value": {"enabled": true}},
+        {"kind": "theatre-list", "key": "list-b", "value": {"enabled": true}}
+    ]);
+    let rgn_snapshot = import(&w, "RGN", rgn_build).await;
+    let first = recorded(&mut events, "RGN").await;
+    assert_eq!(first.snapshot, rgn_snapshot.name);
+    assert_eq!(first.trigger, "snapshot.imported");
+    let medicines = domain(&first, "medicines");
+    let theatres = domain(&first, "theatres");
+    use cv::KeyClass as K;
+    assert_eq!(
+        [
+            K::Aligned,
+            K::Divergent,
+            K::Missing,
+            K::LocalOnly,
+            K::Nonconforming
+        ]
+        .map(|k| count(medicines, k)),
+        [1, 1, 1, 1, 1],
+        "allergy aligned, sepsis divergent, vte missing, rgn-local local-only, broken nonconforming"
+    );
+    assert_eq!(
+        [K::Aligned, K::Divergent].map(|k| count(theatres, k)),
+        [1, 1]
+    );
+    assert_eq!(theatres.scores.as_ref().unwrap().convergence, 0.5);
+    // Convergence = aligned ÷ governed: medicines governs allergy, sepsis, vte.
+    assert_eq!(medicines.governed_count, 3);
+    let divergent: Vec<(String, String)> = divergences(&board, "icss/QUE/trusts/RGN", K::Divergent)
+        .await
+        .into_iter()
+        .map(|d| (d.key, d.domain))
+        .collect();
+    assert_eq!(
+        divergent,
+        [
+            ("sepsis-news2".to_owned(), "medicines".to_owned()),
+            ("list-b".to_owned(), "theatres".to_owned())
+        ]
+    );
+    let all = divergences(&board, &first.name, K::Unspecified).await;
+    assert_eq!(all.len(), 5, "every key but the two aligned ones");
+    let sepsis = all.iter().find(|d| d.key == "sepsis-news2").unwrap();
+    assert_eq!(
+        json_of(sepsis.baseline_value.clone().unwrap())["threshold"],
+        json!(5)
+    );
+    assert_eq!(
+        json_of(sepsis.snapshot_value.clone().unwrap())["threshold"],
+        json!(8)
+    );
+    assert_eq!(sepsis.governance, cv::GovernanceClass::Bounded as i32);
+
+    // RGM's build holds its approved variation: VARIED_APPROVED until the expiry.
+    let mut rgm_build = baseline_items();
+    rgm_build[1]["value"]["threshold"] = json!(6);
+    import(&w, "RGM", rgm_build).await;
+    let rgm = recorded(&mut events, "RGM").await;
+    assert_eq!(count(domain(&rgm, "medicines"), K::VariedApproved), 1);
+    let approved = divergences(&board, &rgm.name, K::VariedApproved).await;
+    assert_eq!(approved.len(), 1);
+    assert_eq!(approved[0].change_request, variation_cr);
+    assert_eq!(
+        approved[0].expire_time.map(|t| t.seconds),
+        Some(expiry.timestamp())
+    );
+    let scores = rgm.scores.clone().unwrap();
+    assert_eq!(scores.conformance, 1.0);
+    assert!(scores.convergence < 1.0);
+
+    // The matrix shows every trust × domain assessed, and nothing for the others.
+    let matrix = board
+        .clone()
+        .get_convergence_matrix(cv::GetConvergenceMatrixRequest {
+            parent: "icss/QUE".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cells: Vec<(String, String)> = matrix
+        .cells
+        .iter()
+        .map(|c| (c.trust.clone(), c.domain.clone()))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            ("RGM", "medicines"),
+            ("RGM", "theatres"),
+            ("RGN", "medicines"),
+            ("RGN", "theatres")
+        ]
+        .map(|(t, d)| (t.to_owned(), d.to_owned()))
+    );
+    assert_eq!(
+        matrix.trusts,
+        ["RGT", "RGM", "RGN", "RT1"],
+        "as the federation lists them"
+    );
+    assert_eq!(matrix.domains, ["medicines", "theatres"]);
+
+    // The variation expires: RGM's configuration lapses, and the follower assesses RGM's build
+    // again under the revision the system published — now VARIED_EXPIRED.
+    let before_expiry = expiry - chrono::Duration::minutes(1);
+    w.s.platform.clock.advance(Duration::from_secs(2 * 3600));
+    let lapsed = recorded(&mut events, "RGM").await;
+    assert_eq!(lapsed.trigger, "effectiveConfig.published");
+    assert_eq!(count(domain(&lapsed, "medicines"), K::VariedExpired), 1);
+    assert_eq!(count(domain(&lapsed, "medicines"), K::VariedApproved), 0);
+    assert!(lapsed.scores.unwrap().conformance < 1.0);
+    // As of before the expiry, the same build is assessed under the variation in force then.
+    let replay = board
+        .clone()
+        .assess_snapshot(cv::AssessSnapshotRequest {
+            parent: "icss/QUE/trusts/RGM".into(),
+            as_of: Some(timestamp(before_expiry)),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assessment
+        .unwrap();
+    assert_eq!(
+        (replay.name.as_str(), replay.trigger.as_str()),
+        ("", "asOf")
+    );
+    assert_eq!(count(domain(&replay, "medicines"), K::VariedApproved), 1);
+    // The matrix as of before the expiry still shows the approved variation.
+    let then = board
+        .clone()
+        .get_convergence_matrix(cv::GetConvergenceMatrixRequest {
+            parent: "icss/QUE".into(),
+            as_of: Some(timestamp(before_expiry + chrono::Duration::seconds(30))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rgm_then = then
+        .cells
+        .iter()
+        .find(|c| c.trust == "RGM" && c.domain == "medicines")
+        .unwrap();
+    assert_eq!(rgm_then.assessment, rgm.name);
+
+    // RGN corrects its build: its score rises in the trajectory.
+    import(&w, "RGN", baseline_items()).await;
+    let corrected = recorded(&mut events, "RGN").await;
+    assert_eq!(corrected.scores.clone().unwrap().convergence, 1.0);
+    let trajectory = board
+        .clone()
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            domain: "medicines".into(),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(trajectory.assessments.len(), 1);
+    assert_eq!(trajectory.assessments[0].name, corrected.name);
+    assert_eq!(trajectory.assessments[0].domains.len(), 1, "only medicines");
+    let older = board
+        .clone()
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            page_token: trajectory.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = older.assessments.iter().map(|a| a.name.as_str()).collect();
+    assert!(names.contains(&first.name.as_str()), "{names:?}");
+    let first_score = older
+        .assessments
+        .iter()
+        .find(|a| a.name == first.name)
+        .unwrap()
+        .scores
+        .clone()
+        .unwrap()
+        .convergence;
+    assert!(first_score < 1.0);
+
+    // Every assessment is in the audit chain, recorded by the service.
+    let audit =
+        w.s.platform(&w.token("RGT", "ics-admin", "admin"))
+            .list_audit_entries(concordat_proto::platform::v1::ListAuditEntriesRequest {
+                parent: "icss/QUE".into(),
+                action: "convergence.assess".into(),
+                page_size: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.resource == corrected.name && e.actor_subject == "convergence")
+    );
+}
+
+async fn followers_on_two_replicas_record_each_event_once(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let Some(replica) = TestServer::start(Options {
+        backend,
+        federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
+        replica_of: Some(w.s.database_url().to_owned()),
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let board = w.s.convergence(&w.token("RGT", "ics-admin", "admin"));
+    let mut events = watch(&board).await;
+    publish_baseline(&w, chrono::Utc::now() + chrono::Duration::days(30)).await;
+    for _ in 0..3 {
+        import(&w, "RGN", baseline_items()).await;
+        recorded(&mut events, "RGN").await;
+    }
+    // Both replicas' followers have seen every event; give the slower one time to try.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let list = replica
+        .convergence(&replica.token("RGT", &["ics-admin"], "admin"))
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assessments;
+    assert_eq!(
+        list.len(),
+        3,
+        "one assessment per import, whichever replica recorded it"
+    );
+    replica.stop().await;
+}
+
+async fn settings_and_bad_input(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let admin = w.s.convergence(&w.token("RGT", "ics-admin", "admin"));
+    let engineer =
+        w.s.convergence(&w.token("RGN", "trust-engineer", "engineer-RGN"));
+    let current = admin
+        .clone()
+        .get_convergence_settings(cv::GetConvergenceSettingsRequest {
+            name: "icss/QUE/convergenceSettings".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(current.weights.unwrap().locked, 3.0);
+    assert_eq!(current.bands.len(), 4);
+    let update = |etag: &str, weights: cv::Weights, bands: Vec<cv::Band>| {
+        cv::UpdateConvergenceSettingsRequest {
+            settings: Some(cv::ConvergenceSettings {
+                name: "icss/QUE/convergenceSettings".into(),
+                weights: Some(weights),
+                bands,
+                ..Default::default()
+            }),
+            etag: etag.into(),
+            request_id: String::new(),
+        }
+    };
+    let weights = cv::Weights {
+        locked: 5.0,
+        bounded: 2.0,
+        overridable: 1.0,
+    };
+    let bands = vec![
+        cv::Band {
+            from: 0.9,
+            label: "green".into(),
+        },
+        cv::Band {
+            from: 0.0,
+            label: "red".into(),
+        },
+    ];
+    let stored = admin
+        .clone()
+        .update_convergence_settings(update(&current.etag, weights, bands.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(stored.weights.unwrap().locked, 5.0);
+    assert_ne!(stored.etag, current.etag);
+    let stale = admin
+        .clone()
+        .update_convergence_settings(update(&current.etag, weights, bands.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (stale.code(), reason(&stale).as_str()),
+        (Code::Aborted, "ETAG_MISMATCH")
+    );
+    let bad = admin
+        .clone()
+        .update_convergence_settings(update(
+            &stored.etag,
+            cv::Weights {
+                locked: -1.0,
+                ..weights
+            },
+            vec![cv::Band {
+                from: 0.5,
+                label: "half".into(),
+            }],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(fields(&bad), ["settings.weights", "settings.bands"]);
+    let denied = engineer
+        .clone()
+        .update_convergence_settings(update(&stored.etag, weights, bands))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // Bad input: the field and the reason; another ICS is out of scope.
+    let parent = engineer
+        .clone()
+        .get_convergence_matrix(cv::GetConvergenceMatrixRequest {
+            parent: "icss".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&parent), ["parent"]);
+    let other = engineer
+        .clone()
+        .get_convergence_matrix(cv::GetConvergenceMatrixRequest {
+            parent: "icss/OTH".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (other.code(), reason(&other).as_str()),
+        (Code::PermissionDenied, "ICS_SCOPE")
+    );
+    let unknown_trust = engineer
+        .clone()
+        .assess_snapshot(cv::AssessSnapshotRequest {
+            parent: "icss/QUE/trusts/XXX".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&unknown_trust), ["parent"]);
+    let no_snapshot = engineer
+        .clone()
+        .assess_snapshot(cv::AssessSnapshotRequest {
+            parent: "icss/QUE/trusts/RT1".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (no_snapshot.code(), reason(&no_snapshot).as_str()),
+        (Code::FailedPrecondition, "NO_SNAPSHOT")
+    );
+    let none_yet = engineer
+        .clone()
+        .list_divergences(cv::ListDivergencesRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(none_yet.code(), Code::NotFound);
+    let missing = engineer
+        .clone()
+        .get_assessment(cv::GetAssessmentRequest {
+            name: "icss/QUE/trusts/RGN/assessments/nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let token = engineer
+        .clone()
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            page_token: "not-a-token".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&token), ["page_token"]);
+    let size = engineer
+        .clone()
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&size), ["page_size"]);
+}
+
+both_backends!(
+    golden_convergence,
+    the_convergence_part_of_the_golden_scenario
+);
+both_backends!(replicas, followers_on_two_replicas_record_each_event_once);
+both_backends!(settings, settings_and_bad_input);
