@@ -70,3 +70,44 @@ fn load_script_runs_on_postgres() {
         run(Some(url));
     }
 }
+
+/// The convergence load script (`tests/python/load_convergence.py`) runs end to end at a small
+/// size: it seeds 12 domains through the API, waits for the follower's assessments and checks
+/// each class it built the snapshots to have, then prints its table.
+fn run_convergence(postgres: Option<String>) {
+    let python = tests_dir().join("python/.venv/bin/python");
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(tests_dir().join("python/load_convergence.py"))
+        .arg("--concordat")
+        .arg(concordat_bin())
+        .args(["--items", "1200", "--trusts", "3", "--overrides", "60"])
+        .args(["--changeset-items", "600", "--repeat", "1"]);
+    if let Some(url) = &postgres {
+        cmd.args(["--postgres", url]);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for row in [
+        "1200 items × 3 trusts × 12 domains",
+        "| AssessSnapshot of RGM, as of now (not recorded) |",
+        "| follower: import answered → assessment recorded (median of 3 trusts) |",
+        "| GetConvergenceMatrix, 3 trusts × 12 domains |",
+        "| ListDivergences, every page of 1,000 |",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn convergence_load_script_runs_on_sqlite() {
+    run_convergence(None);
+}
+
+#[test]
+fn convergence_load_script_runs_on_postgres() {
+    if let Some(url) = concordat_platform::testkit::postgres_server() {
+        run_convergence(Some(url));
+    }
+}
