@@ -63,6 +63,19 @@ class ConvergenceRun(base.Run):
     def start(self) -> None:
         super().start()
         self.convergence = cv_grpc.ConvergenceServiceStub(self.channel)
+        # `dev token` finds the federation (all the trusts) through the configuration file.
+        config = self.dir / "config.toml"
+        federation = self.dir / "federation.toml"
+        config.write_text(f'federation = "{federation}"\n' + config.read_text())
+
+    def token(self, subject: str, trust: str, role: str) -> str:
+        cmd = [self.args.concordat, "dev", "token", "--config", str(self.dir / "config.toml")]
+        cmd += ["--data-dir", str(self.dir), "--trust", trust, "--role", role, "--subject", subject]
+        done = base.subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        check(done.returncode == 0, f"{' '.join(cmd)}: {done.stderr.strip()}")
+        token = done.stdout.strip().splitlines()[-1]
+        self.tokens[subject] = token
+        return token
 
     def approve_changes(self) -> dict[str, str]:
         """The design authority of every domain, and an approved change request per domain."""
@@ -249,22 +262,26 @@ class ConvergenceRun(base.Run):
             for name, n in self.expected(t).items():
                 check(counts.get(name, 0) == n, f"{trust}: {name} {counts.get(name, 0)}, expected {n}")
 
+    def reader(self):
+        """The reading connection, opened once (by the base script's first row read)."""
+        if not hasattr(self, "reading"):
+            self.row_read(self.trusts[0])
+        return self.reading
+
     def rows_of_assessment(self, trust: str) -> int:
         snapshot = self.snapshots[trust].rsplit("/", 1)[1]
-        self.row_read(trust)  # opens the reading connection
         sql = (
             "SELECT kind, item_key, value FROM sc_items WHERE ics = 'QUE' "
             f"AND layer IN ('baseline', '{trust}') AND to_revision IS NULL "
             "UNION ALL SELECT kind, item_key, value FROM sc_snapshot_items "
             f"WHERE ics = 'QUE' AND snapshot = '{snapshot}'"
         )
-        return len(self.reading.execute(sql).fetchall())
+        return len(self.reader().execute(sql).fetchall())
 
     def newest_assessment_rows(self) -> int:
-        self.row_read(self.trusts[0])
         n = 0
         for trust in self.trusts:
-            rows = self.reading.execute(
+            rows = self.reader().execute(
                 "SELECT id, tally FROM cv_assessments WHERE ics = 'QUE' AND trust = "
                 f"'{trust}' ORDER BY assess_time DESC, id DESC LIMIT 1"
             ).fetchall()
@@ -272,10 +289,9 @@ class ConvergenceRun(base.Run):
         return n
 
     def divergence_rows(self, trust: str) -> int:
-        self.row_read(trust)
         assessment = self.assessments[trust].name.rsplit("/", 1)[1]
         return len(
-            self.reading.execute(
+            self.reader().execute(
                 "SELECT * FROM cv_divergences WHERE ics = 'QUE' "
                 f"AND assessment = '{assessment}' ORDER BY kind, item_key"
             ).fetchall()
