@@ -176,6 +176,196 @@ async fn publish_baseline(w: &World, expiry: chrono::DateTime<chrono::Utc>) -> S
     variation_cr
 }
 
+fn milestone(
+    id: &str,
+    trust: &str,
+    domain: &str,
+    target: f64,
+    days: (f64, f64, f64),
+) -> cv::Milestone {
+    cv::Milestone {
+        id: id.into(),
+        trust: trust.into(),
+        domain: domain.into(),
+        target_convergence: target,
+        keys_in_scope: 3,
+        optimistic_days: days.0,
+        most_likely_days: days.1,
+        pessimistic_days: days.2,
+        ..Default::default()
+    }
+}
+
+fn dependency(a: &str, b: &str, kind: cv::DependencyKind, lag: f64) -> cv::Dependency {
+    cv::Dependency {
+        predecessor: a.into(),
+        successor: b.into(),
+        kind: kind as i32,
+        lag_days: lag,
+    }
+}
+
+async fn schedule(client: &ConvergenceClient, name: &str) -> cv::PlanSchedule {
+    client
+        .clone()
+        .schedule_convergence_plan(cv::ScheduleConvergencePlanRequest { name: name.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .schedule
+        .unwrap()
+}
+
+/// RGN's medicines, then RGM's medicines (finish to start), and RGT's theatres starting with RGN
+/// (start to start, two days' lead): scheduled, forecast, and edited within the rules.
+async fn plan_across_three_trusts(w: &World, board: &ConvergenceClient) -> String {
+    let start = chrono::Utc::now();
+    let mut rgn = milestone("rgn-medicines", "RGN", "medicines", 0.9, (10.0, 20.0, 40.0));
+    rgn.due_time = Some(timestamp(start + chrono::Duration::days(15)));
+    let plan = cv::ConvergencePlan {
+        display_name: "Medicines convergence".into(),
+        start_time: Some(timestamp(start)),
+        target_time: Some(timestamp(start + chrono::Duration::days(45))),
+        milestones: vec![
+            rgn,
+            milestone("rgm-medicines", "RGM", "medicines", 1.0, (5.0, 10.0, 20.0)),
+            milestone("rgt-theatres", "RGT", "theatres", 0.8, (5.0, 8.0, 12.0)),
+        ],
+        dependencies: vec![
+            dependency(
+                "rgn-medicines",
+                "rgm-medicines",
+                cv::DependencyKind::FinishToStart,
+                0.0,
+            ),
+            dependency(
+                "rgn-medicines",
+                "rgt-theatres",
+                cv::DependencyKind::StartToStart,
+                -2.0,
+            ),
+        ],
+        seed: 42,
+        ..Default::default()
+    };
+    let created = board
+        .clone()
+        .create_convergence_plan(cv::CreateConvergencePlanRequest {
+            parent: "icss/QUE".into(),
+            plan_id: "medicines-2026".into(),
+            plan: Some(plan.clone()),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(created.name, "icss/QUE/convergencePlans/medicines-2026");
+    let s = schedule(board, &created.name).await;
+    assert_eq!(s.critical_path, ["rgn-medicines", "rgm-medicines"]);
+    assert_eq!(s.critical_path_summary, "RGN medicines → RGM medicines");
+    let days = |t: &Option<prost_types::Timestamp>| {
+        (t.unwrap().seconds - start.timestamp()) as f64 / 86_400.0
+    };
+    assert!((days(&s.finish_time) - 30.0).abs() < 0.01, "20 + 10 days");
+    assert!(
+        s.milestones[0].at_risk,
+        "due at day 15, earliest finish day 20"
+    );
+    assert!(
+        (s.milestones[2].total_slack_days - 22.0).abs() < 1e-9,
+        "30 - 8"
+    );
+    let forecast = || async {
+        board
+            .clone()
+            .forecast_convergence_plan(cv::ForecastConvergencePlanRequest {
+                name: created.name.clone(),
+                iterations: 2_000,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .forecast
+            .unwrap()
+    };
+    let (f1, f2) = (forecast().await, forecast().await);
+    assert_eq!(f1, f2, "the stored seed gives the same forecast");
+    assert_eq!(f1.seed, 42);
+    let (p50, p85, p95) = (days(&f1.p50_time), days(&f1.p85_time), days(&f1.p95_time));
+    assert!(
+        15.0 <= p50 && p50 <= p85 && p85 <= p95 && p95 <= 60.0,
+        "{p50} {p85} {p95}"
+    );
+    assert!(f1.on_time_probability > 0.0 && f1.on_time_probability <= 1.0);
+    assert_eq!(
+        f1.criticality[0].index, 1.0,
+        "RGN's medicines is always critical"
+    );
+
+    // RGN's people change RGN's milestone, not RGM's; a cycle is refused, naming it.
+    let rgn_lead =
+        w.s.convergence(&w.token("RGN", "trust-digital-lead", "lead-RGN"));
+    let update = |p: cv::ConvergencePlan, etag: &str| cv::UpdateConvergencePlanRequest {
+        plan: Some(cv::ConvergencePlan {
+            name: created.name.clone(),
+            ..p
+        }),
+        etag: etag.into(),
+        request_id: String::new(),
+    };
+    let mut theirs = plan.clone();
+    theirs.milestones[1].most_likely_days = 12.0;
+    let refused = rgn_lead
+        .clone()
+        .update_convergence_plan(update(theirs, &created.etag))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused).as_str()),
+        (Code::PermissionDenied, "TRUST_SCOPE")
+    );
+    let mut ours = plan.clone();
+    ours.milestones[0].owner = "RGN digital lead".into();
+    let updated = rgn_lead
+        .clone()
+        .update_convergence_plan(update(ours, &created.etag))
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    assert_eq!(updated.milestones[0].owner, "RGN digital lead");
+    let stale = rgn_lead
+        .clone()
+        .update_convergence_plan(update(plan.clone(), &created.etag))
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+    let mut cyclic = plan.clone();
+    cyclic.dependencies.push(dependency(
+        "rgm-medicines",
+        "rgn-medicines",
+        cv::DependencyKind::FinishToStart,
+        0.0,
+    ));
+    let cycle = board
+        .clone()
+        .update_convergence_plan(update(cyclic, &updated.etag))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&cycle), ["plan.dependencies"]);
+    assert!(
+        cycle
+            .message()
+            .contains("rgm-medicines → rgn-medicines → rgm-medicines"),
+        "{}",
+        cycle.message()
+    );
+    created.name
+}
+
 async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
     let Some(w) = World::new(backend).await else {
         return;
@@ -337,9 +527,43 @@ async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
         .unwrap();
     assert_eq!(rgm_then.assessment, rgm.name);
 
+    // A plan of milestones across three trusts: the critical path, its P85 date, and RGN's
+    // milestone at risk until RGN's build reaches its target.
+    let plan_name = plan_across_three_trusts(&w, &board).await;
+
     // RGN corrects its build: its score rises in the trajectory.
     import(&w, "RGN", baseline_items()).await;
     let corrected = recorded(&mut events, "RGN").await;
+    // The milestone whose target RGN reached is achieved by that assessment, and no other.
+    let plan = board
+        .clone()
+        .get_convergence_plan(cv::GetConvergencePlanRequest {
+            name: plan_name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let achieved: Vec<(&str, &str)> = plan
+        .milestones
+        .iter()
+        .map(|m| (m.id.as_str(), m.achieved_by.as_str()))
+        .collect();
+    assert_eq!(
+        achieved,
+        [
+            ("rgn-medicines", corrected.name.as_str()),
+            ("rgm-medicines", ""),
+            ("rgt-theatres", "")
+        ]
+    );
+    let rescheduled = schedule(&board, &plan_name).await;
+    assert!(
+        !rescheduled.milestones[0].at_risk,
+        "achieved: no longer at risk"
+    );
+    assert!(rescheduled.milestones[0].achieved);
     assert_eq!(corrected.scores.clone().unwrap().convergence, 1.0);
     let trajectory = board
         .clone()
@@ -608,6 +832,89 @@ async fn settings_and_bad_input(backend: TestBackend) {
         .await
         .unwrap_err();
     assert_eq!(fields(&size), ["page_size"]);
+
+    // Plans: each field refused by name; an existing id, an unknown plan, a forecast too long.
+    let create = |id: &str, plan: cv::ConvergencePlan| cv::CreateConvergencePlanRequest {
+        parent: "icss/QUE".into(),
+        plan_id: id.into(),
+        plan: Some(plan),
+        request_id: String::new(),
+    };
+    let start = Some(timestamp(chrono::Utc::now()));
+    let one = cv::ConvergencePlan {
+        start_time: start,
+        milestones: vec![milestone("a", "RGN", "medicines", 0.9, (1.0, 2.0, 3.0))],
+        ..Default::default()
+    };
+    let bad_id = admin
+        .clone()
+        .create_convergence_plan(create("Bad Id", one.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&bad_id), ["plan_id"]);
+    let no_start = admin
+        .clone()
+        .create_convergence_plan(create(
+            "p",
+            cv::ConvergencePlan {
+                start_time: None,
+                dependencies: vec![dependency("a", "a", cv::DependencyKind::Unspecified, 0.0)],
+                ..one.clone()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        fields(&no_start),
+        ["plan.start_time", "plan.dependencies[0].kind"]
+    );
+    let by_trust = engineer
+        .clone()
+        .create_convergence_plan(create("p", one.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(by_trust.code(), Code::PermissionDenied);
+    admin
+        .clone()
+        .create_convergence_plan(create("p", one.clone()))
+        .await
+        .unwrap();
+    let twice = admin
+        .clone()
+        .create_convergence_plan(create("p", one))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (twice.code(), reason(&twice).as_str()),
+        (Code::AlreadyExists, "ALREADY_EXISTS")
+    );
+    let too_long = engineer
+        .clone()
+        .forecast_convergence_plan(cv::ForecastConvergencePlanRequest {
+            name: "icss/QUE/convergencePlans/p".into(),
+            iterations: 1_000_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&too_long), ["iterations"]);
+    let unknown = engineer
+        .clone()
+        .schedule_convergence_plan(cv::ScheduleConvergencePlanRequest {
+            name: "icss/QUE/convergencePlans/none".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let listed = engineer
+        .clone()
+        .list_convergence_plans(cv::ListConvergencePlansRequest {
+            parent: "icss/QUE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.plans.len(), 1);
 }
 
 both_backends!(

@@ -282,6 +282,12 @@ resource_name! {
 }
 
 resource_name! {
+    /// A convergence plan of an ICS, `icss/{ics}/convergencePlans/{plan}`.
+    ConvergencePlanName { ics, plan } = "icss/{ics}/convergencePlans/{plan}",
+    parent IcsName { ics };
+}
+
+resource_name! {
     /// An ICS's convergence scoring settings, `icss/{ics}/convergenceSettings` (a singleton).
     ConvergenceSettingsName { ics } = "icss/{ics}/convergenceSettings",
     parent IcsName { ics };
@@ -294,7 +300,7 @@ mod tests {
 
     /// Parses `text` as any name of this module, returning its `Display` form.
     fn parse_any(text: &str) -> Option<String> {
-        let parsers: [fn(&str) -> Option<String>; 18] = [
+        let parsers: [fn(&str) -> Option<String>; 19] = [
             |t| IcsName::parse("n", t).ok().map(|n| n.to_string()),
             |t| AuditEntryName::parse("n", t).ok().map(|n| n.to_string()),
             |t| {
@@ -328,6 +334,11 @@ mod tests {
             },
             |t| TrustName::parse("n", t).ok().map(|n| n.to_string()),
             |t| AssessmentName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| {
+                ConvergencePlanName::parse("n", t)
+                    .ok()
+                    .map(|n| n.to_string())
+            },
             |t| {
                 ConvergenceSettingsName::parse("n", t)
                     .ok()

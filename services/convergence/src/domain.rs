@@ -2,4 +2,5 @@
 
 pub mod assessment;
 pub mod plan;
+pub mod plans;
 pub mod records;

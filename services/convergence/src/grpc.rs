@@ -4,7 +4,7 @@
 mod convert;
 mod error;
 
-pub use convert::{encode_assessment, encode_settings};
+pub use convert::{encode_assessment, encode_plan, encode_settings};
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use convert::*;
 
 use crate::domain::assessment::Band;
-use crate::service::{Convergence, ConvergenceError, DivergenceQuery, SettingsUpdate};
+use crate::service::{Convergence, ConvergenceError, DivergenceQuery, PlanInput, SettingsUpdate};
 
 /// Who may call which convergence RPC. Every caller reads only its own ICS (checked in the use
 /// cases); only an ICS admin sets the scoring settings.
@@ -57,7 +57,35 @@ pub const PERMISSIONS: &[Permission] = &[
         method: "WatchConvergence",
         allowed: Allowed::Authenticated,
     },
+    Permission {
+        method: "CreateConvergencePlan",
+        allowed: Allowed::Roles(&[Role::IcsAdmin]),
+    },
+    Permission {
+        method: "GetConvergencePlan",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListConvergencePlans",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "UpdateConvergencePlan",
+        allowed: Allowed::Roles(PLAN_EDITORS),
+    },
+    Permission {
+        method: "ScheduleConvergencePlan",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ForecastConvergencePlan",
+        allowed: Allowed::Authenticated,
+    },
 ];
+
+/// Who may change a plan: an ICS admin any part, a trust's digital lead or engineer only their
+/// own trust's milestones (checked in the use case).
+const PLAN_EDITORS: &[Role] = &[Role::IcsAdmin, Role::TrustDigitalLead, Role::TrustEngineer];
 
 /// The service implementation.
 pub struct Api {
@@ -266,6 +294,122 @@ impl ConvergenceService for Api {
             .map_err(status)
     }
 
+    async fn create_convergence_plan(
+        &self,
+        req: Request<pb::CreateConvergencePlanRequest>,
+    ) -> Reply<pb::CreateConvergencePlanResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::CreateConvergencePlanRequest {
+            parent,
+            plan_id,
+            plan,
+            request_id,
+        } = req.into_inner();
+        let (_, plan) = plan_of(plan.unwrap_or_default()).map_err(status)?;
+        let input = PlanInput {
+            name: String::new(),
+            plan,
+            etag: String::new(),
+        };
+        self.cases
+            .create_plan(&ctx, (&parent, &plan_id), input, &request_id, |p| {
+                pb::CreateConvergencePlanResponse {
+                    plan: Some(plan_pb(p)),
+                }
+            })
+            .await
+            .map(Response::new)
+            .map_err(status)
+    }
+
+    async fn get_convergence_plan(
+        &self,
+        req: Request<pb::GetConvergencePlanRequest>,
+    ) -> Reply<pb::GetConvergencePlanResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::GetConvergencePlanRequest { name } = req.into_inner();
+        let p = self.cases.get_plan(&ctx, &name).await.map_err(status)?;
+        Ok(Response::new(pb::GetConvergencePlanResponse {
+            plan: Some(plan_pb(&p)),
+        }))
+    }
+
+    async fn list_convergence_plans(
+        &self,
+        req: Request<pb::ListConvergencePlansRequest>,
+    ) -> Reply<pb::ListConvergencePlansResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ListConvergencePlansRequest {
+            parent,
+            page_size,
+            page_token,
+        } = req.into_inner();
+        let (plans, next_page_token) = self
+            .cases
+            .list_plans(&ctx, &parent, page_size, &page_token)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListConvergencePlansResponse {
+            plans: plans.iter().map(plan_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_convergence_plan(
+        &self,
+        req: Request<pb::UpdateConvergencePlanRequest>,
+    ) -> Reply<pb::UpdateConvergencePlanResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::UpdateConvergencePlanRequest {
+            plan,
+            etag,
+            request_id,
+        } = req.into_inner();
+        let (name, plan) = plan_of(plan.unwrap_or_default()).map_err(status)?;
+        let input = PlanInput { name, plan, etag };
+        self.cases
+            .update_plan(&ctx, input, &request_id, |p| {
+                pb::UpdateConvergencePlanResponse {
+                    plan: Some(plan_pb(p)),
+                }
+            })
+            .await
+            .map(Response::new)
+            .map_err(status)
+    }
+
+    async fn schedule_convergence_plan(
+        &self,
+        req: Request<pb::ScheduleConvergencePlanRequest>,
+    ) -> Reply<pb::ScheduleConvergencePlanResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ScheduleConvergencePlanRequest { name } = req.into_inner();
+        let scheduled = self
+            .cases
+            .schedule_plan(&ctx, &name)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ScheduleConvergencePlanResponse {
+            schedule: Some(schedule_pb(&scheduled)),
+        }))
+    }
+
+    async fn forecast_convergence_plan(
+        &self,
+        req: Request<pb::ForecastConvergencePlanRequest>,
+    ) -> Reply<pb::ForecastConvergencePlanResponse> {
+        let ctx = RequestContext::of(&req)?;
+        let pb::ForecastConvergencePlanRequest { name, iterations } = req.into_inner();
+        let forecasted = self
+            .cases
+            .forecast_plan(&ctx, &name, iterations)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ForecastConvergencePlanResponse {
+            forecast: Some(forecast_pb(&forecasted)),
+        }))
+    }
+
     type WatchConvergenceStream = WatchStream<pb::WatchConvergenceResponse>;
 
     async fn watch_convergence(
@@ -285,6 +429,9 @@ impl ConvergenceService for Api {
                 crate::service::SETTINGS_UPDATED => {
                     pb::ConvergenceSettings::decode(event.payload.as_slice())
                         .map(Resource::Settings)
+                }
+                crate::service::PLAN_UPDATED | crate::service::MILESTONE_ACHIEVED => {
+                    pb::ConvergencePlan::decode(event.payload.as_slice()).map(Resource::Plan)
                 }
                 _ => pb::Assessment::decode(event.payload.as_slice()).map(Resource::Assessment),
             }

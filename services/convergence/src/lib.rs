@@ -36,6 +36,7 @@ pub fn service(
         service::Encoders {
             assessment: grpc::encode_assessment,
             settings: grpc::encode_settings,
+            plan: grpc::encode_plan,
         },
     ));
     service::spawn_followers(cases.clone(), platform.drain.clone());

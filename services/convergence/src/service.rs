@@ -5,10 +5,12 @@
 
 mod assessments;
 mod follower;
+mod plans;
 mod settings;
 
 pub use assessments::{DivergenceQuery, UNREGISTERED, assessment_name};
 pub use follower::spawn_followers;
+pub use plans::{Forecasted, MILESTONE_ACHIEVED, PLAN_UPDATED, PlanInput, Scheduled};
 pub use settings::{MAX_BANDS, SettingsUpdate};
 
 use std::sync::Arc;
@@ -59,6 +61,9 @@ pub enum ConvergenceError {
         /// The time asked.
         at: DateTime<Utc>,
     },
+    /// A resource of that name exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
     /// The etag sent is not the resource's.
     #[error("{0} has changed since it was read")]
     EtagMismatch(String),
@@ -122,6 +127,8 @@ pub struct Encoders {
     pub assessment: fn(&Assessment, &Settings) -> Vec<u8>,
     /// An ICS's settings.
     pub settings: fn(&Settings) -> Vec<u8>,
+    /// A convergence plan.
+    pub plan: fn(&crate::domain::plans::Plan) -> Vec<u8>,
 }
 
 /// The context the service's own writes run in (assessments the follower records): the server,

@@ -4,6 +4,9 @@
 pub mod migrations;
 
 mod entities;
+mod plans;
+
+pub use plans::{insert_plan, plan, plans, plans_awaiting, replace_plan, set_achieved};
 
 use std::collections::BTreeMap;
 

@@ -26,6 +26,13 @@ impl From<ConvergenceError> for ApiError {
                     at.to_rfc3339()
                 ),
             ),
+            ConvergenceError::AlreadyExists(name) => ApiError::new(
+                Code::AlreadyExists,
+                DOMAIN,
+                reason_of(R::AlreadyExists),
+                format!("{name} already exists"),
+            )
+            .with_metadata("resource", name),
             ConvergenceError::EtagMismatch(name) => ApiError::new(
                 Code::Aborted,
                 DOMAIN,

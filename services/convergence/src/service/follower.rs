@@ -226,6 +226,7 @@ impl Convergence {
                             ),
                         );
                         w.event(ics, &name, ASSESSMENT_RECORDED, (self.encode.assessment)(&a, &settings));
+                        self.achieve_milestones(&w, &a, &name, &settings).await?;
                         1
                     }
                     None => 0,

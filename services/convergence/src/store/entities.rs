@@ -130,3 +130,65 @@ pub mod settings {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// `cv_plans`.
+pub mod plan {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cv_plans")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ics: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub display_name: String,
+        pub start_time: DateTimeUtc,
+        pub target_time: Option<DateTimeUtc>,
+        pub seed: i64,
+        pub duration_source: String,
+        #[sea_orm(column_type = "Text")]
+        pub dependencies: String,
+        pub version: i64,
+        pub create_time: DateTimeUtc,
+        pub update_time: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cv_milestones`.
+pub mod milestone {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cv_milestones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ics: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub position: i32,
+        pub trust: String,
+        pub domain: String,
+        pub target_convergence: f64,
+        pub keys_in_scope: i64,
+        pub due_time: Option<DateTimeUtc>,
+        pub owner: String,
+        pub optimistic_days: f64,
+        pub most_likely_days: f64,
+        pub pessimistic_days: f64,
+        pub achieved_by: String,
+        pub achieve_time: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

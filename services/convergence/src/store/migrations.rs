@@ -15,6 +15,7 @@ concordat_platform::migrator! {
     migrate,
     [
         M0001Initial = "m0001_initial",
+        M0002Plans = "m0002_plans",
     ]
 }
 
@@ -111,5 +112,61 @@ impl MigrationTrait for M0001Initial {
             )
             .await?;
         concordat_platform::events::create_outbox_table(manager, OUTBOX).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Plans {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let t = |name: &str| Table::create().table(Alias::new(name)).to_owned();
+        // A plan; its dependencies as JSON (they are read and written with the plan, whole).
+        manager
+            .create_table(
+                t("cv_plans")
+                    .col(col("ics").string().not_null())
+                    .col(col("id").string().not_null())
+                    .col(col("display_name").string().not_null())
+                    .col(col("start_time").timestamp_with_time_zone().not_null())
+                    .col(col("target_time").timestamp_with_time_zone().null())
+                    .col(col("seed").big_integer().not_null())
+                    .col(col("duration_source").string().not_null())
+                    .col(col("dependencies").text().not_null())
+                    .col(col("version").big_integer().not_null())
+                    .col(col("create_time").timestamp_with_time_zone().not_null())
+                    .col(col("update_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics", "id"]))
+                    .to_owned(),
+            )
+            .await?;
+        // Its milestones, one row each, found by trust when an assessment may achieve them.
+        manager
+            .create_table(
+                t("cv_milestones")
+                    .col(col("ics").string().not_null())
+                    .col(col("plan").string().not_null())
+                    .col(col("id").string().not_null())
+                    .col(col("position").integer().not_null())
+                    .col(col("trust").string().not_null())
+                    .col(col("domain").string().not_null())
+                    .col(col("target_convergence").double().not_null())
+                    .col(col("keys_in_scope").big_integer().not_null())
+                    .col(col("due_time").timestamp_with_time_zone().null())
+                    .col(col("owner").string().not_null())
+                    .col(col("optimistic_days").double().not_null())
+                    .col(col("most_likely_days").double().not_null())
+                    .col(col("pessimistic_days").double().not_null())
+                    .col(col("achieved_by").string().not_null())
+                    .col(col("achieve_time").timestamp_with_time_zone().null())
+                    .primary_key(&mut pk(&["ics", "plan", "id"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(index(
+                "cv_milestones_by_trust",
+                "cv_milestones",
+                &["ics", "trust", "achieved_by"],
+            ))
+            .await
     }
 }
