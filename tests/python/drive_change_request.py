@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import secrets
 import subprocess
@@ -48,6 +49,7 @@ PERSONAS = {
     "board-chair": (None, "board-chair"),
     **{f"engineer-{t.lower()}": (t, "trust-engineer") for t in TRUSTS},
     "engine-rgm": ("RGM", "automation"),
+    "engine-rgn": ("RGN", "automation"),
 }
 
 PLATFORM_DOMAIN = "platform.concordat"
@@ -159,6 +161,9 @@ class Api:
         from concordat.changecontrol.v1 import changecontrol_service_pb2 as cc
         from concordat.changecontrol.v1 import changecontrol_service_pb2_grpc as cc_grpc
         from concordat.changecontrol.v1 import resources_pb2 as ccr
+        from concordat.convergence.v1 import convergence_service_pb2 as cv
+        from concordat.convergence.v1 import convergence_service_pb2_grpc as cv_grpc
+        from concordat.convergence.v1 import resources_pb2 as cvr
         from concordat.platform.v1 import platform_service_pb2 as pf
         from concordat.platform.v1 import platform_service_pb2_grpc as pf_grpc
         from concordat.platform.v1 import resources_pb2 as pfr
@@ -172,6 +177,7 @@ class Api:
         self.ed = error_details_pb2
         self.rpc_status = rpc_status
         self.cc, self.cc_grpc, self.ccr = cc, cc_grpc, ccr
+        self.cv, self.cv_grpc, self.cvr = cv, cv_grpc, cvr
         self.pf, self.pf_grpc, self.pfr = pf, pf_grpc, pfr
         self.sc, self.sc_grpc, self.scr = sc, sc_grpc, scr
         self.json_format, self.struct_pb2 = json_format, struct_pb2
@@ -296,7 +302,147 @@ def near_days_from_now(ts, days: int) -> bool:
     return abs(when - (now + dt.timedelta(days=days))) <= dt.timedelta(days=1)
 
 
-class Driver:
+class Convergence:
+    """The convergence part of the golden scenario, driven after the configuration part."""
+
+    def converge(self, cr) -> None:
+        api = self.api
+        sc, scr, cv, cvr = api.sc, api.scr, api.cv, api.cvr
+
+        # RGM's variation gets its terms, lapsing in a few seconds.
+        self.begin("r")
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=4)
+        change = self.item_change(
+            scr.OPERATION_MODIFY, "sepsis-news2", {"enabled": True, "threshold": 6}
+        )
+        change.item.variation.rationale = "Paediatric sepsis pathway"
+        change.item.variation.expire_time.FromDatetime(expiry)
+        cs = self.call(
+            "CreateChangeset",
+            "engineer-rgm",
+            sc.CreateChangesetRequest(
+                parent=self.parent, changeset=self.changeset("RGM", cr.name, [change]), request_id=rid()
+            ),
+            stub=self.config,
+        ).changeset
+        self.call(
+            "PublishChangeset",
+            "engineer-rgm",
+            sc.PublishChangesetRequest(name=cs.name, request_id=rid()),
+            stub=self.config,
+        )
+        self.ok("PublishChangeset as engineer-rgm: RGM's variation lapses in 4 s")
+
+        watch = self.convergence.WatchConvergence(
+            cv.WatchConvergenceRequest(parent=self.parent, cursor=0),
+            metadata=[("authorization", "Bearer " + self.tokens["ics-admin"])],
+            timeout=60,
+        )
+
+        def recorded(trust: str):
+            for event in watch:
+                if event.kind == "assessment.recorded" and event.assessment.trust == trust:
+                    return event.assessment
+            raise StepFailed(f"no assessment of {trust} recorded")
+
+        def counts(a, domain: str) -> dict:
+            cell = next(d for d in a.domains if d.domain == domain)
+            return {cvr.KeyClass.Name(getattr(c, "class")): c.count for c in cell.counts}
+
+        def snapshot(trust: str, items: list) -> None:
+            self.call(
+                "ImportSnapshot",
+                f"engine-{trust.lower()}",
+                sc.ImportSnapshotRequest(
+                    parent=self.parent,
+                    snapshot=scr.Snapshot(trust=trust, display_name="Production build"),
+                    bundle_json=json.dumps({"items": items}),
+                ),
+                stub=self.config,
+            )
+
+        allergy = {"kind": "alert-rule", "key": "allergy-interruptive",
+                   "value": {"enabled": True, "interrupt": True}}
+
+        def sepsis(threshold: int) -> dict:
+            return {"kind": "alert-rule", "key": "sepsis-news2",
+                    "value": {"enabled": True, "threshold": threshold}}
+
+        self.begin("s")
+        snapshot("RGN", [sepsis(8)])
+        rgn = recorded("RGN")
+        check_eq(
+            counts(rgn, "medicines"),
+            {"KEY_CLASS_DIVERGENT": 1, "KEY_CLASS_MISSING": 1},
+            "RGN's first assessment",
+        )
+        self.ok("ImportSnapshot as engine-rgn: assessed DIVERGENT at sepsis-news2, MISSING the allergy alert")
+
+        self.begin("t")
+        snapshot("RGM", [allergy, sepsis(6)])
+        rgm = recorded("RGM")
+        check_eq(counts(rgm, "medicines").get("KEY_CLASS_VARIED_APPROVED"), 1, "RGM before the expiry")
+        matrix = self.call(
+            "GetConvergenceMatrix", "ics-admin", cv.GetConvergenceMatrixRequest(parent=self.parent),
+            stub=self.convergence,
+        )
+        check_eq(sorted({c.trust for c in matrix.cells}), ["RGM", "RGN"], "the matrix's trusts")
+        self.ok("GetConvergenceMatrix: RGN divergent, RGM's variation VARIED_APPROVED")
+
+        self.begin("u")
+        lapsed = recorded("RGM")
+        check_eq(counts(lapsed, "medicines").get("KEY_CLASS_VARIED_EXPIRED"), 1, "RGM after the expiry")
+        self.ok("the variation lapsed: RGM assessed again, VARIED_EXPIRED")
+
+        self.begin("v")
+        start = dt.datetime.now(dt.timezone.utc)
+        plan = cvr.ConvergencePlan(display_name="Medicines convergence", seed=42)
+        plan.start_time.FromDatetime(start)
+        for mid, trust, domain, days in [
+            ("rgn-medicines", "RGN", "medicines", (10, 20, 40)),
+            ("rgm-medicines", "RGM", "medicines", (5, 10, 20)),
+            ("rgt-medicines", "RGT", "medicines", (2, 4, 8)),
+        ]:
+            plan.milestones.add(
+                id=mid, trust=trust, domain=domain, target_convergence=1.0,
+                optimistic_days=days[0], most_likely_days=days[1], pessimistic_days=days[2],
+            )
+        plan.dependencies.add(
+            predecessor="rgn-medicines", successor="rgm-medicines",
+            kind=cvr.DEPENDENCY_KIND_FINISH_TO_START,
+        )
+        created = self.call(
+            "CreateConvergencePlan", "ics-admin",
+            cv.CreateConvergencePlanRequest(parent=self.parent, plan_id=f"medicines-{secrets.token_hex(3)}", plan=plan, request_id=rid()),
+            stub=self.convergence,
+        ).plan
+        schedule = self.call(
+            "ScheduleConvergencePlan", "ics-admin",
+            cv.ScheduleConvergencePlanRequest(name=created.name), stub=self.convergence,
+        ).schedule
+        check_eq(schedule.critical_path_summary, "RGN medicines → RGM medicines", "the critical path")
+        forecast = self.call(
+            "ForecastConvergencePlan", "ics-admin",
+            cv.ForecastConvergencePlanRequest(name=created.name, iterations=2000), stub=self.convergence,
+        ).forecast
+        p85 = forecast.p85_time.ToDatetime(tzinfo=dt.timezone.utc)
+        check(start + dt.timedelta(days=15) <= p85 <= start + dt.timedelta(days=60), f"P85 {p85}")
+        self.ok(f"ScheduleConvergencePlan: {schedule.critical_path_summary}; P85 {p85:%Y-%m-%d}")
+
+        self.begin("w")
+        snapshot("RGN", [allergy, sepsis(5)])
+        corrected = recorded("RGN")
+        check(corrected.scores.convergence > rgn.scores.convergence, "RGN's score should rise")
+        achieved = self.call(
+            "GetConvergencePlan", "ics-admin", cv.GetConvergencePlanRequest(name=created.name),
+            stub=self.convergence,
+        ).plan.milestones[0]
+        check_eq(achieved.achieved_by, corrected.name, "rgn-medicines: achieved by")
+        watch.cancel()
+        self.ok("ImportSnapshot as engine-rgn, corrected: converged, and its milestone achieved by that assessment")
+
+
+class Driver(Convergence):
     def __init__(self, api: Api, args: argparse.Namespace):
         self.api = api
         self.args = args
@@ -305,6 +451,7 @@ class Driver:
         self.cc = api.cc_grpc.ChangeControlServiceStub(self.channel)
         self.platform = api.pf_grpc.PlatformServiceStub(self.channel)
         self.config = api.sc_grpc.SharedConfigServiceStub(self.channel)
+        self.convergence = api.cv_grpc.ConvergenceServiceStub(self.channel)
         self.tokens: dict[str, str] = {}
         self.step = "setup"
 
@@ -392,6 +539,7 @@ class Driver:
         cr = self.board_decision(cr)
         self.check_outcome_and_audit(cr)
         self.publish_configuration(da, cr)
+        self.converge(cr)
 
     def connect(self) -> None:
         self.begin("connect")
@@ -1226,7 +1374,7 @@ def main(argv: list[str]) -> int:
         driver.channel.close()
     print(
         "PASS: the change request went from DRAFT to APPROVED as the charter says, "
-        "and its configuration was published under it"
+        "its configuration was published under it, and convergence measured the trusts' builds"
     )
     return 0
 

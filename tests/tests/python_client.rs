@@ -1,7 +1,8 @@
 //! A client we did not write: the Python grpcio script (stubs generated from `proto/` by
 //! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, then the
-//! configuration part (baseline, a trust's variation, effective configs, watch, audit), against
-//! the server, on SQLite and on PostgreSQL.
+//! configuration part (baseline, a trust's variation, effective configs, watch, audit), then the
+//! convergence part (snapshots assessed, a variation lapsing, a plan's critical path and P85, a
+//! milestone achieved on evidence), against the server, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use concordat_e2e::{Options, TestServer, concordat_bin, tests_dir};
@@ -46,10 +47,17 @@ async fn drive(backend: TestBackend) {
         ),
         "{stdout}"
     );
+    for step in [
+        "ok   [u] the variation lapsed: RGM assessed again, VARIED_EXPIRED",
+        "ok   [v] ScheduleConvergencePlan: RGN medicines → RGM medicines; P85 ",
+        "ok   [w] ImportSnapshot as engine-rgn, corrected: converged, and its milestone achieved",
+    ] {
+        assert!(stdout.contains(step), "{step} missing from:\n{stdout}");
+    }
     assert!(
         stdout
             .trim_end()
-            .ends_with("and its configuration was published under it"),
+            .ends_with("and convergence measured the trusts' builds"),
         "{stdout}"
     );
 }
