@@ -422,6 +422,72 @@ async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
             ("list-b".to_owned(), "theatres".to_owned())
         ]
     );
+    // From the evidence, RGN's lead drafts a change request aligning the sepsis alert: drafted
+    // in change control, as the lead; nothing muted.
+    let lead =
+        w.s.convergence(&w.token("RGN", "trust-digital-lead", "lead-RGN"));
+    let propose = |keys: &[&str]| cv::ProposeChangeRequestRequest {
+        assessment: first.name.clone(),
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        intent: cv::ProposalIntent::Align as i32,
+        design_authority: w.da.clone(),
+        change_class: concordat_proto::changecontrol::v1::ChangeClass::Routine as i32,
+        ..Default::default()
+    };
+    let drafted = lead
+        .clone()
+        .propose_change_request(propose(&["alert-rule/sepsis-news2"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        drafted
+            .change_request
+            .starts_with("icss/QUE/changeRequests/")
+    );
+    assert!(
+        drafted
+            .description
+            .contains("alert-rule/sepsis-news2 (DIVERGENT)"),
+        "{}",
+        drafted.description
+    );
+    let cr = w
+        .changes("RGN", "trust-digital-lead", "lead-RGN")
+        .get_change_request(
+            concordat_proto::changecontrol::v1::GetChangeRequestRequest {
+                name: drafted.change_request.clone(),
+            },
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(
+        (
+            cr.title.as_str(),
+            cr.affected_trusts.clone(),
+            cr.configuration_items.clone()
+        ),
+        (
+            "Align RGN's medicines build with the baseline",
+            vec!["RGN".to_owned()],
+            vec!["alert-rule/sepsis-news2".to_owned()]
+        )
+    );
+    let spanning = lead
+        .clone()
+        .propose_change_request(propose(&["alert-rule/sepsis-news2", "theatre-list/list-b"]))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&spanning), ["keys"]);
+    let aligned = lead
+        .clone()
+        .propose_change_request(propose(&["alert-rule/allergy-interruptive", "nonsense"]))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&aligned), ["keys[0]", "keys[1]"]);
     let all = divergences(&board, &first.name, K::Unspecified).await;
     assert_eq!(all.len(), 5, "every key but the two aligned ones");
     let sepsis = all.iter().find(|d| d.key == "sepsis-news2").unwrap();

@@ -3,4 +3,5 @@
 pub mod assessment;
 pub mod plan;
 pub mod plans;
+pub mod proposal;
 pub mod records;

@@ -20,7 +20,9 @@ use tonic::{Request, Response, Status};
 use convert::*;
 
 use crate::domain::assessment::Band;
-use crate::service::{Convergence, ConvergenceError, DivergenceQuery, PlanInput, SettingsUpdate};
+use crate::service::{
+    Convergence, ConvergenceError, DivergenceQuery, PlanInput, Proposal, SettingsUpdate,
+};
 
 /// Who may call which convergence RPC. Every caller reads only its own ICS (checked in the use
 /// cases); only an ICS admin sets the scoring settings.
@@ -43,6 +45,10 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "AssessSnapshot",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ProposeChangeRequest",
         allowed: Allowed::Authenticated,
     },
     Permission {
@@ -216,6 +222,52 @@ impl ConvergenceService for Api {
             divergences: list.iter().map(|d| divergence_pb(&assessment, d)).collect(),
             next_page_token,
             assessment,
+        }))
+    }
+
+    async fn propose_change_request(
+        &self,
+        req: Request<pb::ProposeChangeRequestRequest>,
+    ) -> Reply<pb::ProposeChangeRequestResponse> {
+        use crate::domain::proposal::Intent;
+        let ctx = RequestContext::of(&req)?;
+        let caller = caller(&req);
+        let pb::ProposeChangeRequestRequest {
+            assessment,
+            keys,
+            intent,
+            design_authority,
+            change_class,
+            title,
+            request_id,
+        } = req.into_inner();
+        let intent = match pb::ProposalIntent::try_from(intent) {
+            Ok(pb::ProposalIntent::ApproveAsVariations) => Intent::ApproveAsVariations,
+            Ok(pb::ProposalIntent::Align) => Intent::Align,
+            _ => {
+                return Err(status(ConvergenceError::Invalid(vec![(
+                    "intent".into(),
+                    "is required".into(),
+                )])));
+            }
+        };
+        let proposal = Proposal {
+            assessment,
+            keys,
+            intent,
+            design_authority,
+            change_class,
+            title,
+        };
+        let (change_request, number, description) = self
+            .cases
+            .propose(&ctx, &caller, proposal, &request_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ProposeChangeRequestResponse {
+            change_request,
+            number,
+            description,
         }))
     }
 

@@ -20,18 +20,19 @@ use concordat_platform::server::Platform;
 use concordat_proto::convergence::v1::convergence_service_server::ConvergenceServiceServer;
 
 /// The convergence service over the platform's storage and federation, reading shared
-/// configuration through `shared`, with a follower per ICS; ready to add to a server builder with
-/// [`PERMISSIONS`].
+/// configuration through `shared` and drafting change requests through `change_control`, with
+/// its follower; ready to add to a server builder with [`PERMISSIONS`].
 pub fn service(
     platform: &Arc<Platform>,
     shared: Arc<dyn upstream::SharedConfigReads>,
+    change_control: Arc<dyn upstream::ChangeRequestDrafts>,
 ) -> ConvergenceServiceServer<grpc::Api> {
     let writer = platform.writer(store::migrations::OUTBOX, service::SERVICE);
     let cases = Arc::new(service::Convergence::new(
         writer,
         platform.page_tokens.clone(),
         platform.federation.clone(),
-        shared,
+        (shared, change_control),
         (platform.service_tokens.clone(), platform.verifier.clone()),
         service::Encoders {
             assessment: grpc::encode_assessment,
@@ -47,16 +48,18 @@ pub fn service(
 }
 
 /// Convergence's entry in the service registry: target `convergence`, which reads shared
-/// configuration (in this process, or at `upstream.shared-config`).
+/// configuration and drafts change requests in change control (in this process, or at
+/// `upstream.shared-config` and `upstream.change-control`).
 pub const SERVICE: concordat_platform::registry::Service = concordat_platform::registry::Service {
     target: "convergence",
     grpc_services: &[<ConvergenceServiceServer<grpc::Api> as tonic::server::NamedService>::NAME],
     migrations: &[migrate],
-    upstreams: &["shared-config"],
+    upstreams: &["change-control", "shared-config"],
     register: |r| {
         let shared = upstream::shared_config(r.upstream("shared-config")?);
+        let change_control = upstream::change_control(r.upstream("change-control")?);
         r.builder
-            .add_service(service(r.platform, shared), PERMISSIONS);
+            .add_service(service(r.platform, shared, change_control), PERMISSIONS);
         Ok(())
     },
 };

@@ -6,11 +6,13 @@
 mod assessments;
 mod follower;
 mod plans;
+mod proposals;
 mod settings;
 
 pub use assessments::{DivergenceQuery, UNREGISTERED, assessment_name};
 pub use follower::spawn_followers;
 pub use plans::{Forecasted, MILESTONE_ACHIEVED, PLAN_UPDATED, PlanInput, Scheduled};
+pub use proposals::Proposal;
 pub use settings::{MAX_BANDS, SettingsUpdate};
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use serde_json::{Value, json};
 
 use crate::domain::records::{Assessment, Settings};
 use crate::store::StoreError;
-use crate::upstream::{SharedConfigReads, UpstreamError};
+use crate::upstream::{ChangeRequestDrafts, SharedConfigReads, UpstreamError};
 
 /// The `ErrorInfo` domain of convergence errors.
 pub const DOMAIN: &str = "convergence.concordat";
@@ -67,6 +69,9 @@ pub enum ConvergenceError {
     /// The etag sent is not the resource's.
     #[error("{0} has changed since it was read")]
     EtagMismatch(String),
+    /// Change control refused to draft the change request (its status, as it answered).
+    #[error("change control: {0}")]
+    ChangeControl(tonic::Status),
     /// Shared configuration did not answer as asked.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
@@ -155,6 +160,7 @@ pub struct Convergence {
     tokens: PageTokens,
     federation: Arc<Federation>,
     shared: Arc<dyn SharedConfigReads>,
+    change_control: Arc<dyn ChangeRequestDrafts>,
     service_tokens: Option<Arc<dyn TokenSource>>,
     verifier: Arc<Verifier>,
     encode: Encoders,
@@ -168,7 +174,7 @@ impl Convergence {
         writer: Writer,
         tokens: PageTokens,
         federation: Arc<Federation>,
-        shared: Arc<dyn SharedConfigReads>,
+        (shared, change_control): (Arc<dyn SharedConfigReads>, Arc<dyn ChangeRequestDrafts>),
         (service_tokens, verifier): (Option<Arc<dyn TokenSource>>, Arc<Verifier>),
         encode: Encoders,
     ) -> Self {
@@ -177,6 +183,7 @@ impl Convergence {
             tokens,
             federation,
             shared,
+            change_control,
             service_tokens,
             verifier,
             encode,

@@ -253,12 +253,20 @@ pub async fn divergences<C: ConnectionTrait>(
                 ),
         );
     }
-    let rows = q
-        .order_by_asc(divergence::Column::Kind)
-        .order_by_asc(divergence::Column::ItemKey)
-        .limit(limit)
-        .all(c)
-        .await?;
+    divergences_where(
+        c,
+        q.order_by_asc(divergence::Column::Kind)
+            .order_by_asc(divergence::Column::ItemKey)
+            .limit(limit),
+    )
+    .await
+}
+
+async fn divergences_where<C: ConnectionTrait>(
+    c: &C,
+    q: sea_orm::Select<divergence::Entity>,
+) -> Result<Vec<Divergence>> {
+    let rows = q.all(c).await?;
     rows.into_iter()
         .map(|m| {
             let corrupt = |what: &str| StoreError::Corrupt("divergence class", what.to_owned());
@@ -278,6 +286,26 @@ pub async fn divergences<C: ConnectionTrait>(
             })
         })
         .collect()
+}
+
+/// The divergence at `kind`/`key` of assessment `id`, if the key is not aligned there.
+pub async fn divergence<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    id: &str,
+    kind: &str,
+    key: &str,
+) -> Result<Option<Divergence>> {
+    let found = divergences_where(
+        c,
+        divergence::Entity::find()
+            .filter(divergence::Column::Ics.eq(ics))
+            .filter(divergence::Column::Assessment.eq(id))
+            .filter(divergence::Column::Kind.eq(kind))
+            .filter(divergence::Column::ItemKey.eq(key)),
+    )
+    .await?;
+    Ok(found.into_iter().next())
 }
 
 /// Where the follower of `ics` is (0: at the start).

@@ -499,3 +499,126 @@ where
         })))
     }
 }
+
+/// A change request to draft in change control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// `icss/{ics}`.
+    pub parent: String,
+    /// Its title.
+    pub title: String,
+    /// Its description.
+    pub description: String,
+    /// The clinical domain.
+    pub domain: String,
+    /// The design authority deciding it.
+    pub design_authority: String,
+    /// The trusts it affects.
+    pub affected_trusts: Vec<String>,
+    /// The change class, as change control's enum value.
+    pub change_class: i32,
+    /// The configuration items it concerns, `kind/key`.
+    pub configuration_items: Vec<String>,
+}
+
+/// A drafted change request: its name and number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drafted {
+    /// `icss/{ics}/changeRequests/{id}`.
+    pub name: String,
+    /// Its number.
+    pub number: String,
+}
+
+/// Drafts change requests in change control, as the caller.
+#[async_trait::async_trait]
+pub trait ChangeRequestDrafts: Send + Sync {
+    /// Creates `draft` in DRAFT, with the caller's credentials and `request_id`.
+    async fn draft(
+        &self,
+        draft: Draft,
+        request_id: &str,
+        caller: &Caller,
+    ) -> Result<Drafted, tonic::Status>;
+}
+
+/// Change control through its generated gRPC client, over any transport.
+pub struct GrpcChangeControl<T> {
+    client: concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient<T>,
+    timeout: Duration,
+}
+
+/// Change control at `upstream`.
+pub fn change_control(
+    upstream: concordat_platform::registry::Upstream,
+) -> std::sync::Arc<dyn ChangeRequestDrafts> {
+    use concordat_platform::registry::Upstream;
+    use concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient as Client;
+    match upstream {
+        Upstream::Local(service) => std::sync::Arc::new(GrpcChangeControl {
+            client: Client::new(service),
+            timeout: Duration::from_secs(30),
+        }),
+        Upstream::Remote(channel) => std::sync::Arc::new(GrpcChangeControl {
+            client: Client::new(channel),
+            timeout: Duration::from_secs(30),
+        }),
+    }
+}
+
+#[async_trait::async_trait]
+impl<T> ChangeRequestDrafts for GrpcChangeControl<T>
+where
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + Sync + 'static,
+    T::Future: Send,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error:
+        Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    async fn draft(
+        &self,
+        draft: Draft,
+        request_id: &str,
+        caller: &Caller,
+    ) -> Result<Drafted, tonic::Status> {
+        use concordat_proto::changecontrol::v1 as cc;
+        let Draft {
+            parent,
+            title,
+            description,
+            domain,
+            design_authority,
+            affected_trusts,
+            change_class,
+            configuration_items,
+        } = draft;
+        let request = cc::CreateChangeRequestRequest {
+            parent,
+            change_request: Some(cc::ChangeRequest {
+                title,
+                description,
+                domain,
+                design_authority,
+                affected_trusts,
+                change_class,
+                change_type: cc::ChangeType::Normal as i32,
+                configuration_items,
+                ..Default::default()
+            }),
+            request_id: request_id.to_owned(),
+        };
+        let cr = self
+            .client
+            .clone()
+            .create_change_request(forwarded(request, caller, Some(self.timeout)))
+            .await?
+            .into_inner()
+            .change_request
+            .unwrap_or_default();
+        Ok(Drafted {
+            name: cr.name,
+            number: cr.number,
+        })
+    }
+}

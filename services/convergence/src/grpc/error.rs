@@ -41,6 +41,23 @@ impl From<ConvergenceError> for ApiError {
                     "{name} has changed since it was read: read it again and reapply the change"
                 ),
             ),
+            ConvergenceError::ChangeControl(status) => {
+                // Change control's own refusal, as it answered (its code and message), with its
+                // field violations named as this request names them.
+                let mut e = ApiError::new(
+                    status.code(),
+                    DOMAIN,
+                    reason_of(R::UpstreamRefused),
+                    format!("change control refused the draft: {}", status.message()),
+                );
+                if let Some(bad) = tonic_types::StatusExt::get_details_bad_request(&status) {
+                    for v in bad.field_violations {
+                        let field = v.field.trim_start_matches("change_request.").to_owned();
+                        e = e.with_field_violation(&field, v.description);
+                    }
+                }
+                e
+            }
             ConvergenceError::Upstream(UpstreamError::Refused(message)) => ApiError::new(
                 Code::FailedPrecondition,
                 DOMAIN,
