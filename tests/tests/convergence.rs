@@ -229,7 +229,10 @@ async fn plan_across_three_trusts(w: &World, board: &ConvergenceClient) -> Strin
         milestones: vec![
             rgn,
             milestone("rgm-medicines", "RGM", "medicines", 1.0, (5.0, 10.0, 20.0)),
-            milestone("rgt-theatres", "RGT", "theatres", 0.8, (5.0, 8.0, 12.0)),
+            cv::Milestone {
+                due_time: Some(timestamp(start + chrono::Duration::days(1))),
+                ..milestone("rgt-theatres", "RGT", "theatres", 0.8, (5.0, 8.0, 12.0))
+            },
         ],
         dependencies: vec![
             dependency(
@@ -316,6 +319,7 @@ async fn plan_across_three_trusts(w: &World, board: &ConvergenceClient) -> Strin
         request_id: String::new(),
     };
     let mut theirs = plan.clone();
+    theirs.milestones[2].due_time = None;
     theirs.milestones[1].most_likely_days = 12.0;
     let refused = rgn_lead
         .clone()
@@ -327,6 +331,7 @@ async fn plan_across_three_trusts(w: &World, board: &ConvergenceClient) -> Strin
         (Code::PermissionDenied, "TRUST_SCOPE")
     );
     let mut ours = plan.clone();
+    ours.milestones[2].due_time = plan.milestones[2].due_time;
     ours.milestones[0].owner = "RGN digital lead".into();
     let updated = rgn_lead
         .clone()
@@ -668,6 +673,32 @@ async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
         .convergence;
     assert!(first_score < 1.0);
 
+    // Notices, each once: RGM's variation within the 30 days' notice, and RGT's theatres
+    // milestone (due on day 1, earliest finish day 8) at risk; not RGN's, achieved first.
+    let mut all = watch(&board).await;
+    let mut notices = Vec::new();
+    while let Ok(Some(Ok(event))) = tokio::time::timeout(Duration::from_secs(2), all.next()).await {
+        use cv::watch_convergence_response::Resource;
+        match event.resource {
+            Some(Resource::ExpiringVariation(v)) => {
+                notices.push(format!("{} {}/{}", event.kind, v.trust, v.key));
+                assert_eq!(v.expire_time.map(|t| t.seconds), Some(expiry.timestamp()));
+                assert_eq!(v.change_request, variation_cr);
+            }
+            Some(Resource::MilestoneAtRisk(m)) => {
+                notices.push(format!("{} {}", event.kind, m.milestone));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        notices,
+        [
+            "variation.expiring RGM/sepsis-news2",
+            "milestone.at_risk rgt-theatres"
+        ]
+    );
+
     // Every assessment is in the audit chain, recorded by the service.
     let audit =
         w.s.platform(&w.token("RGT", "ics-admin", "admin"))
@@ -688,7 +719,9 @@ async fn the_convergence_part_of_the_golden_scenario(backend: TestBackend) {
     );
 }
 
-async fn followers_on_two_replicas_record_each_event_once(backend: TestBackend) {
+async fn followers_on_two_replicas_and_after_a_restart_record_each_event_once(
+    backend: TestBackend,
+) {
     let Some(w) = World::new(backend).await else {
         return;
     };
@@ -727,6 +760,34 @@ async fn followers_on_two_replicas_record_each_event_once(backend: TestBackend) 
         "one assessment per import, whichever replica recorded it"
     );
     replica.stop().await;
+    // A replica started later (a restart) follows on from the stored cursor: it records the next
+    // import, whichever replica gets it first, and none of the three again.
+    let Some(late) = TestServer::start(Options {
+        backend,
+        federation: Some(concordat_e2e::federation("Test ICS", &TRUSTS, true)),
+        replica_of: Some(w.s.database_url().to_owned()),
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    import(&w, "RGN", baseline_items()).await;
+    recorded(&mut events, "RGN").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = late
+        .convergence(&late.token("RGT", &["ics-admin"], "admin"))
+        .list_assessments(cv::ListAssessmentsRequest {
+            parent: "icss/QUE/trusts/RGN".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .assessments;
+    assert_eq!(after.len(), 4);
+    late.stop().await;
 }
 
 async fn settings_and_bad_input(backend: TestBackend) {
@@ -784,6 +845,7 @@ async fn settings_and_bad_input(backend: TestBackend) {
         .settings
         .unwrap();
     assert_eq!(stored.weights.unwrap().locked, 5.0);
+    assert_eq!(stored.expiry_notice_days, 30, "0 is the default");
     assert_ne!(stored.etag, current.etag);
     let stale = admin
         .clone()
@@ -794,23 +856,34 @@ async fn settings_and_bad_input(backend: TestBackend) {
         (stale.code(), reason(&stale).as_str()),
         (Code::Aborted, "ETAG_MISMATCH")
     );
+    let mut bad_request = update(
+        &stored.etag,
+        cv::Weights {
+            locked: -1.0,
+            ..weights
+        },
+        vec![cv::Band {
+            from: 0.5,
+            label: "half".into(),
+        }],
+    );
+    if let Some(s) = bad_request.settings.as_mut() {
+        s.expiry_notice_days = 400;
+    }
     let bad = admin
         .clone()
-        .update_convergence_settings(update(
-            &stored.etag,
-            cv::Weights {
-                locked: -1.0,
-                ..weights
-            },
-            vec![cv::Band {
-                from: 0.5,
-                label: "half".into(),
-            }],
-        ))
+        .update_convergence_settings(bad_request)
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
-    assert_eq!(fields(&bad), ["settings.weights", "settings.bands"]);
+    assert_eq!(
+        fields(&bad),
+        [
+            "settings.weights",
+            "settings.expiry_notice_days",
+            "settings.bands"
+        ]
+    );
     let denied = engineer
         .clone()
         .update_convergence_settings(update(&stored.etag, weights, bands))
@@ -987,5 +1060,8 @@ both_backends!(
     golden_convergence,
     the_convergence_part_of_the_golden_scenario
 );
-both_backends!(replicas, followers_on_two_replicas_record_each_event_once);
+both_backends!(
+    replicas,
+    followers_on_two_replicas_and_after_a_restart_record_each_event_once
+);
 both_backends!(settings, settings_and_bad_input);

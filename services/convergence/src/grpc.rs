@@ -4,7 +4,7 @@
 mod convert;
 mod error;
 
-pub use convert::{encode_assessment, encode_plan, encode_settings};
+pub use convert::{encode_assessment, encode_notice, encode_plan, encode_settings};
 
 use std::sync::Arc;
 
@@ -316,6 +316,7 @@ impl ConvergenceService for Api {
             bands,
             etag: _,
             update_time: _,
+            expiry_notice_days,
         } = settings.unwrap_or_default();
         let pb::Weights {
             locked,
@@ -333,6 +334,7 @@ impl ConvergenceService for Api {
                 .into_iter()
                 .map(|pb::Band { from, label }| Band { from, label })
                 .collect(),
+            notice_days: expiry_notice_days,
             etag,
         };
         self.cases
@@ -484,6 +486,14 @@ impl ConvergenceService for Api {
                 }
                 crate::service::PLAN_UPDATED | crate::service::MILESTONE_ACHIEVED => {
                     pb::ConvergencePlan::decode(event.payload.as_slice()).map(Resource::Plan)
+                }
+                crate::service::VARIATION_EXPIRING => {
+                    pb::ExpiringVariation::decode(event.payload.as_slice())
+                        .map(Resource::ExpiringVariation)
+                }
+                crate::service::MILESTONE_AT_RISK => {
+                    pb::MilestoneAtRisk::decode(event.payload.as_slice())
+                        .map(Resource::MilestoneAtRisk)
                 }
                 _ => pb::Assessment::decode(event.payload.as_slice()).map(Resource::Assessment),
             }

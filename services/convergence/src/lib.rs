@@ -38,6 +38,7 @@ pub fn service(
             assessment: grpc::encode_assessment,
             settings: grpc::encode_settings,
             plan: grpc::encode_plan,
+            notice: grpc::encode_notice,
         },
     ));
     service::spawn_followers(cases.clone(), platform.drain.clone());

@@ -5,12 +5,14 @@
 
 mod assessments;
 mod follower;
+mod notices;
 mod plans;
 mod proposals;
 mod settings;
 
 pub use assessments::{DivergenceQuery, UNREGISTERED, assessment_name};
 pub use follower::spawn_followers;
+pub use notices::{MILESTONE_AT_RISK, Notice, VARIATION_EXPIRING};
 pub use plans::{Forecasted, MILESTONE_ACHIEVED, PLAN_UPDATED, PlanInput, Scheduled};
 pub use proposals::Proposal;
 pub use settings::{MAX_BANDS, SettingsUpdate};
@@ -134,6 +136,8 @@ pub struct Encoders {
     pub settings: fn(&Settings) -> Vec<u8>,
     /// A convergence plan.
     pub plan: fn(&crate::domain::plans::Plan) -> Vec<u8>,
+    /// A notice: a variation expiring, a milestone at risk.
+    pub notice: fn(&Notice) -> Vec<u8>,
 }
 
 /// The context the service's own writes run in (assessments the follower records): the server,

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::domain::assessment::{Band, Class, GovernanceClass, Grid, Tally, Weights};
 use crate::domain::records::{Assessment, Divergence, Settings, TrustState};
-use entities::{assessment, divergence, follow, settings, trust};
+use entities::{assessment, divergence, follow, notice, settings, trust};
 
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +308,29 @@ pub async fn divergence<C: ConnectionTrait>(
     Ok(found.into_iter().next())
 }
 
+/// Records the notice `kind` about `subject` at `at`; false if it was given before.
+pub async fn record_notice<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    (kind, subject, at): (&str, &str, DateTime<Utc>),
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let key = (ics.to_owned(), kind.to_owned(), subject.to_owned(), at);
+    if notice::Entity::find_by_id(key).one(c).await?.is_some() {
+        return Ok(false);
+    }
+    notice::Entity::insert(notice::ActiveModel {
+        ics: Set(ics.to_owned()),
+        kind: Set(kind.to_owned()),
+        subject: Set(subject.to_owned()),
+        at: Set(at),
+        notice_time: Set(now),
+    })
+    .exec(c)
+    .await?;
+    Ok(true)
+}
+
 /// Where the follower of `ics` is (0: at the start).
 pub async fn follow_cursor<C: ConnectionTrait>(c: &C, ics: &str) -> Result<i64> {
     Ok(follow::Entity::find_by_id(ics.to_owned())
@@ -418,6 +441,7 @@ pub async fn settings<C: ConnectionTrait>(c: &C, ics: &str) -> Result<Settings> 
             overridable,
         },
         grid,
+        notice_days: m.notice_days,
         version: m.version,
         update_time: Some(m.update_time),
     })
@@ -436,6 +460,7 @@ pub async fn put_settings<C: ConnectionTrait>(c: &C, s: &Settings) -> Result<()>
         ics: Set(s.ics.clone()),
         weights: Set(weights.to_string()),
         bands: Set(Value::Array(bands).to_string()),
+        notice_days: Set(s.notice_days),
         version: Set(s.version),
         update_time: Set(s.update_time.unwrap_or_default()),
     })
@@ -444,6 +469,7 @@ pub async fn put_settings<C: ConnectionTrait>(c: &C, s: &Settings) -> Result<()>
             .update_columns([
                 settings::Column::Weights,
                 settings::Column::Bands,
+                settings::Column::NoticeDays,
                 settings::Column::Version,
                 settings::Column::UpdateTime,
             ])

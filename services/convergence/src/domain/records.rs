@@ -74,6 +74,9 @@ pub struct Divergence {
     pub variation_removes: bool,
 }
 
+/// The notice period of expiring variations until an ICS sets one.
+pub const DEFAULT_NOTICE_DAYS: i32 = 30;
+
 /// An ICS's scoring settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -83,6 +86,8 @@ pub struct Settings {
     pub weights: Weights,
     /// The band grid.
     pub grid: Grid,
+    /// Days before a variation lapses that it is announced.
+    pub notice_days: i32,
     /// The version (0: the defaults, never set).
     pub version: i64,
     /// When they were last set.
@@ -96,6 +101,7 @@ impl Settings {
             ics: ics.to_owned(),
             weights: Weights::default(),
             grid: Grid::default(),
+            notice_days: DEFAULT_NOTICE_DAYS,
             version: 0,
             update_time: None,
         }

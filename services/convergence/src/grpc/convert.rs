@@ -13,7 +13,7 @@ use crate::domain::assessment::{self, Class, GovernanceClass, Tally};
 use crate::domain::plan;
 use crate::domain::plans::{self, DurationSource, Plan, PlanMilestone};
 use crate::domain::records::{Assessment, Divergence, Settings};
-use crate::service::{ConvergenceError, Forecasted, Scheduled, assessment_name};
+use crate::service::{ConvergenceError, Forecasted, Notice, Scheduled, assessment_name};
 use crate::upstream::Caller;
 
 pub(super) fn caller<T>(req: &Request<T>) -> Caller {
@@ -181,6 +181,43 @@ pub(super) fn settings_pb(s: &Settings) -> pb::ConvergenceSettings {
             .collect(),
         etag: concordat_api::etag::etag(s.version),
         update_time: s.update_time.map(ts),
+        expiry_notice_days: s.notice_days,
+    }
+}
+
+/// A notice as its event carries it.
+pub fn encode_notice(n: &Notice) -> Vec<u8> {
+    match n {
+        Notice::Expiring {
+            trust,
+            kind,
+            key,
+            change_request,
+            expire_time,
+        } => pb::ExpiringVariation {
+            trust: trust.clone(),
+            kind: kind.clone(),
+            key: key.clone(),
+            change_request: change_request.clone(),
+            expire_time: Some(ts(*expire_time)),
+        }
+        .encode_to_vec(),
+        Notice::AtRisk {
+            plan,
+            milestone,
+            trust,
+            domain,
+            due_time,
+            early_finish,
+        } => pb::MilestoneAtRisk {
+            plan: plan.clone(),
+            milestone: milestone.clone(),
+            trust: trust.clone(),
+            domain: domain.clone(),
+            due_time: Some(ts(*due_time)),
+            early_finish: Some(ts(*early_finish)),
+        }
+        .encode_to_vec(),
     }
 }
 

@@ -16,8 +16,21 @@ use crate::upstream::{Caller, ConfigEvent, SnapshotRef};
 
 /// Starts the follower, until the server drains: it follows the ICS the service's own client
 /// acts in (its token's principal), retrying with a growing pause while that cannot be had or
-/// the stream fails.
+/// the stream fails; and the round of notices, after each event and each minute.
 pub fn spawn_followers(cases: Arc<Convergence>, drain: concordat_platform::drain::Drain) {
+    // Notices fall due with time alone too: a round each minute.
+    let (notices, notices_drain) = (cases.clone(), drain.clone());
+    tokio::spawn(async move {
+        let minute = Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + minute, minute);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = notices_drain.started() => return,
+                _ = tick.tick() => notices.announce_own_ics().await,
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut backoff = Duration::from_secs(1);
         loop {
@@ -48,7 +61,7 @@ struct Handled {
 
 impl Convergence {
     /// The follower's credentials: the service's own token.
-    async fn service_caller(&self) -> Result<Caller> {
+    pub(super) async fn service_caller(&self) -> Result<Caller> {
         let source = self.service_tokens.as_ref().ok_or_else(|| {
             UpstreamError::Unavailable(
                 "no service client is configured, so shared configuration's events cannot be followed"
@@ -65,8 +78,8 @@ impl Convergence {
         })
     }
 
-    /// Follows the ICS the service's client acts in.
-    async fn follow_own_ics(&self) -> Result<()> {
+    /// The ICS the service's own client acts in.
+    async fn own_ics(&self) -> Result<String> {
         let caller = self.service_caller().await?;
         let token = caller.authorization.trim_start_matches("Bearer ");
         let principal = self
@@ -74,7 +87,27 @@ impl Convergence {
             .verify(token)
             .await
             .map_err(|e| UpstreamError::Unavailable(format!("the service's own token: {e}")))?;
-        self.follow(&principal.ics).await
+        Ok(principal.ics.clone())
+    }
+
+    /// Follows the ICS the service's client acts in.
+    async fn follow_own_ics(&self) -> Result<()> {
+        let ics = self.own_ics().await?;
+        self.follow(&ics).await
+    }
+
+    /// Announces what is due in the ICS the service's client acts in; a failure is logged, and
+    /// the next round tries again.
+    async fn announce_own_ics(&self) {
+        let result = match self.own_ics().await {
+            Ok(ics) => self.announce(&ics).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(notices = n, "convergence notices given"),
+            Err(err) => tracing::warn!(error = %err, "convergence notices could not be given"),
+        }
     }
 
     /// Follows the events of `ics` from the stored cursor until the stream ends or fails.
@@ -92,6 +125,8 @@ impl Convergence {
             let (seq, event) = event?;
             let caller = self.service_caller().await?;
             self.handle(ics, seq, event, &caller).await?;
+            // A new revision or plan evidence may bring a notice due now.
+            self.announce_own_ics().await;
         }
         Ok(())
     }

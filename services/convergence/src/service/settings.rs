@@ -30,6 +30,7 @@ impl Convergence {
             name,
             weights,
             bands,
+            notice_days,
             etag,
         } = update;
         let ics = concordat_api::names::ConvergenceSettingsName::parse("settings.name", &name)?.ics;
@@ -38,6 +39,17 @@ impl Convergence {
         if let Err(reason) = weights.check() {
             violations.push(("settings.weights".to_owned(), reason));
         }
+        let notice_days = match notice_days {
+            0 => crate::domain::records::DEFAULT_NOTICE_DAYS,
+            d if (1..=365).contains(&d) => d,
+            _ => {
+                violations.push((
+                    "settings.expiry_notice_days".to_owned(),
+                    "must be from 1 to 365 (0: 30)".to_owned(),
+                ));
+                0
+            }
+        };
         if bands.len() > MAX_BANDS {
             violations.push((
                 "settings.bands".to_owned(),
@@ -66,6 +78,7 @@ impl Convergence {
                     ics: ics.clone(),
                     weights,
                     grid,
+                    notice_days,
                     version: current.version + 1,
                     update_time: Some(w.now()),
                 };
@@ -118,6 +131,8 @@ pub struct SettingsUpdate {
     pub weights: Weights,
     /// The new bands, highest first.
     pub bands: Vec<Band>,
+    /// Days before a variation lapses that it is announced (0: the default).
+    pub notice_days: i32,
     /// The current etag.
     pub etag: String,
 }

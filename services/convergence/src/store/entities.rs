@@ -121,6 +121,7 @@ pub mod settings {
         pub weights: String,
         #[sea_orm(column_type = "Text")]
         pub bands: String,
+        pub notice_days: i32,
         pub version: i64,
         pub update_time: DateTimeUtc,
     }
@@ -185,6 +186,30 @@ pub mod milestone {
         pub pessimistic_days: f64,
         pub achieved_by: String,
         pub achieve_time: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `cv_notices`.
+pub mod notice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cv_notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ics: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kind: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub subject: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub at: DateTimeUtc,
+        pub notice_time: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

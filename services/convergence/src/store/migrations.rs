@@ -16,6 +16,7 @@ concordat_platform::migrator! {
     [
         M0001Initial = "m0001_initial",
         M0002Plans = "m0002_plans",
+        M0003Notices = "m0003_notices",
     ]
 }
 
@@ -167,6 +168,35 @@ impl MigrationTrait for M0002Plans {
                 "cv_milestones",
                 &["ics", "trust", "achieved_by"],
             ))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003Notices {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Alias::new("cv_settings"))
+                    .add_column(col("notice_days").integer().not_null().default(30))
+                    .to_owned(),
+            )
+            .await?;
+        // What WatchConvergence has announced (a variation expiring, a milestone at risk), so each
+        // is announced once for each instant it is about.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("cv_notices"))
+                    .col(col("ics").string().not_null())
+                    .col(col("kind").string().not_null())
+                    .col(col("subject").string().not_null())
+                    .col(col("at").timestamp_with_time_zone().not_null())
+                    .col(col("notice_time").timestamp_with_time_zone().not_null())
+                    .primary_key(&mut pk(&["ics", "kind", "subject", "at"]))
+                    .to_owned(),
+            )
             .await
     }
 }
