@@ -85,6 +85,8 @@ pub struct Options {
     pub poll_interval: Duration,
     /// The targets served, as `serve --target` takes them (`all` by default).
     pub targets: &'static str,
+    /// How often lapsed variations are looked for (`server.lapse_interval`).
+    pub lapse_interval: Duration,
 }
 
 /// The targets of shared configuration and what it calls, without convergence: for tests that
@@ -105,6 +107,7 @@ impl Default for Options {
             replica_of: None,
             poll_interval: Duration::from_secs(1),
             targets: "all",
+            lapse_interval: Duration::from_secs(1),
         }
     }
 }
@@ -147,6 +150,7 @@ impl TestServer {
         config.server.compress_responses = options.compress_responses;
         config.server.read_cache_bytes = options.read_cache_bytes;
         config.server.shutdown_grace = Duration::from_secs(2);
+        config.server.lapse_interval = options.lapse_interval;
         config.events.poll_interval = options.poll_interval;
         if let Some(text) = &options.federation {
             let path = data_dir.path().join("federation.toml");

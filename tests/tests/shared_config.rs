@@ -871,10 +871,12 @@ async fn change_control_answers_over_the_network(backend: TestBackend) {
 }
 
 async fn paged_reads_hold_one_revision_and_fit_default_limits(backend: TestBackend) {
-    // Statements are counted: without convergence, whose follower would add its own.
+    // Statements are counted: without convergence, whose follower would add its own, and without
+    // the look for lapsed variations each second.
     let Some(w) = World::with_options(Options {
         backend,
         targets: CONFIG_TARGETS,
+        lapse_interval: Duration::from_secs(3600),
         ..Default::default()
     })
     .await
@@ -1569,6 +1571,7 @@ async fn watchers_cost_no_statement_each(backend: TestBackend) {
         backend,
         poll_interval: hour,
         targets: CONFIG_TARGETS,
+        lapse_interval: hour,
         ..Default::default()
     })
     .await

@@ -70,6 +70,10 @@ pub struct ServerConfig {
     /// 0 turns the cache off. Every trust's effective configuration is that baseline with the
     /// trust's overlay: with the baseline held, a read fetches only the overlay's rows.
     pub read_cache_bytes: usize,
+    /// How often shared configuration looks for variations that have lapsed, to publish each at
+    /// its expiry instant (an idle look is one indexed read per ICS).
+    #[serde(with = "humantime_serde")]
+    pub lapse_interval: Duration,
     /// How long SIGTERM waits for in-flight calls before the process exits anyway.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
@@ -217,6 +221,7 @@ impl Default for ServerConfig {
             max_message_bytes: 8 * 1024 * 1024,
             compress_responses: false,
             read_cache_bytes: 256 << 20,
+            lapse_interval: Duration::from_secs(1),
             shutdown_grace: Duration::from_secs(25),
         }
     }

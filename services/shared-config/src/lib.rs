@@ -37,18 +37,26 @@ pub fn service(
         },
     );
     let cases = Arc::new(cases);
-    spawn_lapses(cases.clone(), platform.drain.clone());
+    spawn_lapses(
+        cases.clone(),
+        platform.config.server.lapse_interval,
+        platform.drain.clone(),
+    );
     let api = grpc::Api::new(cases, platform.config.server.read_cache_bytes);
     platform.metrics.register(Box::new(api.cache_metrics()));
     concordat_platform::configure_service!(SharedConfigServiceServer::new(api), platform.config)
 }
 
-/// Each second, publishes the variations that have lapsed (see
+/// Every `interval` (`server.lapse_interval`), publishes the variations that have lapsed (see
 /// [`service::SharedConfig::lapse_variations`]), until the server drains. Replicas may race:
 /// each lapse is written under the ICS's publishing lock and only when still due, so one wins.
-fn spawn_lapses(cases: Arc<service::SharedConfig>, drain: concordat_platform::drain::Drain) {
+fn spawn_lapses(
+    cases: Arc<service::SharedConfig>,
+    interval: std::time::Duration,
+    drain: concordat_platform::drain::Drain,
+) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        let mut tick = tokio::time::interval(interval.max(std::time::Duration::from_millis(10)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

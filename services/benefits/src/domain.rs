@@ -1,0 +1,7 @@
+//! The rules of benefits, pure: no tonic, prost, sea-orm, I/O or wall clock.
+
+pub mod attribution;
+pub mod exact;
+pub mod measurement;
+pub mod period;
+pub mod spc;
