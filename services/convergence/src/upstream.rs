@@ -231,6 +231,27 @@ fn pruned_through(status: &tonic::Status) -> i64 {
         .unwrap_or(0)
 }
 
+/// Reads a paged list from its first page: `fetch(page_token)` answers a page's items and the
+/// next page's token (empty at the end); `each` takes each page's items, and stops the reading
+/// early by answering true.
+async fn paged<T, F, Fut>(
+    mut fetch: F,
+    mut each: impl FnMut(Vec<T>) -> bool,
+) -> Result<(), UpstreamError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), UpstreamError>>,
+{
+    let mut page_token = String::new();
+    loop {
+        let (items, next) = fetch(page_token).await?;
+        if each(items) || next.is_empty() {
+            return Ok(());
+        }
+        page_token = next;
+    }
+}
+
 fn time_of(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
 }
@@ -277,8 +298,7 @@ where
         caller: &Caller,
     ) -> Result<BTreeMap<String, String>, UpstreamError> {
         let mut out = BTreeMap::new();
-        let mut page_token = String::new();
-        loop {
+        let fetch = |page_token| async move {
             let request = pb::ListConfigKindsRequest {
                 parent: format!("icss/{ics}"),
                 page_size: 1000,
@@ -291,15 +311,17 @@ where
                 .await
                 .map_err(|s| upstream_error("listing the kinds", &s))?
                 .into_inner();
-            for kind in page.config_kinds {
+            Ok((page.config_kinds, page.next_page_token))
+        };
+        paged(fetch, |kinds| {
+            for kind in kinds {
                 let id = kind.name.rsplit('/').next().unwrap_or_default().to_owned();
                 out.insert(id, kind.domain);
             }
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            page_token = page.next_page_token;
-        }
+            false
+        })
+        .await?;
+        Ok(out)
     }
 
     async fn layer_items(
@@ -313,8 +335,7 @@ where
         if revision <= 0 {
             return Ok(out);
         }
-        let mut page_token = String::new();
-        loop {
+        let fetch = |page_token| async move {
             let request = pb::ListLayerItemsRequest {
                 parent: format!("icss/{ics}/layers/{layer}"),
                 revision,
@@ -329,27 +350,27 @@ where
                 .await
                 .map_err(|s| upstream_error("reading a layer", &s))?
                 .into_inner();
-            for item in page.items {
+            Ok((page.items, page.next_page_token))
+        };
+        paged(fetch, |items| {
+            for item in items {
                 let value = item
                     .value
                     .map_or(Value::Null, concordat_shared_config::grpc::json_of);
                 let expire_time = time_of(item.variation.as_ref().and_then(|v| v.expire_time));
-                out.insert(
-                    (item.kind, item.key),
-                    LayerItem {
-                        value,
-                        governance: governance_of(item.governance.as_ref()),
-                        suppress: item.suppress,
-                        change_request: item.change_request,
-                        expire_time,
-                    },
-                );
+                let entry = LayerItem {
+                    value,
+                    governance: governance_of(item.governance.as_ref()),
+                    suppress: item.suppress,
+                    change_request: item.change_request,
+                    expire_time,
+                };
+                out.insert((item.kind, item.key), entry);
             }
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            page_token = page.next_page_token;
-        }
+            false
+        })
+        .await?;
+        Ok(out)
     }
 
     async fn snapshot_items(
@@ -358,8 +379,7 @@ where
         caller: &Caller,
     ) -> Result<Items<SnapshotItem>, UpstreamError> {
         let mut out = Items::new();
-        let mut page_token = String::new();
-        loop {
+        let fetch = |page_token| async move {
             let request = pb::ExportConfigRequest {
                 name: name.to_owned(),
                 revision: 0,
@@ -376,7 +396,16 @@ where
             let bundle: Value = serde_json::from_str(&page.bundle_json).map_err(|e| {
                 UpstreamError::Unavailable(format!("a snapshot bundle that is not JSON: {e}"))
             })?;
-            let items = bundle["items"].as_array().cloned().unwrap_or_default();
+            let items = match bundle {
+                Value::Object(mut o) => match o.remove("items") {
+                    Some(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            Ok((items, page.next_page_token))
+        };
+        paged(fetch, |items| {
             for mut item in items {
                 let kind = item["kind"].as_str().unwrap_or_default().to_owned();
                 let key = item["key"].as_str().unwrap_or_default().to_owned();
@@ -384,11 +413,10 @@ where
                 let value = item["value"].take();
                 out.insert((kind, key), SnapshotItem { value, conforms });
             }
-            if page.next_page_token.is_empty() {
-                return Ok(out);
-            }
-            page_token = page.next_page_token;
-        }
+            false
+        })
+        .await?;
+        Ok(out)
     }
 
     async fn revision_at(
@@ -398,8 +426,8 @@ where
         at: DateTime<Utc>,
         caller: &Caller,
     ) -> Result<i64, UpstreamError> {
-        let mut page_token = String::new();
-        loop {
+        let mut found = 0;
+        let fetch = |page_token| async move {
             let request = pb::ListRevisionsRequest {
                 parent: format!("icss/{ics}/layers/{layer}"),
                 page_size: 500,
@@ -412,19 +440,23 @@ where
                 .await
                 .map_err(|s| upstream_error("listing revisions", &s))?
                 .into_inner();
-            // Newest first: the first published by `at` is the one in force then.
-            if let Some(r) = page
-                .revisions
+            Ok((page.revisions, page.next_page_token))
+        };
+        // Newest first: the first published by `at` is the one in force then.
+        paged(fetch, |revisions| {
+            match revisions
                 .iter()
                 .find(|r| time_of(r.publish_time).is_some_and(|t| t <= at))
             {
-                return Ok(r.revision);
+                Some(r) => {
+                    found = r.revision;
+                    true
+                }
+                None => false,
             }
-            if page.next_page_token.is_empty() {
-                return Ok(0);
-            }
-            page_token = page.next_page_token;
-        }
+        })
+        .await?;
+        Ok(found)
     }
 
     async fn snapshot_at(
@@ -434,8 +466,8 @@ where
         at: DateTime<Utc>,
         caller: &Caller,
     ) -> Result<Option<SnapshotRef>, UpstreamError> {
-        let mut page_token = String::new();
-        loop {
+        let mut found = None;
+        let fetch = |page_token| async move {
             let request = pb::ListSnapshotsRequest {
                 parent: format!("icss/{ics}"),
                 trust: trust.to_owned(),
@@ -449,20 +481,18 @@ where
                 .await
                 .map_err(|s| upstream_error("listing snapshots", &s))?
                 .into_inner();
-            // Newest first.
-            if let Some(s) = page
-                .snapshots
+            Ok((page.snapshots, page.next_page_token))
+        };
+        // Newest first.
+        paged(fetch, |snapshots| {
+            found = snapshots
                 .into_iter()
                 .filter_map(snapshot_ref)
-                .find(|s| s.import_time <= at)
-            {
-                return Ok(Some(s));
-            }
-            if page.next_page_token.is_empty() {
-                return Ok(None);
-            }
-            page_token = page.next_page_token;
-        }
+                .find(|s| s.import_time <= at);
+            found.is_some()
+        })
+        .await?;
+        Ok(found)
     }
 
     async fn watch(
