@@ -5,3 +5,4 @@ pub mod exact;
 pub mod measurement;
 pub mod period;
 pub mod spc;
+pub mod valuation;
