@@ -1,5 +1,5 @@
-//! A client we did not write: `buf curl` lists the services by reflection and calls the API with
-//! a development token, over gRPC and over gRPC-Web (HTTP/1.1).
+//! A client we did not write: `buf curl` lists the services and methods by reflection and
+//! calls the API with a development token, over gRPC and over gRPC-Web (HTTP/1.1).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use concordat_e2e::{Options, TestServer, buf};
@@ -39,6 +39,27 @@ async fn buf_curl_lists_services_by_reflection_and_calls_who_am_i() {
         assert!(
             listed.lines().any(|l| l == service),
             "{service} missing from:\n{listed}"
+        );
+    }
+
+    // Every method of every service, the reflection services' own included (v1alpha described
+    // through v1 as well).
+    let (code, methods) = buf_curl(&[
+        "--protocol",
+        "grpc",
+        "--http2-prior-knowledge",
+        "--list-methods",
+        &base,
+    ])
+    .await;
+    assert_eq!(code, 0, "{methods}");
+    for method in [
+        "concordat.convergence.v1.ConvergenceService/GetConvergenceMatrix",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    ] {
+        assert!(
+            methods.lines().any(|l| l == method),
+            "{method} missing from:\n{methods}"
         );
     }
 

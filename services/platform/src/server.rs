@@ -434,8 +434,15 @@ impl ServerBuilder {
         let platform = self.platform;
         let config = &platform.config;
         // Reflection lists what this process serves, not every service of the descriptor set.
+        // Both versions describe both reflection services, so a client that lists every method
+        // through v1 finds v1alpha's too.
         let reflection = || {
             let mut builder = tonic_reflection::server::Builder::configure()
+                .include_reflection_service(false)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
                 .register_encoded_file_descriptor_set(concordat_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .with_service_name("grpc.health.v1.Health")
