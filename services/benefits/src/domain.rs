@@ -4,5 +4,6 @@ pub mod attribution;
 pub mod exact;
 pub mod measurement;
 pub mod period;
+pub mod rollup;
 pub mod spc;
 pub mod valuation;

@@ -5,8 +5,8 @@
 //! So far the crate holds the rules, pure and tested without a database: exact arithmetic for
 //! conversion and valuation ([`domain::exact`]), months, quarters and financial years
 //! ([`domain::period`]), the measurement state machine ([`domain::measurement`]), attribution
-//! caps ([`domain::attribution`]), statistical process control ([`domain::spc`]) and rate cards
-//! and valuation ([`domain::valuation`]). The gRPC service (`concordat.benefits.v1`, target
+//! caps ([`domain::attribution`]), statistical process control ([`domain::spc`]), rate cards
+//! and valuation ([`domain::valuation`]) and the rollup ([`domain::rollup`]). The gRPC service (`concordat.benefits.v1`, target
 //! `benefits`) is built on them next.
 
 pub mod domain;
