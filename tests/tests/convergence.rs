@@ -1056,6 +1056,78 @@ async fn settings_and_bad_input(backend: TestBackend) {
     assert_eq!(listed.plans.len(), 1);
 }
 
+async fn durations_come_from_a_trusts_own_pace(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let admin = || w.s.convergence(&w.token("RGT", "ics-admin", "admin"));
+    let mut events = watch(&admin()).await;
+    publish_baseline(&w, chrono::Utc::now() + chrono::Duration::days(365)).await;
+    // RGN aligns one medicines key a week: vte, then the allergy alert, then the sepsis alert.
+    let week = Duration::from_secs(7 * 86_400);
+    let vte = json!({"kind": "alert-rule", "key": "vte", "value": {"enabled": true}});
+    let allergy = json!({"kind": "alert-rule", "key": "allergy-interruptive",
+        "value": {"enabled": true, "interrupt": true}});
+    let sepsis = json!({"kind": "alert-rule", "key": "sepsis-news2",
+        "value": {"enabled": true, "threshold": 5}});
+    let builds = [
+        json!([vte]),
+        json!([vte, allergy]),
+        json!([vte, allergy, sepsis]),
+    ];
+    for (i, build) in builds.into_iter().enumerate() {
+        if i > 0 {
+            w.s.platform.clock.advance(week);
+        }
+        import(&w, "RGN", build).await;
+        let a = recorded(&mut events, "RGN").await;
+        assert_eq!(
+            count(domain(&a, "medicines"), cv::KeyClass::Aligned),
+            i as i64 + 1
+        );
+    }
+    // At one key a week, three keys take 21 days; RT1 has no history and keeps its estimates.
+    let start = w.s.platform.clock.now();
+    let mut rgn = milestone("rgn-medicines", "RGN", "medicines", 1.0, (1.0, 2.0, 3.0));
+    rgn.keys_in_scope = 3;
+    let plan = cv::ConvergencePlan {
+        start_time: Some(timestamp(start)),
+        milestones: vec![
+            rgn,
+            milestone("rt1-medicines", "RT1", "medicines", 1.0, (1.0, 1.0, 1.0)),
+        ],
+        duration_source: cv::DurationSource::History as i32,
+        seed: 7,
+        ..Default::default()
+    };
+    let created = admin()
+        .create_convergence_plan(cv::CreateConvergencePlanRequest {
+            parent: "icss/QUE".into(),
+            plan_id: "paced".into(),
+            plan: Some(plan),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .plan
+        .unwrap();
+    let forecast = admin()
+        .forecast_convergence_plan(cv::ForecastConvergencePlanRequest {
+            name: created.name,
+            iterations: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .forecast
+        .unwrap();
+    assert_eq!(forecast.duration_sources, ["history", "estimates"]);
+    let p50 = forecast.p50_time.unwrap();
+    let days = (p50.seconds - start.timestamp()) as f64 / 86_400.0;
+    assert!((days - 21.0).abs() < 0.01, "{days} days");
+}
+
 both_backends!(
     golden_convergence,
     the_convergence_part_of_the_golden_scenario
@@ -1065,3 +1137,4 @@ both_backends!(
     followers_on_two_replicas_and_after_a_restart_record_each_event_once
 );
 both_backends!(settings, settings_and_bad_input);
+both_backends!(paced, durations_come_from_a_trusts_own_pace);
