@@ -2029,9 +2029,8 @@ fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     }
 }
 
-/// RGM's variation of the sepsis threshold, under `cr`, lapsing at `expire_time`.
+/// RGM's variation of the sepsis threshold, lapsing at `expire_time`.
 fn sepsis_variation(
-    cr: &str,
     review_date: &str,
     expire_time: chrono::DateTime<chrono::Utc>,
 ) -> pb::ItemChange {
@@ -2040,7 +2039,7 @@ fn sepsis_variation(
         pb::ConfigItem {
             variation: Some(pb::Variation {
                 rationale: "Paediatric sepsis pathway\nagreed with the DA".into(),
-                hazard: format!("{cr}/hazards/1"),
+                hazard: String::new(),
                 review_date: review_date.into(),
                 expire_time: Some(timestamp(expire_time)),
             }),
@@ -2092,7 +2091,7 @@ async fn variations_lapse_at_their_expiry(backend: TestBackend) {
         ("2100-01-01", expiry, "review_date"),
         ("2026-13-01", expiry, "review_date"),
     ] {
-        let terms = sepsis_variation(&variation_cr, review, expire);
+        let terms = sepsis_variation(review, expire);
         let status = propose(&rgm, "RGM", &variation_cr, 0, vec![terms])
             .await
             .unwrap_err();
@@ -2102,7 +2101,23 @@ async fn variations_lapse_at_their_expiry(backend: TestBackend) {
             "review {review:?}"
         );
     }
-    let mut on_baseline = sepsis_variation(&allergy_cr, "", expiry);
+    // A hazard reference must name a hazard in change control's log.
+    let mut unknown_hazard = sepsis_variation("", expiry);
+    if let Some(v) = unknown_hazard
+        .item
+        .as_mut()
+        .and_then(|i| i.variation.as_mut())
+    {
+        v.hazard = format!("{variation_cr}/hazards/1");
+    }
+    let status = propose(&rgm, "RGM", &variation_cr, 0, vec![unknown_hazard])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused(status),
+        ["changeset.changes[0].item.variation.hazard"]
+    );
+    let mut on_baseline = sepsis_variation("", expiry);
     on_baseline.operation = pb::Operation::Modify as i32;
     let baseline_terms = propose(&rgt, "baseline", &allergy_cr, 0, vec![on_baseline])
         .await
@@ -2129,7 +2144,7 @@ async fn variations_lapse_at_their_expiry(backend: TestBackend) {
         "RGM",
         &variation_cr,
         0,
-        vec![sepsis_variation(&variation_cr, &review, expiry)],
+        vec![sepsis_variation(&review, expiry)],
     )
     .await
     .unwrap();
@@ -2171,7 +2186,7 @@ async fn variations_lapse_at_their_expiry(backend: TestBackend) {
         ),
         (
             "Paediatric sepsis pathway\nagreed with the DA",
-            format!("{variation_cr}/hazards/1"),
+            String::new(),
             review.as_str(),
             Some(expiry.timestamp())
         )
@@ -2236,7 +2251,7 @@ async fn variations_lapse_at_their_expiry(backend: TestBackend) {
 
     // Renewal is decided again: not under the change request that approved the lapsed variation.
     let later = chrono::Utc::now() + chrono::Duration::days(30);
-    let mut renewal = sepsis_variation(&variation_cr, "", later);
+    let mut renewal = sepsis_variation("", later);
     renewal.operation = pb::Operation::Modify as i32;
     let same_cr = propose(&rgm, "RGM", &variation_cr, 0, vec![renewal.clone()])
         .await

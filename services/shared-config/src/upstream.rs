@@ -43,6 +43,10 @@ pub trait ChangeRequests: Send + Sync {
         parent: &str,
         caller: &Caller,
     ) -> Result<BTreeSet<String>, UpstreamError>;
+
+    /// The names of the hazards logged against change request `name`.
+    async fn hazards(&self, name: &str, caller: &Caller)
+    -> Result<BTreeSet<String>, UpstreamError>;
 }
 
 /// `request` with the caller's token and request id, and the upstream timeout.
@@ -162,6 +166,37 @@ where
             );
             if page.next_page_token.is_empty() {
                 return Ok(domains);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    async fn hazards(
+        &self,
+        name: &str,
+        caller: &Caller,
+    ) -> Result<BTreeSet<String>, UpstreamError> {
+        let mut hazards = BTreeSet::new();
+        let mut page_token = String::new();
+        let mut client = self.client.clone();
+        loop {
+            let request = forwarded(
+                pb::ListHazardsRequest {
+                    parent: name.to_owned(),
+                    page_size: 500,
+                    page_token: page_token.clone(),
+                },
+                caller,
+                self.timeout,
+            );
+            let page = client
+                .list_hazards(request)
+                .await
+                .map_err(|status| upstream_error(name, &status))?
+                .into_inner();
+            hazards.extend(page.hazards.into_iter().map(|h| h.name));
+            if page.next_page_token.is_empty() {
+                return Ok(hazards);
             }
             page_token = page.next_page_token;
         }

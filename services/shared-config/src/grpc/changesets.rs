@@ -9,6 +9,7 @@ pub(super) async fn create_changeset(
     req: Request<pb::CreateChangesetRequest>,
 ) -> Reply<pb::CreateChangesetResponse> {
     let ctx = RequestContext::of(&req)?;
+    let caller = caller(&req);
     let pb::CreateChangesetRequest {
         parent,
         changeset,
@@ -17,7 +18,7 @@ pub(super) async fn create_changeset(
     let new = required("changeset", changeset)?.try_into()?;
     let outcome = api
         .cases
-        .create_changeset(&ctx, &parent, new, &request_id, |r| {
+        .create_changeset(&ctx, &caller, &parent, new, &request_id, |r| {
             pb::CreateChangesetResponse {
                 changeset: Some(rendered_pb(r)),
             }

@@ -73,6 +73,45 @@ impl SharedConfig {
         }
     }
 
+    /// Refuses variation terms naming a hazard that change control does not have: each hazard's
+    /// change request is asked once for its hazard log, with the caller's credentials.
+    async fn check_hazards(&self, changes: &[Change<Entry>], caller: &Caller) -> Result<()> {
+        let named: Vec<(usize, &str)> = changes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ch)| match ch {
+                Change::Add(_, e) | Change::Modify(_, e) if !e.variation.hazard.is_empty() => {
+                    Some((i, e.variation.hazard.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut logs: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let mut violations = Vec::new();
+        for (i, hazard) in named {
+            let cr = hazard.rsplitn(3, '/').nth(2).unwrap_or_default();
+            if !logs.contains_key(cr) {
+                let log = match self.change_requests.hazards(cr, caller).await {
+                    Ok(log) => log,
+                    Err(UpstreamError::Unknown(_)) => BTreeSet::new(),
+                    Err(other) => return Err(other.into()),
+                };
+                logs.insert(cr, log);
+            }
+            if !logs.get(cr).is_some_and(|log| log.contains(hazard)) {
+                violations.push((
+                    format!("changeset.changes[{i}].item.variation.hazard"),
+                    format!("{hazard} is not in change control's hazard log"),
+                ));
+            }
+        }
+        if violations.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(violations))
+        }
+    }
+
     /// Checks `changes` to `layer` at revision `at`, proposed under `change_request` at `now`:
     /// every violation at once. Returns the layer's entries of the keys at `at`, the entries
     /// after the changes, and the ICS's kinds.
@@ -121,6 +160,7 @@ impl SharedConfig {
     pub async fn create_changeset<R: Reply>(
         &self,
         ctx: &RequestContext,
+        caller: &Caller,
         parent: &str,
         new: NewChangeset,
         request_id: &str,
@@ -171,6 +211,7 @@ impl SharedConfig {
                 (&new.change_request, self.writer.clock().now()),
             )
             .await?;
+        self.check_hazards(&new.changes, caller).await?;
         let validated = Validated {
             at: base,
             current,
