@@ -7,3 +7,4 @@ pub mod lthash;
 pub mod publish;
 pub mod records;
 pub mod resolve;
+pub mod variation;

@@ -334,6 +334,10 @@ pub struct SharedConfig {
     federation: Arc<Federation>,
     change_requests: Arc<dyn ChangeRequests>,
     encode: Encoders,
+    /// Per ICS, the instant up to which every expired variation has been lapsed (by this
+    /// process's lapse task): later looks read only the variations expiring after it. A variation
+    /// is always published expiring after its publish, so none can appear behind the mark.
+    lapsed_through: std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>,
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
@@ -435,7 +439,25 @@ impl SharedConfig {
             federation,
             change_requests,
             encode,
+            lapsed_through: Default::default(),
         }
+    }
+
+    /// Up to when every expired variation of `ics` is known lapsed (`None`: not looked yet).
+    fn lapsed_through(&self, ics: &str) -> Option<DateTime<Utc>> {
+        let marks = self
+            .lapsed_through
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        marks.get(ics).copied()
+    }
+
+    fn set_lapsed_through(&self, ics: &str, at: DateTime<Utc>) {
+        let mut marks = self
+            .lapsed_through
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        marks.insert(ics.to_owned(), at);
     }
 
     fn db(&self) -> &Database {
@@ -515,6 +537,7 @@ impl SharedConfig {
                 .await?
                 .is_empty()
             {
+                self.set_lapsed_through(ics, now);
                 continue;
             }
             let ctx = system_context(ics);
@@ -526,6 +549,7 @@ impl SharedConfig {
                     Ok::<_, ConfigError>(u32::try_from(lapsed.len()).unwrap_or(u32::MAX))
                 })
                 .await?;
+            self.set_lapsed_through(ics, now);
             published += lapsed as usize;
         }
         Ok(published)

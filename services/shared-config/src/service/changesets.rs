@@ -134,9 +134,11 @@ impl SharedConfig {
             }
         };
         let mut violations = publish::validate(layer, changes, &kinds, &as_baseline(&baseline));
-        violations.extend(publish::validate_variations(ics, layer, changes, now));
+        violations.extend(crate::domain::variation::validate_variations(
+            ics, layer, changes, now,
+        ));
         let current = store::content_of_keys(c, ics, layer, at, &keys).await?;
-        violations.extend(publish::check_renewals(
+        violations.extend(crate::domain::variation::check_renewals(
             &current,
             changes,
             change_request,

@@ -460,7 +460,8 @@ impl SharedConfig {
         until: DateTime<Utc>,
     ) -> Result<BTreeMap<String, BTreeMap<DateTime<Utc>, BTreeSet<Key>>>> {
         let mut expired: BTreeMap<String, Vec<(Key, DateTime<Utc>)>> = BTreeMap::new();
-        for (layer, key, at) in store::expired_variations(c, ics, until).await? {
+        let since = self.lapsed_through(ics);
+        for (layer, key, at) in store::expired_variations(c, ics, (since, until)).await? {
             if let Some(LayerId::Trust(trust)) = LayerId::parse(&layer) {
                 expired.entry(trust).or_default().push((key, at));
             }

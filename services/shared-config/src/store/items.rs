@@ -427,15 +427,20 @@ pub async fn write_items<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The current overlay entries of an ICS whose variation expires at `until` or before, as
-/// `(trust, key, expiry)` in expiry order: read through `sc_items_expiring`, so what it costs
-/// follows the variations expired, not the items.
+/// The current overlay entries of an ICS whose variation expires after `since` (if given) and at
+/// `until` or before, as `(trust, key, expiry)` in expiry order: read through
+/// `sc_items_expiring`, so what it costs follows the variations expiring in that span, not the
+/// items.
 pub async fn expired_variations<C: ConnectionTrait>(
     c: &C,
     ics: &str,
-    until: DateTime<Utc>,
+    (since, until): (Option<DateTime<Utc>>, DateTime<Utc>),
 ) -> Result<Vec<(String, Key, DateTime<Utc>)>> {
-    let rows: Vec<(String, String, String, Option<DateTime<Utc>>)> = item::Entity::find()
+    let mut q = item::Entity::find();
+    if let Some(since) = since {
+        q = q.filter(item::Column::ExpireTime.gt(since));
+    }
+    let rows: Vec<(String, String, String, Option<DateTime<Utc>>)> = q
         .select_only()
         .columns([
             item::Column::Layer,
