@@ -39,13 +39,9 @@ from google.protobuf import json_format, struct_pb2
 import load_shared_config as base
 from load_shared_config import PARENT, Failed, check, median_of, struct
 
-from concordat.changecontrol.v1 import changecontrol_service_pb2 as cc  # noqa: E402
-from concordat.changecontrol.v1 import resources_pb2 as ccr  # noqa: E402
 from concordat.convergence.v1 import convergence_service_pb2 as cv  # noqa: E402
 from concordat.convergence.v1 import convergence_service_pb2_grpc as cv_grpc  # noqa: E402
 from concordat.convergence.v1 import resources_pb2 as cvr  # noqa: E402
-from concordat.platform.v1 import platform_service_pb2 as pf  # noqa: E402
-from concordat.platform.v1 import resources_pb2 as pfr  # noqa: E402
 from concordat.sharedconfig.v1 import resources_pb2 as scr  # noqa: E402
 from concordat.sharedconfig.v1 import sharedconfig_service_pb2 as sc  # noqa: E402
 
@@ -78,88 +74,14 @@ class ConvergenceRun(base.Run):
         return token
 
     def approve_changes(self) -> dict[str, str]:
-        """The design authority of every domain, and an approved change request per domain."""
-        for subject, trust, role in [
-            ("admin", self.trusts[0], "ics-admin"),
-            ("chair", self.trusts[0], "da-chair"),
-            ("lead", self.trusts[0], "trust-digital-lead"),
-            ("engine", self.trusts[1], "automation"),
-        ]:
-            self.token(subject, trust, role)
-        issuer = self.platform.WhoAmI(pf.WhoAmIRequest(), metadata=self.md("admin")).principal.issuer
-        person = lambda s: pfr.Person(issuer=issuer, subject=s)  # noqa: E731
-        da = self.changes.CreateDesignAuthority(
-            cc.CreateDesignAuthorityRequest(
-                parent=PARENT,
-                design_authority_id="clinical",
-                design_authority=ccr.DesignAuthority(
-                    display_name="Clinical",
-                    domains=DOMAINS,
-                    members=[
-                        ccr.Membership(trust=t, voting_members=[person(f"voter-{t.lower()}")])
-                        for t in self.trusts
-                    ],
-                    chair=person("chair"),
-                    charter=ccr.Charter(
-                        quorum_percent=75,
-                        rules=[
-                            ccr.ClassRule(
-                                change_class=c,
-                                threshold=ccr.THRESHOLD_SIMPLE_MAJORITY,
-                                cso_sign_off_required=c == ccr.CHANGE_CLASS_SAFETY_CRITICAL,
-                            )
-                            for c in (
-                                ccr.CHANGE_CLASS_ROUTINE,
-                                ccr.CHANGE_CLASS_SIGNIFICANT,
-                                ccr.CHANGE_CLASS_SAFETY_CRITICAL,
-                            )
-                        ],
-                        silence=ccr.SILENCE_POLICY_ABSTAIN,
-                        board_risk_threshold=3,
-                        board_cost_threshold_pence=5_000_000,
-                        max_residual_risk=3,
-                        assessment_days=14,
-                        voting_days=7,
-                        emergency_review_days=10,
-                    ),
-                ),
-            ),
-            metadata=self.md("admin"),
-        ).design_authority
-        template = self.changes.CreateStandardTemplate(
-            cc.CreateStandardTemplateRequest(
-                parent=PARENT,
-                standard_template_id="bulk",
-                standard_template=ccr.StandardTemplate(
-                    display_name="Bulk", description="Bulk", design_authority=da.name
-                ),
-            ),
-            metadata=self.md("chair"),
-        ).standard_template
+        """The design authority of every domain, a kind per domain, and an approved change request
+        per domain."""
+        da, template = self.design_authority(DOMAINS)
         schema = struct_pb2.Struct()
         json_format.ParseDict({"type": "object"}, schema)
         crs = {}
         for domain in DOMAINS:
-            cr = self.changes.CreateChangeRequest(
-                cc.CreateChangeRequestRequest(
-                    parent=PARENT,
-                    change_request=ccr.ChangeRequest(
-                        title=f"Build: {domain}",
-                        description="The ICS build",
-                        domain=domain,
-                        design_authority=da.name,
-                        affected_trusts=self.trusts,
-                        change_type=ccr.CHANGE_TYPE_STANDARD,
-                        change_class=ccr.CHANGE_CLASS_ROUTINE,
-                        standard_template=template.name,
-                    ),
-                ),
-                metadata=self.md("lead"),
-            ).change_request
-            self.changes.SubmitChangeRequest(
-                cc.SubmitChangeRequestRequest(name=cr.name), metadata=self.md("lead")
-            )
-            crs[domain] = cr.name
+            crs[domain] = self.approved_change_request(da, template, domain)
             self.config.CreateConfigKind(
                 sc.CreateConfigKindRequest(
                     parent=PARENT,

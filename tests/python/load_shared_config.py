@@ -205,7 +205,9 @@ class Run:
 
     # Seeding, through the API.
 
-    def approve_change(self) -> str:
+    def design_authority(self, domains: list[str]):
+        """Mints the run's tokens, and creates a design authority deciding `domains` with a
+        standard template: both, for approved standard change requests."""
         for subject, trust, role in [
             ("admin", self.trusts[0], "ics-admin"),
             ("chair", self.trusts[0], "da-chair"),
@@ -218,10 +220,10 @@ class Run:
         da = self.changes.CreateDesignAuthority(
             cc.CreateDesignAuthorityRequest(
                 parent=PARENT,
-                design_authority_id="medicines",
+                design_authority_id="clinical",
                 design_authority=ccr.DesignAuthority(
-                    display_name="Medicines",
-                    domains=["medicines"],
+                    display_name="Clinical",
+                    domains=domains,
                     members=[
                         ccr.Membership(trust=t, voting_members=[person(f"voter-{t.lower()}")])
                         for t in self.trusts
@@ -263,13 +265,17 @@ class Run:
             ),
             metadata=self.md("chair"),
         ).standard_template
+        return da, template
+
+    def approved_change_request(self, da, template, domain: str) -> str:
+        """A standard change request of `domain` affecting every trust: approved on submission."""
         cr = self.changes.CreateChangeRequest(
             cc.CreateChangeRequestRequest(
                 parent=PARENT,
                 change_request=ccr.ChangeRequest(
-                    title="Build",
+                    title=f"Build: {domain}",
                     description="The ICS build",
-                    domain="medicines",
+                    domain=domain,
                     design_authority=da.name,
                     affected_trusts=self.trusts,
                     change_type=ccr.CHANGE_TYPE_STANDARD,
@@ -282,6 +288,11 @@ class Run:
         self.changes.SubmitChangeRequest(
             cc.SubmitChangeRequestRequest(name=cr.name), metadata=self.md("lead")
         )
+        return cr.name
+
+    def approve_change(self) -> str:
+        da, template = self.design_authority(["medicines"])
+        cr_name = self.approved_change_request(da, template, "medicines")
         schema = struct_pb2.Struct()
         json_format.ParseDict({"type": "object"}, schema)
         for kind in KINDS:
@@ -293,7 +304,7 @@ class Run:
                 ),
                 metadata=self.md("admin"),
             )
-        return cr.name
+        return cr_name
 
     def publish(self, layer: str, changes: list) -> tuple[float, float]:
         """Creates and publishes a changeset: the two calls' times."""
