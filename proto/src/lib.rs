@@ -22,6 +22,14 @@ pub mod platform {
     }
 }
 
+/// `concordat.benefits.*`: benefit profiles, measurements, attribution and the ICS rollup.
+pub mod benefits {
+    /// `concordat.benefits.v1`.
+    pub mod v1 {
+        tonic::include_proto!("concordat.benefits.v1");
+    }
+}
+
 /// `concordat.changecontrol.*`: change requests governed by design authorities and the board.
 pub mod changecontrol {
     /// `concordat.changecontrol.v1`.

@@ -64,6 +64,10 @@ pub const MULTILINE: &[&str] = &[
     "effect",
     "clinical_risk_notes",
     "disposition_note",
+    "precisely",
+    "observable_outcome",
+    "why_this_change",
+    "how_measured",
 ];
 
 static POOL: LazyLock<Option<DescriptorPool>> =

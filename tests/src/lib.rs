@@ -21,6 +21,7 @@ use concordat_platform::config::Config;
 use concordat_platform::identity::dev_issuer::TokenRequest;
 use concordat_platform::server::Platform;
 use concordat_platform::testkit::{TestBackend, TestDb};
+use concordat_proto::benefits::v1::benefits_service_client::BenefitsServiceClient;
 use concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient;
 use concordat_proto::convergence::v1::convergence_service_client::ConvergenceServiceClient;
 use concordat_proto::platform::v1 as pb;
@@ -282,6 +283,11 @@ impl TestServer {
         ConvergenceServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
     }
 
+    /// A benefits client sending `token`.
+    pub fn benefits(&self, token: &str) -> BenefitsClient {
+        BenefitsServiceClient::with_interceptor(self.channel.clone(), Bearer::new(token))
+    }
+
     /// A platform client sending `token`.
     pub fn platform(
         &self,
@@ -419,6 +425,8 @@ pub type SharedConfigClient = SharedConfigServiceClient<InterceptedService<Chann
 
 /// A convergence client with a bearer token.
 pub type ConvergenceClient = ConvergenceServiceClient<InterceptedService<Channel, Bearer>>;
+/// A benefits client with a bearer token.
+pub type BenefitsClient = BenefitsServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// The fields of a status's `BadRequest` violations, in order.
 pub fn fields(status: &tonic::Status) -> Vec<String> {

@@ -275,7 +275,13 @@ async fn audit_entries_page_and_bad_input_is_explained(backend: TestBackend) {
     assert_eq!(info.storage_backend, expected);
     assert_eq!(
         info.targets,
-        ["platform", "change-control", "shared-config", "convergence"]
+        [
+            "platform",
+            "change-control",
+            "shared-config",
+            "convergence",
+            "benefits"
+        ]
     );
 }
 

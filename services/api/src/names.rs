@@ -293,6 +293,44 @@ resource_name! {
     parent IcsName { ics };
 }
 
+// ---------------------------------------------------------------------------------------------
+// concordat.benefits.v1
+// ---------------------------------------------------------------------------------------------
+
+resource_name! {
+    /// A benefit profile, `icss/{ics}/benefits/{benefit}`.
+    BenefitName { ics, benefit } = "icss/{ics}/benefits/{benefit}",
+    parent IcsName { ics };
+}
+
+resource_name! {
+    /// A version-kept rate card of an ICS, `icss/{ics}/rateCards/{rate_card}`.
+    RateCardName { ics, rate_card } = "icss/{ics}/rateCards/{rate_card}",
+    parent IcsName { ics };
+}
+
+resource_name! {
+    /// One measurement cell, one benefit at one trust in one month (`2025-04`),
+    /// `icss/{ics}/benefits/{benefit}/trusts/{trust}/measurements/{month}`.
+    MeasurementName { ics, benefit, trust, month } =
+        "icss/{ics}/benefits/{benefit}/trusts/{trust}/measurements/{month}",
+    parent BenefitName { ics, benefit };
+}
+
+resource_name! {
+    /// How a benefit at one trust in one financial year (`2025-26`) is shared among change
+    /// requests, `icss/{ics}/benefits/{benefit}/trusts/{trust}/attributions/{year}`.
+    AttributionName { ics, benefit, trust, year } =
+        "icss/{ics}/benefits/{benefit}/trusts/{trust}/attributions/{year}",
+    parent BenefitName { ics, benefit };
+}
+
+resource_name! {
+    /// An ICS's benefits settings, `icss/{ics}/benefitsSettings` (a singleton).
+    BenefitsSettingsName { ics } = "icss/{ics}/benefitsSettings",
+    parent IcsName { ics };
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -300,7 +338,16 @@ mod tests {
 
     /// Parses `text` as any name of this module, returning its `Display` form.
     fn parse_any(text: &str) -> Option<String> {
-        let parsers: [fn(&str) -> Option<String>; 19] = [
+        let parsers: [fn(&str) -> Option<String>; 24] = [
+            |t| BenefitName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| RateCardName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| MeasurementName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| AttributionName::parse("n", t).ok().map(|n| n.to_string()),
+            |t| {
+                BenefitsSettingsName::parse("n", t)
+                    .ok()
+                    .map(|n| n.to_string())
+            },
             |t| IcsName::parse("n", t).ok().map(|n| n.to_string()),
             |t| AuditEntryName::parse("n", t).ok().map(|n| n.to_string()),
             |t| {
@@ -359,6 +406,8 @@ mod tests {
             include_str!("../../../proto/concordat/sharedconfig/v1/sharedconfig_service.proto"),
             include_str!("../../../proto/concordat/convergence/v1/resources.proto"),
             include_str!("../../../proto/concordat/convergence/v1/convergence_service.proto"),
+            include_str!("../../../proto/concordat/benefits/v1/resources.proto"),
+            include_str!("../../../proto/concordat/benefits/v1/benefits_service.proto"),
         ];
         let mut seen = 0;
         for proto in protos {

@@ -4,6 +4,8 @@ pub mod attribution;
 pub mod exact;
 pub mod measurement;
 pub mod period;
+pub mod profile;
+pub mod records;
 pub mod rollup;
 pub mod spc;
 pub mod valuation;

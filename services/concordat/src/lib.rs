@@ -10,6 +10,7 @@ pub const SERVICES: &[Service] = &[
     concordat_change_control::SERVICE,
     concordat_shared_config::SERVICE,
     concordat_convergence::SERVICE,
+    concordat_benefits::SERVICE,
 ];
 
 /// The registry over [`SERVICES`].
@@ -50,9 +51,9 @@ mod tests {
             .map(|s| s.target)
             .collect();
         assert_eq!(named, ["change-control", "shared-config"]);
-        let err = REGISTRY.select("benefits").unwrap_err();
+        let err = REGISTRY.select("reports").unwrap_err();
         assert!(
-            err.contains("platform, change-control, shared-config, convergence"),
+            err.contains("platform, change-control, shared-config, convergence, benefits"),
             "{err}"
         );
         let mut config = Config::default();

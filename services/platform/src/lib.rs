@@ -30,6 +30,7 @@ pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod upstream;
 pub mod write;
 
 /// The version of this build, reported by `GetServerInfo` and `concordat version`.

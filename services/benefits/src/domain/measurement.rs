@@ -79,6 +79,21 @@ impl fmt::Display for State {
     }
 }
 
+impl State {
+    /// The state written as [`fmt::Display`] writes it.
+    pub fn parse(name: &str) -> Option<State> {
+        [
+            State::Draft,
+            State::Submitted,
+            State::TrustValidated,
+            State::IcsAccepted,
+            State::Returned,
+        ]
+        .into_iter()
+        .find(|s| s.to_string() == name)
+    }
+}
+
 fn allowed(state: State) -> &'static [&'static str] {
     match state {
         State::Draft | State::Returned => &["Edit", "Submit"],

@@ -48,6 +48,20 @@ impl Month {
         }
     }
 
+    /// Its first day.
+    pub fn first_day(self) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(self.year, u32::from(self.month), 1)
+            .unwrap_or(chrono::NaiveDate::MIN)
+    }
+
+    /// Its last day.
+    pub fn last_day(self) -> chrono::NaiveDate {
+        self.next()
+            .first_day()
+            .pred_opt()
+            .unwrap_or(chrono::NaiveDate::MIN)
+    }
+
     /// The month after.
     pub fn next(self) -> Month {
         if self.month == 12 {
@@ -107,6 +121,18 @@ impl FinancialYear {
     /// Whether `month` falls in it.
     pub fn contains(self, month: Month) -> bool {
         month.financial_year() == self
+    }
+}
+
+impl FinancialYear {
+    /// The year as a resource name segment writes it: `2025-26`.
+    pub fn segment(self) -> String {
+        self.to_string().replace('/', "-")
+    }
+
+    /// Reads the segment form, `2025-26`.
+    pub fn parse_segment(text: &str) -> Option<FinancialYear> {
+        FinancialYear::parse(&text.replacen('-', "/", 1))
     }
 }
 

@@ -137,36 +137,67 @@ fn aggregate(cells: &[&Cell], how: Aggregation) -> Result<Ratio, ExactError> {
 
 /// The rollup of `benefit` over `months` for `trusts`: a figure per trust and, under the key
 /// `None`, for the ICS (the trusts' figures added). Cells count when accepted, or validated too
-/// where `validated_counts`; values use `card` as in force on `on`.
+/// where `validated_counts`. Values use `card`: a summed benefit month by month as the card
+/// stands on each month's first day, a mean or latest one as it stands on the last month's.
 pub fn rollup(
     benefit: &Benefit,
     cells: &[Cell],
     (trusts, months): (&[String], &[Month]),
     validated_counts: bool,
-    (card, on): (&RateCard, NaiveDate),
+    card: &RateCard,
 ) -> Result<BTreeMap<Option<String>, Figure>, RollupError> {
     let chain: Vec<&str> = benefit.chain.iter().map(String::as_str).collect();
-    let figure = |quantity: Ratio, evidence: Evidence| -> Result<Figure, RollupError> {
-        let valued = card
-            .valuate(quantity, &chain, on)
-            .map_err(RollupError::Valuation)?;
-        Ok(Figure {
-            quantity,
-            converted: valued.quantity,
-            value: valued
-                .value
-                .filter(|_| benefit.category != Category::Qualitative),
-            card: valued.card,
-            evidence,
-        })
-    };
     let sign = if benefit.dis_benefit {
         Ratio::int(-1)
     } else {
         Ratio::ONE
     };
+    let last = months.iter().max().copied();
+    // What one trust's counted cells come to: the quantity, converted, valued.
+    let figure = |counted: &[&Cell], evidence: Evidence| -> Result<Figure, RollupError> {
+        let quantity = aggregate(counted, benefit.aggregation)?.checked_mul(sign)?;
+        let mut parts: Vec<(Ratio, NaiveDate)> = Vec::new();
+        match (benefit.aggregation, last) {
+            (Aggregation::Sum, _) => {
+                let mut by_month: BTreeMap<Month, Ratio> = BTreeMap::new();
+                for c in counted {
+                    let q = by_month.entry(c.month).or_insert(Ratio::ZERO);
+                    *q = q.checked_add(c.value.checked_mul(sign)?)?;
+                }
+                parts.extend(by_month.into_iter().map(|(m, q)| (q, m.first_day())));
+            }
+            (_, Some(last)) => parts.push((quantity, last.first_day())),
+            (_, None) => {}
+        }
+        let mut converted = Ratio::ZERO;
+        let mut value: Option<Money> = None;
+        let mut valued_any = false;
+        for (q, on) in parts {
+            let v = card
+                .valuate(q, &chain, on)
+                .map_err(RollupError::Valuation)?;
+            converted = converted.checked_add(v.quantity)?;
+            if let Some(m) = v.value {
+                value = Some(value.unwrap_or(Money::pence(0)).checked_add(m)?);
+                valued_any = true;
+            }
+        }
+        if !valued_any && benefit.category != Category::Qualitative {
+            // Nothing counted yet: a valued benefit's value is zero, not absent.
+            let unit = chain.last().copied().unwrap_or_default();
+            if card.values.iter().any(|v| v.unit == unit) {
+                value = Some(Money::pence(0));
+            }
+        }
+        Ok(Figure {
+            quantity,
+            converted,
+            value: value.filter(|_| benefit.category != Category::Qualitative),
+            card: (card.id.clone(), card.version),
+            evidence,
+        })
+    };
     let mut out = BTreeMap::new();
-    let mut ics_quantity = Ratio::ZERO;
     let mut ics_evidence = Evidence::default();
     for trust in trusts {
         let of_trust: Vec<&Cell> = cells
@@ -178,9 +209,7 @@ pub fn rollup(
             .copied()
             .filter(|c| counts(c.state, validated_counts))
             .collect();
-        let quantity = aggregate(&counted, benefit.aggregation)?.checked_mul(sign)?;
         let e = evidence(&of_trust, months.len() as u64);
-        ics_quantity = ics_quantity.checked_add(quantity)?;
         ics_evidence = Evidence {
             expected: ics_evidence.expected + e.expected,
             submitted: ics_evidence.submitted + e.submitted,
@@ -188,9 +217,19 @@ pub fn rollup(
             validated: ics_evidence.validated + e.validated,
             accepted: ics_evidence.accepted + e.accepted,
         };
-        out.insert(Some(trust.clone()), figure(quantity, e)?);
+        out.insert(Some(trust.clone()), figure(&counted, e)?);
     }
-    out.insert(None, figure(ics_quantity, ics_evidence)?);
+    // The ICS's figure: the trusts' figures added (a mean or latest figure per trust, summed).
+    let mut ics = figure(&[], ics_evidence)?;
+    for f in out.values() {
+        ics.quantity = ics.quantity.checked_add(f.quantity)?;
+        ics.converted = ics.converted.checked_add(f.converted)?;
+        ics.value = match (ics.value, f.value) {
+            (Some(a), Some(b)) => Some(a.checked_add(b)?),
+            (a, b) => a.or(b),
+        };
+    }
+    out.insert(None, ics);
     Ok(out)
 }
 
@@ -267,13 +306,12 @@ mod tests {
     #[test]
     fn the_golden_rollup_for_2025_26() {
         let months = FinancialYear::parse("2025/26").unwrap().months();
-        let on = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let r = rollup(
             &alerts(),
             &rgt(State::IcsAccepted),
             (&trusts(), &months),
             false,
-            (&card(), on),
+            &card(),
         )
         .unwrap();
         let ics = &r[&None];
@@ -296,14 +334,13 @@ mod tests {
     #[test]
     fn only_accepted_cells_count_unless_the_ics_counts_validated_ones() {
         let months = FinancialYear::parse("2025/26").unwrap().months();
-        let on = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let mut cells = rgt(State::IcsAccepted);
         cells[0].state = State::Returned;
         cells[1].state = State::TrustValidated;
         let args = (&trusts()[..], &months[..]);
-        let strict = rollup(&alerts(), &cells, args, false, (&card(), on)).unwrap();
+        let strict = rollup(&alerts(), &cells, args, false, &card()).unwrap();
         assert_eq!(strict[&None].quantity, Ratio::int(850 - 70 - 71));
-        let lenient = rollup(&alerts(), &cells, args, true, (&card(), on)).unwrap();
+        let lenient = rollup(&alerts(), &cells, args, true, &card()).unwrap();
         assert_eq!(lenient[&None].quantity, Ratio::int(850 - 70));
         let e = strict[&None].evidence;
         assert_eq!((e.submitted, e.validated, e.accepted), (12, 11, 10));
@@ -312,36 +349,64 @@ mod tests {
     #[test]
     fn dis_benefits_count_against_and_qualitative_ones_have_no_value() {
         let months = FinancialYear::parse("2025/26").unwrap().months();
-        let on = NaiveDate::from_ymd_opt(2026, 3, 31).unwrap();
         let args = (&trusts()[..], &months[..]);
         let dis = Benefit {
             dis_benefit: true,
             ..alerts()
         };
-        let r = rollup(&dis, &rgt(State::IcsAccepted), args, false, (&card(), on)).unwrap();
+        let r = rollup(&dis, &rgt(State::IcsAccepted), args, false, &card()).unwrap();
         assert_eq!(r[&None].value.unwrap().to_string(), "-£980,000.00");
         let qualitative = Benefit {
             category: Category::Qualitative,
             ..alerts()
         };
-        let r = rollup(
-            &qualitative,
-            &rgt(State::IcsAccepted),
-            args,
-            false,
-            (&card(), on),
-        )
-        .unwrap();
+        let r = rollup(&qualitative, &rgt(State::IcsAccepted), args, false, &card()).unwrap();
         assert_eq!(r[&None].value, None);
         let mean = Benefit {
             aggregation: Aggregation::Mean,
             ..alerts()
         };
-        let r = rollup(&mean, &rgt(State::IcsAccepted), args, false, (&card(), on)).unwrap();
+        let r = rollup(&mean, &rgt(State::IcsAccepted), args, false, &card()).unwrap();
         assert_eq!(
             r[&Some("RGT".to_owned())].quantity,
             Ratio::new(850, 12).unwrap()
         );
+    }
+
+    #[test]
+    fn a_summed_benefit_is_valued_month_by_month_as_the_card_stood() {
+        let months = FinancialYear::parse("2025/26").unwrap().months();
+        let mut card = card();
+        // From October a bed day is £500: the six months from April at £400, the rest at £500.
+        card.values.push(UnitValue {
+            unit: "bed day".into(),
+            value: Money::pounds(500).unwrap(),
+            effective_from: NaiveDate::from_ymd_opt(2025, 10, 1).unwrap(),
+        });
+        let r = rollup(
+            &alerts(),
+            &rgt(State::IcsAccepted),
+            (&trusts(), &months),
+            false,
+            &card,
+        )
+        .unwrap();
+        let first_half = Ratio::int(70 + 71 + 72 + 70 + 69 + 71);
+        let second_half = Ratio::int(72 + 70 + 71 + 70 + 72 + 72);
+        let factor = Ratio::parse("2450/850").unwrap();
+        let expected = Money::pounds(400)
+            .unwrap()
+            .times(first_half.checked_mul(factor).unwrap())
+            .unwrap()
+            .checked_add(
+                Money::pounds(500)
+                    .unwrap()
+                    .times(second_half.checked_mul(factor).unwrap())
+                    .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(r[&None].value, Some(expected));
+        assert_eq!(r[&None].converted, Ratio::int(2450));
     }
 
     #[test]
