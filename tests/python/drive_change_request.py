@@ -35,6 +35,8 @@ import sys
 import uuid
 from pathlib import Path
 
+from golden_benefits import Benefits
+
 HERE = Path(__file__).resolve().parent
 TRUSTS = ["RGT", "RGM", "RGN", "RT1"]
 
@@ -50,6 +52,8 @@ PERSONAS = {
     **{f"engineer-{t.lower()}": (t, "trust-engineer") for t in TRUSTS},
     "engine-rgm": ("RGM", "automation"),
     "engine-rgn": ("RGN", "automation"),
+    "ics-analyst": (None, "benefits-analyst"),
+    "analyst-rgt": ("RGT", "benefits-analyst"),
 }
 
 PLATFORM_DOMAIN = "platform.concordat"
@@ -158,6 +162,9 @@ class Api:
         from google.rpc import error_details_pb2
         from grpc_status import rpc_status
 
+        from concordat.benefits.v1 import benefits_service_pb2 as bn
+        from concordat.benefits.v1 import benefits_service_pb2_grpc as bn_grpc
+        from concordat.benefits.v1 import resources_pb2 as bnr
         from concordat.changecontrol.v1 import changecontrol_service_pb2 as cc
         from concordat.changecontrol.v1 import changecontrol_service_pb2_grpc as cc_grpc
         from concordat.changecontrol.v1 import resources_pb2 as ccr
@@ -176,6 +183,7 @@ class Api:
         self.text_format = text_format
         self.ed = error_details_pb2
         self.rpc_status = rpc_status
+        self.bn, self.bn_grpc, self.bnr = bn, bn_grpc, bnr
         self.cc, self.cc_grpc, self.ccr = cc, cc_grpc, ccr
         self.cv, self.cv_grpc, self.cvr = cv, cv_grpc, cvr
         self.pf, self.pf_grpc, self.pfr = pf, pf_grpc, pfr
@@ -442,7 +450,7 @@ class Convergence:
         self.ok("ImportSnapshot as engine-rgn, corrected: converged, and its milestone achieved by that assessment")
 
 
-class Driver(Convergence):
+class Driver(Convergence, Benefits):
     def __init__(self, api: Api, args: argparse.Namespace):
         self.api = api
         self.args = args
@@ -452,6 +460,7 @@ class Driver(Convergence):
         self.platform = api.pf_grpc.PlatformServiceStub(self.channel)
         self.config = api.sc_grpc.SharedConfigServiceStub(self.channel)
         self.convergence = api.cv_grpc.ConvergenceServiceStub(self.channel)
+        self.benefits = api.bn_grpc.BenefitsServiceStub(self.channel)
         self.tokens: dict[str, str] = {}
         self.step = "setup"
 
@@ -517,6 +526,35 @@ class Driver(Convergence):
             f"{method} as {persona}: expected {code} {reason}, but it succeeded: {shown}"
         )
 
+    def invalid(self, method: str, persona: str, request, field: str, stub=None):
+        """Calls `method`, which must fail with INVALID_ARGUMENT naming `field` alone."""
+        api = self.api
+        try:
+            self._invoke(stub or self.cc, method, persona, request)
+        except api.grpc.RpcError as e:
+            fields = [
+                v.field
+                for d in decode_details(api, e)
+                if isinstance(d, api.ed.BadRequest)
+                for v in d.field_violations
+            ]
+            if e.code().name != "INVALID_ARGUMENT" or fields != [field]:
+                raise StepFailed(
+                    f"{method} as {persona}: expected INVALID_ARGUMENT naming {field}, got "
+                    f"{e.code().name} naming {fields}",
+                    rpc_error=e,
+                ) from None
+            return e
+        raise StepFailed(f"{method} as {persona}: expected INVALID_ARGUMENT, but it succeeded")
+
+    @staticmethod
+    def check(condition: bool, what: str) -> None:
+        check(condition, what)
+
+    @staticmethod
+    def check_eq(actual, expected, what: str) -> None:
+        check_eq(actual, expected, what)
+
     def state_name(self, value: int) -> str:
         return self.api.ccr.State.Name(value)
 
@@ -540,6 +578,7 @@ class Driver(Convergence):
         self.check_outcome_and_audit(cr)
         self.publish_configuration(da, cr)
         self.converge(cr)
+        self.realise_benefits(cr)
 
     def connect(self) -> None:
         self.begin("connect")
@@ -1374,7 +1413,8 @@ def main(argv: list[str]) -> int:
         driver.channel.close()
     print(
         "PASS: the change request went from DRAFT to APPROVED as the charter says, "
-        "its configuration was published under it, and convergence measured the trusts' builds"
+        "its configuration was published under it, convergence measured the trusts' builds, "
+        "and its benefit rolled up to the ICS"
     )
     return 0
 

@@ -741,3 +741,32 @@ pub async fn standard_change(s: &TestServer, trusts: &[&str], kinds: &[&str]) ->
     }
     cr
 }
+
+/// The golden rate card of ICS QUE as a `CreateRateCard` request (id `standard`): an adverse drug
+/// reaction prevented saves 2,450/850 bed days and a bed day is worth £400.00, both from `from`.
+pub fn golden_rate_card(
+    title: &str,
+    from: &str,
+) -> concordat_proto::benefits::v1::CreateRateCardRequest {
+    use concordat_proto::benefits::v1 as bn;
+    bn::CreateRateCardRequest {
+        parent: "icss/QUE".into(),
+        rate_card_id: "standard".into(),
+        rate_card: Some(bn::RateCard {
+            title: title.into(),
+            factors: vec![bn::ConversionFactor {
+                from_unit: "adverse drug reaction prevented".into(),
+                to_unit: "bed day".into(),
+                factor: "2450/850".into(),
+                effective_from: from.into(),
+            }],
+            unit_values: vec![bn::UnitValue {
+                unit: "bed day".into(),
+                pounds: "400.00".into(),
+                effective_from: from.into(),
+            }],
+            ..Default::default()
+        }),
+        request_id: String::new(),
+    }
+}

@@ -35,32 +35,16 @@ fn ics(w: &World) -> BenefitsClient {
 }
 
 async fn rate_card(c: &mut BenefitsClient) -> bn::RateCard {
-    c.create_rate_card(bn::CreateRateCardRequest {
-        parent: "icss/QUE".into(),
-        rate_card_id: "standard".into(),
-        rate_card: Some(bn::RateCard {
-            title: "QUE benefits rate card".into(),
-            description: "Cambridge University Hospitals' allergy-alert study".into(),
-            factors: vec![bn::ConversionFactor {
-                from_unit: "adverse drug reaction prevented".into(),
-                to_unit: "bed day".into(),
-                factor: "2450/850".into(),
-                effective_from: "2025-04-01".into(),
-            }],
-            unit_values: vec![bn::UnitValue {
-                unit: "bed day".into(),
-                pounds: "400.00".into(),
-                effective_from: "2025-04-01".into(),
-            }],
-            ..Default::default()
-        }),
-        request_id: String::new(),
-    })
-    .await
-    .unwrap()
-    .into_inner()
-    .rate_card
-    .unwrap()
+    let mut request = concordat_e2e::golden_rate_card("QUE benefits rate card", "2025-04-01");
+    if let Some(card) = request.rate_card.as_mut() {
+        card.description = "Cambridge University Hospitals' allergy-alert study".into();
+    }
+    c.create_rate_card(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .rate_card
+        .unwrap()
 }
 
 fn profile(w: &World, enabling: Vec<String>) -> bn::Benefit {
@@ -563,6 +547,17 @@ async fn profiles_cards_and_attribution_refuse_bad_input(backend: TestBackend) {
         .await
         .unwrap_err();
     assert_eq!(fields(&month), ["name"]);
+    let next_year = chrono::Utc::now()
+        .format("%Y")
+        .to_string()
+        .parse::<i32>()
+        .unwrap()
+        + 1;
+    let future = submit(&mut analyst, &cell("RGT", &format!("{next_year}-01")), "70")
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&future), ["name"]);
+    assert!(future.message().contains("has not ended"), "{future:?}");
     let scope = submit(&mut analyst, &cell("RGM", "2025-04"), "70")
         .await
         .unwrap_err();

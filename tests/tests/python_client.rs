@@ -2,7 +2,9 @@
 //! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, then the
 //! configuration part (baseline, a trust's variation, effective configs, watch, audit), then the
 //! convergence part (snapshots assessed, a variation lapsing, a plan's critical path and P85, a
-//! milestone achieved on evidence), against the server, on SQLite and on PostgreSQL.
+//! milestone achieved on evidence), then the benefits part (twelve months submitted, validated,
+//! accepted and rolled up to 850 reactions, 2,450 bed days and £980,000; a reopened cell), against
+//! the server, on SQLite and on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use concordat_e2e::{Options, TestServer, concordat_bin, tests_dir};
@@ -51,13 +53,15 @@ async fn drive(backend: TestBackend) {
         "ok   [u] the variation lapsed: RGM assessed again, VARIED_EXPIRED",
         "ok   [v] ScheduleConvergencePlan: RGN medicines → RGM medicines; P85 ",
         "ok   [w] ImportSnapshot as engine-rgn, corrected: converged, and its milestone achieved",
+        "ok   [x4] GetBenefitRollup QUE 2025/26: 850 reactions, 2,450 bed days, £980,000.00 non-cash-releasing, 100% ",
+        "ok   [x5] June reopened (778), resubmitted, returned, validated (778), accepted: 849, £978,847.06; 9 versions",
     ] {
         assert!(stdout.contains(step), "{step} missing from:\n{stdout}");
     }
     assert!(
         stdout
             .trim_end()
-            .ends_with("and convergence measured the trusts' builds"),
+            .ends_with("and its benefit rolled up to the ICS"),
         "{stdout}"
     );
 }

@@ -5,6 +5,8 @@ pub mod migrations;
 
 mod entities;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use concordat_platform::identity::Person;
 use sea_orm::sea_query::OnConflict;
@@ -581,33 +583,94 @@ pub async fn versions<C: ConnectionTrait>(
 pub async fn cells<C: ConnectionTrait>(
     c: &C,
     (ics, benefit): (&str, &str),
-    (first, last): (Month, Month),
+    months: (Month, Month),
 ) -> Result<Vec<Cell>> {
-    let rows: Vec<(String, String, String, String, bool)> = measurement::Entity::find()
-        .select_only()
-        .column(measurement::Column::Trust)
-        .column(measurement::Column::Month)
-        .column(measurement::Column::Value)
-        .column(measurement::Column::State)
-        .column(measurement::Column::OnTime)
-        .filter(measurement::Column::Ics.eq(ics))
-        .filter(measurement::Column::Benefit.eq(benefit))
-        .filter(measurement::Column::Month.gte(first.to_string()))
-        .filter(measurement::Column::Month.lte(last.to_string()))
-        .into_tuple()
-        .all(c)
+    Ok(cells_where(c, ics, Some(benefit), months)
+        .await?
+        .into_values()
+        .next()
+        .unwrap_or_default())
+}
+
+/// The cells of every benefit of `ics` from `first` to `last` (inclusive), by benefit id: one
+/// read for an ICS's rollup, only the columns it needs.
+pub async fn ics_cells<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    months: (Month, Month),
+) -> Result<BTreeMap<String, Vec<Cell>>> {
+    cells_where(c, ics, None, months).await
+}
+
+/// The cells, read grouped: the database groups them by benefit, trust, state and whether on
+/// time (one row per group, its cells as `month;value` joined by `,`), so an ICS's year comes
+/// back in as many rows as a plain `GROUP BY` returns, and the exact arithmetic stays here.
+async fn cells_where<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    benefit: Option<&str>,
+    (first, last): (Month, Month),
+) -> Result<BTreeMap<String, Vec<Cell>>> {
+    let backend = c.get_database_backend();
+    let postgres = backend == sea_orm::DatabaseBackend::Postgres;
+    let p = |i: usize| {
+        if postgres {
+            format!("${i}")
+        } else {
+            "?".into()
+        }
+    };
+    let cell = "month || ';' || value";
+    let joined = if postgres {
+        format!("string_agg({cell}, ',')")
+    } else {
+        format!("group_concat({cell}, ',')")
+    };
+    let mut values: Vec<sea_orm::Value> = vec![
+        ics.into(),
+        first.to_string().into(),
+        last.to_string().into(),
+    ];
+    let mut sql = format!(
+        "SELECT benefit, trust, state, CASE WHEN on_time THEN 1 ELSE 0 END AS on_time, \
+         {joined} AS cells FROM bn_measurements \
+         WHERE ics = {} AND month >= {} AND month <= {}",
+        p(1),
+        p(2),
+        p(3)
+    );
+    if let Some(benefit) = benefit {
+        sql.push_str(&format!(" AND benefit = {}", p(4)));
+        values.push(benefit.into());
+    }
+    sql.push_str(" GROUP BY benefit, trust, state, on_time");
+    let rows = c
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
         .await?;
-    rows.into_iter()
-        .map(|(trust, m, value, st, on_time)| {
-            Ok(Cell {
-                trust,
-                month: month(&m)?,
-                value: ratio("measurement value", &value)?,
-                state: state(&st)?,
+    let mut out: BTreeMap<String, Vec<Cell>> = BTreeMap::new();
+    for row in rows {
+        let benefit: String = row.try_get("", "benefit")?;
+        let trust: String = row.try_get("", "trust")?;
+        let st = state(&row.try_get::<String>("", "state")?)?;
+        let on_time = row.try_get::<i32>("", "on_time")? == 1;
+        let joined: String = row.try_get("", "cells")?;
+        let cells = out.entry(benefit).or_default();
+        for text in joined.split(',') {
+            let (m, value) = text
+                .split_once(';')
+                .ok_or_else(|| corrupt("measurement cell", text))?;
+            cells.push(Cell {
+                trust: trust.clone(),
+                month: month(m)?,
+                value: ratio("measurement value", value)?,
+                state: st,
                 on_time,
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(out)
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -663,16 +726,17 @@ pub async fn attribution<C: ConnectionTrait>(
     }
 }
 
-/// Every attribution set for `benefit` in `year`, by trust.
+/// Every attribution set for `benefit` (every benefit, if `None`) of `ics` in `year`.
 pub async fn attributions<C: ConnectionTrait>(
     c: &C,
-    (ics, benefit): (&str, &str),
+    (ics, benefit): (&str, Option<&str>),
     year: FinancialYear,
 ) -> Result<Vec<AttributionRecord>> {
-    attribution::Entity::find()
-        .filter(attribution::Column::Ics.eq(ics))
-        .filter(attribution::Column::Benefit.eq(benefit))
-        .filter(attribution::Column::Year.eq(year.segment()))
+    let mut q = attribution::Entity::find().filter(attribution::Column::Ics.eq(ics));
+    if let Some(benefit) = benefit {
+        q = q.filter(attribution::Column::Benefit.eq(benefit));
+    }
+    q.filter(attribution::Column::Year.eq(year.segment()))
         .all(c)
         .await?
         .into_iter()

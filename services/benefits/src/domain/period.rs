@@ -62,6 +62,26 @@ impl Month {
             .unwrap_or(chrono::NaiveDate::MIN)
     }
 
+    /// The month `day` falls in.
+    pub fn of(day: chrono::NaiveDate) -> Month {
+        use chrono::Datelike;
+        Month {
+            year: day.year(),
+            month: u8::try_from(day.month()).unwrap_or(1),
+        }
+    }
+
+    /// The first whole month after a process changed on `day`: that month if it changed on its
+    /// first day, else the month after. An SPC chart's new segment starts there.
+    pub fn first_whole_after(day: chrono::NaiveDate) -> Month {
+        let month = Month::of(day);
+        if month.first_day() == day {
+            month
+        } else {
+            month.next()
+        }
+    }
+
     /// The month after.
     pub fn next(self) -> Month {
         if self.month == 12 {
@@ -146,6 +166,16 @@ impl fmt::Display for FinancialYear {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_change_shows_from_the_first_whole_month_after_it() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let month = |y, m| Month::new(y, m).unwrap();
+        assert_eq!(Month::first_whole_after(day(2025, 9, 1)), month(2025, 9));
+        assert_eq!(Month::first_whole_after(day(2025, 9, 2)), month(2025, 10));
+        assert_eq!(Month::first_whole_after(day(2025, 12, 31)), month(2026, 1));
+        assert_eq!(Month::of(day(2026, 3, 31)), month(2026, 3));
+    }
 
     #[test]
     fn the_financial_year_turns_on_the_first_of_april() {

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use super::exact::{ExactError, Money, Ratio};
 use super::measurement::{State, counts};
 use super::period::Month;
-use super::valuation::{CardVersion, RateCard, ValuationError};
+use super::valuation::{CardVersion, RateCard, ValuationError, Valued};
 
 /// Whether a benefit releases cash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -153,6 +153,28 @@ pub fn rollup(
         Ratio::ONE
     };
     let last = months.iter().max().copied();
+    // What one unit of the measure comes to on each day valued: the chain's factors multiplied
+    // and the last unit's value, worked out once per day. Valuation is linear and exact, so
+    // quantities valued at the same rate are added first and multiplied once.
+    // (A day without a rate is an error only where a quantity is valued on it.)
+    let rates: BTreeMap<NaiveDate, Result<Valued, ValuationError>> = months
+        .iter()
+        .map(|m| {
+            (
+                m.first_day(),
+                card.valuate(Ratio::ONE, &chain, m.first_day()),
+            )
+        })
+        .collect();
+    let rate = |on: NaiveDate| -> Result<&Valued, RollupError> {
+        match rates.get(&on) {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => Err(RollupError::Valuation(e.clone())),
+            None => Err(RollupError::Valuation(ValuationError::Exact(
+                ExactError::Unreadable(format!("no month of the period starts {on}")),
+            ))),
+        }
+    };
     // What one trust's counted cells come to: the quantity, converted, valued.
     let figure = |counted: &[&Cell], evidence: Evidence| -> Result<Figure, RollupError> {
         let quantity = aggregate(counted, benefit.aggregation)?.checked_mul(sign)?;
@@ -169,15 +191,24 @@ pub fn rollup(
             (_, Some(last)) => parts.push((quantity, last.first_day())),
             (_, None) => {}
         }
+        // Quantities added per rate, in the order first met.
+        let mut at_rate: Vec<(&Valued, Ratio)> = Vec::new();
+        for (q, on) in parts {
+            let r = rate(on)?;
+            match at_rate.iter_mut().find(|(seen, _)| *seen == r) {
+                Some((_, sum)) => *sum = sum.checked_add(q)?,
+                None => at_rate.push((r, q)),
+            }
+        }
         let mut converted = Ratio::ZERO;
         let mut value: Option<Money> = None;
         let mut valued_any = false;
-        for (q, on) in parts {
-            let v = card
-                .valuate(q, &chain, on)
-                .map_err(RollupError::Valuation)?;
-            converted = converted.checked_add(v.quantity)?;
-            if let Some(m) = v.value {
+        for (r, q) in at_rate {
+            let c = q.checked_mul(r.quantity)?;
+            converted = converted.checked_add(c)?;
+            if let Some(per_unit) = r.value {
+                // The value of one unit of the measure, times the quantity.
+                let m = per_unit.times(q)?;
                 value = Some(value.unwrap_or(Money::pence(0)).checked_add(m)?);
                 valued_any = true;
             }

@@ -285,6 +285,15 @@ impl Benefits {
         reply: impl FnOnce(&Measurement) -> R,
     ) -> Result<R> {
         let cell = self.cell(ctx, "name", &input.name).await?;
+        if cell.month.next().first_day() > chrono::Utc::now().date_naive() {
+            return Err(invalid(
+                "name",
+                format!(
+                    "month {} has not ended: a month is measured once it is over",
+                    cell.month
+                ),
+            ));
+        }
         if !submit && input.value.is_none() {
             return Err(invalid(
                 "value",

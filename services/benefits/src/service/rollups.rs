@@ -344,6 +344,14 @@ impl Benefits {
             by_change_request: BTreeMap::new(),
             unattributed: Totals::new(),
         };
+        let mut cells = store::ics_cells(self.db().conn(), &ics, (first, last)).await?;
+        let mut attributed: BTreeMap<String, BTreeMap<String, Attribution>> = BTreeMap::new();
+        for a in store::attributions(self.db().conn(), (&ics, None), period.year()).await? {
+            attributed
+                .entry(a.benefit)
+                .or_default()
+                .insert(a.trust, a.shares);
+        }
         for p in profiles {
             let name = BenefitName::new(&ics, &p.id).to_string();
             let card = self.card_for(&p, revalue.as_ref(), &mut cache).await?;
@@ -361,21 +369,15 @@ impl Benefits {
                     ..p.benefit()
                 }
             };
-            let cells = store::cells(self.db().conn(), (&ics, &p.id), (first, last)).await?;
             let figures = rollup(
                 &benefit,
-                &cells,
+                &cells.remove(&p.id).unwrap_or_default(),
                 (&trusts, &months),
                 settings.count_validated,
                 card.as_ref().map_or(&unvalued, |(_, c)| c),
             )
             .map_err(|e| not_valued(&name, e))?;
-            let attributions: BTreeMap<String, Attribution> =
-                store::attributions(self.db().conn(), (&ics, &p.id), period.year())
-                    .await?
-                    .into_iter()
-                    .map(|a| (a.trust, a.shares))
-                    .collect();
+            let attributions = attributed.remove(&p.id).unwrap_or_default();
             let none = Attribution::default();
             let mut rows = Vec::new();
             let mut ics_by_cr: BTreeMap<String, Amount> = BTreeMap::new();
@@ -554,15 +556,7 @@ impl Benefits {
         for publish in publishes {
             // The process changed during the month of the publish: the new segment starts with
             // the first whole month after it (or that month, published on its first day).
-            let day = publish.publish_time.date_naive();
-            let mut start = Month::new(
-                chrono::Datelike::year(&day),
-                u8::try_from(chrono::Datelike::month(&day)).unwrap_or(1),
-            )
-            .unwrap_or(first);
-            if chrono::Datelike::day(&day) > 1 {
-                start = start.next();
-            }
+            let start = Month::first_whole_after(publish.publish_time.date_naive());
             if let Some(i) = months.iter().position(|m| *m >= start)
                 && i > 0
                 && !indexes.contains(&i)
