@@ -1,5 +1,5 @@
 //! Benefits at national scale: 10,080,000 measurement cells (`CONCORDAT_BENCH_MEASUREMENTS` for
-//! another size, rounded up to whole ICSs) — 42 ICSs × 10 trusts × 100 benefits × 24 months
+//! another size, rounded up to whole ICSs) — 420 ICSs × 10 trusts × 100 benefits × 24 months
 //! (April 2024 to March 2026), every cell accepted.
 //!
 //! ICS QUE's 100 benefit profiles, its rate card, its attributions and one template cell are made
@@ -41,7 +41,7 @@ const MONTHS: usize = 24;
 /// Cells per ICS.
 const PER_ICS: usize = TRUSTS.len() * BENEFITS * MONTHS;
 
-/// How many ICSs hold cells: `CONCORDAT_BENCH_MEASUREMENTS` ÷ 24,000, rounded up (42 by default).
+/// How many ICSs hold cells: `CONCORDAT_BENCH_MEASUREMENTS` ÷ 24,000, rounded up (420 by default).
 fn icss() -> usize {
     std::env::var("CONCORDAT_BENCH_MEASUREMENTS")
         .ok()

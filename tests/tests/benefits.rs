@@ -2,7 +2,8 @@
 //! part of the golden scenario (RGT's twelve monthly counts for 2025/26 submitted, validated by
 //! the trust, accepted by the ICS, attributed to the allergy-alert change request, and the ICS
 //! rollup of 850 reactions, 2,450 bed days and £980,000 non-cash-releasing), a reopened cell
-//! changing the rollup only once accepted again, who may do what, and bad input.
+//! changing the rollup only once accepted again, who may do what, the ICS's settings, and bad
+//! input.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use concordat_e2e::world::*;
@@ -631,5 +632,153 @@ async fn profiles_cards_and_attribution_refuse_bad_input(backend: TestBackend) {
     assert_eq!(fields(&period), ["period"]);
 }
 
+/// The month before this one, written `2026-11`: ended, and less than 32 days ago.
+fn last_month() -> String {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().date_naive();
+    if today.month() == 1 {
+        format!("{:04}-12", today.year() - 1)
+    } else {
+        format!("{:04}-{:02}", today.year(), today.month() - 1)
+    }
+}
+
+async fn settings(
+    c: &mut BenefitsClient,
+    count_validated: bool,
+    submission_days: i32,
+    etag: &str,
+) -> Result<bn::BenefitsSettings, tonic::Status> {
+    c.update_benefits_settings(bn::UpdateBenefitsSettingsRequest {
+        settings: Some(bn::BenefitsSettings {
+            name: "icss/QUE/benefitsSettings".into(),
+            count_validated,
+            submission_days,
+            ..Default::default()
+        }),
+        etag: etag.into(),
+        request_id: String::new(),
+    })
+    .await
+    .map(|r| r.into_inner().settings.unwrap())
+}
+
+/// Who may act on cells beyond the golden path, and the ICS's settings: automation submits for
+/// its own trust only, the board reads but does not submit, an engineer does not validate, nor
+/// does the ICS for a trust (`TRUST_SCOPE`); `countValidated` makes validated cells count and `submissionDays`
+/// decides what is on time.
+async fn scope_roles_and_settings(backend: TestBackend) {
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let cr = w.change_request(&["RGT"], true).await;
+    let mut ics = ics(&w);
+    rate_card(&mut ics).await;
+    create_benefit(&w, vec![cr]).await;
+
+    // The settings: defaults, written only by an ICS admin, with the current etag.
+    let mut admin = client(&w, "QUE", "ics-admin", "ics-admin");
+    let defaults = admin
+        .get_benefits_settings(bn::GetBenefitsSettingsRequest {
+            name: "icss/QUE/benefitsSettings".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .settings
+        .unwrap();
+    assert_eq!(
+        (defaults.count_validated, defaults.submission_days),
+        (false, 15)
+    );
+    let analyst = settings(&mut ics, true, 40, &defaults.etag)
+        .await
+        .unwrap_err();
+    assert_eq!(analyst.code(), Code::PermissionDenied);
+    let stale = settings(&mut admin, true, 40, "\"999\"").await.unwrap_err();
+    assert_eq!(
+        (stale.code(), reason(&stale).as_str()),
+        (Code::Aborted, "ETAG_MISMATCH")
+    );
+    let days = settings(&mut admin, true, 400, &defaults.etag)
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&days), ["settings.submission_days"]);
+    let counted = settings(&mut admin, true, 40, &defaults.etag)
+        .await
+        .unwrap();
+    assert_eq!(
+        (counted.count_validated, counted.submission_days),
+        (true, 40)
+    );
+    assert_ne!(counted.etag, defaults.etag);
+
+    // Automation submits its own trust's cells, on time within 40 days of the month's end.
+    let month = last_month();
+    let mut feed = client(&w, "RGT", "automation", "pharmacy-feed-RGT");
+    let recent = submit(&mut feed, &cell("RGT", &month), "70").await.unwrap();
+    assert!(recent.on_time);
+    let late = submit(&mut feed, &cell("RGT", "2025-04"), "69")
+        .await
+        .unwrap();
+    assert!(!late.on_time);
+    let other = submit(&mut feed, &cell("RGM", &month), "70")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (other.code(), reason(&other).as_str()),
+        (Code::PermissionDenied, "TRUST_SCOPE")
+    );
+    let mut board = client(&w, "QUE", "board-chair", "board-chair");
+    let board_submits = submit(&mut board, &cell("RGT", &month), "70")
+        .await
+        .unwrap_err();
+    assert_eq!(board_submits.code(), Code::PermissionDenied);
+
+    // Validation is the trust's: not its engineer's, not the ICS's.
+    let names = vec![cell("RGT", &month), cell("RGT", "2025-04")];
+    let validate = |names: Vec<String>| bn::ValidateMeasurementsRequest {
+        names,
+        request_id: String::new(),
+    };
+    let engineer = client(&w, "RGT", "trust-engineer", "engineer-RGT")
+        .validate_measurements(validate(names.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(engineer.code(), Code::PermissionDenied);
+    let for_trust = ics
+        .validate_measurements(validate(names.clone()))
+        .await
+        .unwrap_err();
+    // The ICS is not the trust: it accepts, it does not validate.
+    assert_eq!(
+        (for_trust.code(), reason(&for_trust).as_str()),
+        (Code::PermissionDenied, "TRUST_SCOPE")
+    );
+    client(&w, "RGT", "trust-digital-lead", "lead-RGT")
+        .validate_measurements(validate(names))
+        .await
+        .unwrap();
+
+    // With countValidated the board's rollups count the validated cells.
+    let recent = rollup(&mut board, &month).await;
+    let f = ics_figure(&recent);
+    assert_eq!(f.total.as_ref().unwrap().quantity, "70");
+    let e = f.evidence.unwrap();
+    assert_eq!(
+        (e.submitted, e.on_time, e.validated, e.accepted),
+        (1, 1, 1, 0)
+    );
+    let year = rollup(&mut board, "2025/26").await;
+    let f = ics_figure(&year);
+    assert_eq!(f.total.as_ref().unwrap().quantity, "69");
+    assert_eq!(f.evidence.unwrap().on_time, 0);
+    // Set back, only accepted cells count again.
+    settings(&mut admin, false, 0, &counted.etag).await.unwrap();
+    let after = rollup(&mut board, &month).await;
+    assert_eq!(ics_figure(&after).total.as_ref().unwrap().quantity, "0");
+}
+
 both_backends!(golden_benefits, the_benefits_part_of_the_golden_scenario);
 both_backends!(bad_input, profiles_cards_and_attribution_refuse_bad_input);
+both_backends!(scope_and_settings, scope_roles_and_settings);

@@ -37,6 +37,14 @@ enum Command {
     Serve(ServeArgs),
     /// Apply the pending database migrations of the platform and the chosen targets, then exit.
     Migrate(MigrateArgs),
+    /// Check the configuration `serve` or `migrate` would run with — file, environment, flags,
+    /// the targets (and for `serve` their upstreams), the federation file — and print it resolved
+    /// as JSON, without opening the database or a port. Exits 2, with the reason, where the
+    /// command would refuse to start.
+    CheckConfig {
+        #[command(subcommand)]
+        command: CheckCommand,
+    },
     /// Development helpers.
     Dev {
         #[command(subcommand)]
@@ -44,6 +52,14 @@ enum Command {
     },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// As `concordat serve` with these options would run.
+    Serve(ServeArgs),
+    /// As `concordat migrate` with these options would run.
+    Migrate(MigrateArgs),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +196,16 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => serve(args).await,
+        Command::CheckConfig {
+            command: CheckCommand::Serve(args),
+        } => check_config(
+            (args.common.config.as_deref(), &args),
+            &args.target,
+            Some(args.no_migrate),
+        ),
+        Command::CheckConfig {
+            command: CheckCommand::Migrate(args),
+        } => check_config((args.common.config.as_deref(), &args), &args.target, None),
         Command::Dev {
             command: DevCommand::Token(args),
         } => token(args),
@@ -269,6 +295,95 @@ async fn serve(args: ServeArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(format!("server failed: {e}")),
+    }
+}
+
+/// What `check-config` prints: the configuration as `serve` would resolve it.
+#[derive(Serialize)]
+struct Resolved {
+    listen: SocketAddr,
+    metrics_listen: SocketAddr,
+    /// The targets served, in registry order.
+    targets: Vec<&'static str>,
+    /// Every target the binary knows.
+    all_targets: Vec<&'static str>,
+    /// The URL of each target the served ones call but do not serve.
+    upstreams: std::collections::BTreeMap<&'static str, String>,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    federation: Option<PathBuf>,
+    dev_issuer: bool,
+    migrate_on_start: bool,
+    /// `CONCORDAT_…` variables that name no configuration field.
+    ignored_environment: Vec<String>,
+}
+
+/// `check-config`: the configuration from `file` and the flags `overrides`, the targets
+/// `target`; `serve_no_migrate` is `Some(--no-migrate)` for `serve` (whose upstreams are checked
+/// too), `None` for `migrate`.
+fn check_config(
+    (file, overrides): (Option<&std::path::Path>, &impl Serialize),
+    target: &str,
+    serve_no_migrate: Option<bool>,
+) -> ExitCode {
+    let mut config = match Config::load(file, overrides) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    if serve_no_migrate == Some(true) {
+        config.migrate_on_start = false;
+    }
+    let selected = match REGISTRY.select(target) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    if serve_no_migrate.is_some()
+        && let Err(e) = REGISTRY.check_upstreams(&selected, &config)
+    {
+        return fail(e);
+    }
+    if let Some(path) = &config.federation
+        && let Err(e) = concordat_platform::identity::Federation::from_file(path)
+    {
+        return fail(e);
+    }
+    let all = match REGISTRY.select("all") {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let served = |target: &str| selected.iter().any(|s| s.target == target);
+    let upstreams = selected
+        .iter()
+        .flat_map(|s| s.upstreams.iter().copied())
+        .filter(|u| !served(u))
+        .filter_map(|u| config.upstream.url(u).map(|url| (u, url.to_owned())))
+        .collect();
+    let url = config.database_url();
+    let resolved = Resolved {
+        listen: config.listen,
+        metrics_listen: config.metrics_listen,
+        targets: selected.iter().map(|s| s.target).collect(),
+        all_targets: all.iter().map(|s| s.target).collect(),
+        upstreams,
+        database: if url.starts_with("sqlite:") {
+            "sqlite"
+        } else {
+            "postgres"
+        },
+        federation: config.federation.clone(),
+        dev_issuer: config.dev_issuer_enabled(),
+        migrate_on_start: config.migrate_on_start,
+        ignored_environment: config.ignored_environment.clone(),
+    };
+    match serde_json::to_string_pretty(&resolved) {
+        Ok(text) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{text}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

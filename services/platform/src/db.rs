@@ -192,17 +192,61 @@ pub async fn lock_for_transaction(txn: &WriteTxn, scope: &str) -> Result<(), DbE
     if txn.get_database_backend() != DbBackend::Postgres {
         return Ok(());
     }
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [sea_orm::Value::from(lock_key(scope))],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// The key of a named lock: the first eight bytes of the SHA-256 of `scope`.
+fn lock_key(scope: &str) -> i64 {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(scope.as_bytes());
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&digest[..8]);
-    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1)",
-        [sea_orm::Value::from(i64::from_be_bytes(prefix))],
-    ))
-    .await
-    .map(|_| ())
+    i64::from_be_bytes(prefix)
+}
+
+/// Runs `work` holding the lock named `scope` across processes: on PostgreSQL a session-level
+/// advisory lock on a connection of its own, held until `work` ends (so every process sharing the
+/// database — another target, another replica — waits its turn, as migrating at start needs);
+/// on SQLite, where one process owns the file, `work` alone.
+pub async fn with_session_lock<T, E: From<DbErr>>(
+    db: &Database,
+    scope: &str,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    if db.backend() != Backend::Postgres {
+        return work.await;
+    }
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = |e: Sqlx| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()));
+    let key = lock_key(scope);
+    let mut held = db
+        .conn()
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(sqlx)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut *held)
+        .await
+        .map_err(sqlx)?;
+    let result = work.await;
+    // If unlocking fails the connection is closed rather than returned to the pool holding it.
+    if let Err(e) = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *held)
+        .await
+    {
+        tracing::warn!(error = %e, scope, "releasing a session lock failed; closing its connection");
+        held.detach();
+    }
+    result
 }
 
 /// True when `err` is a unique-constraint violation (a concurrent insert of the same key).

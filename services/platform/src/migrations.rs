@@ -77,13 +77,17 @@ crate::migrator! {
 /// A function applying one service's pending migrations.
 pub type MigrateFn = for<'a> fn(&'a Database) -> MigrateFuture<'a>;
 
-/// Applies the platform's migrations and then each of `services`' in order.
+/// Applies the platform's migrations and then each of `services`' in order, one process at a
+/// time: every target's processes migrate the platform's tables, and replicas start together.
 pub async fn run(db: &Database, services: &[MigrateFn]) -> Result<(), DbErr> {
-    migrate_platform(db).await?;
-    for migrate in services {
-        migrate(db).await?;
-    }
-    Ok(())
+    crate::db::with_session_lock(db, "concordat.migrations", async {
+        migrate_platform(db).await?;
+        for migrate in services {
+            migrate(db).await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 tokio::task_local! {

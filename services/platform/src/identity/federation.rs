@@ -1,7 +1,7 @@
 //! The federation: which ICSs and trusts exist, which OIDC issuers are trusted for them, and how
 //! an issuer's claims become a [`Principal`].
 //!
-//! It is read from a TOML file (see `deploy/federation.example.toml` for a commented example) or,
+//! It is read from a TOML file (see `deploy/k8s/config/federation.toml` for a commented example) or,
 //! for development, built in: ICS `QUE` with four trusts and the embedded development issuer.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -589,7 +589,7 @@ mod tests {
 
     #[test]
     fn the_commented_example_file_is_a_valid_federation() {
-        let text = include_str!("../../../../deploy/federation.example.toml");
+        let text = include_str!("../../../../deploy/k8s/config/federation.toml");
         let federation = Federation::from_toml(text).unwrap();
         assert!(
             federation
