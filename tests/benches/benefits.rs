@@ -5,7 +5,8 @@
 //! ICS QUE's 100 benefit profiles, its rate card, its attributions and one template cell are made
 //! through the API (the template submitted, validated and accepted by three people); the other
 //! cells are copied from the template in bulk with plain SQL, each with its own value, in key
-//! order. The versions table holds only the API's own rows.
+//! order, with the yearly summaries the service keeps beside them (built per ICS in bulk). The
+//! versions table holds only the API's own rows.
 //!
 //! - `GetBenefitRollup` of ICS QUE for 2025/26 through gRPC (12,000 accepted cells: 100 benefits
 //!   × 10 trusts × 12 months, each valued under the rate card and attributed), beside the physical
@@ -232,6 +233,8 @@ async fn seeded(backend: TestBackend) -> (TestServer, BenefitsClient) {
         ),
     )
     .await;
+    let backend = s.platform.db.conn().get_database_backend();
+    let mut summaries = Duration::ZERO;
     for code in ics_codes() {
         let txn = s.platform.db.conn().begin().await.unwrap();
         txn.execute_unprepared(&format!(
@@ -248,11 +251,21 @@ async fn seeded(backend: TestBackend) -> (TestServer, BenefitsClient) {
         ))
         .await
         .unwrap();
+        // The yearly summaries the service keeps with each cell, built for the ICS at once.
+        let at = Instant::now();
+        txn.execute_unprepared(&concordat_benefits::store::cell_years_sql(
+            backend,
+            &format!("ics = '{code}'"),
+        ))
+        .await
+        .unwrap();
+        summaries += at.elapsed();
         txn.commit().await.unwrap();
     }
     exec(&s, "ANALYZE").await;
     eprintln!(
-        "seed: {} cells ({} ICSs × {PER_ICS}) inserted in bulk in {:?}",
+        "seed: {} cells ({} ICSs × {PER_ICS}) inserted in bulk in {:?}, of which their yearly \
+         summaries {summaries:?}",
         icss() * PER_ICS,
         icss(),
         started.elapsed()

@@ -441,6 +441,72 @@ async fn the_benefits_part_of_the_golden_scenario(backend: TestBackend) {
             ));
         }
     }
+
+    // The yearly summary the rollup reads, kept cell by cell through every save and decision,
+    // is what rebuilding it from the cells at once gives.
+    assert_eq!(
+        summaries(&w).await,
+        vec![("RGT".to_owned(), "2025-26".to_owned(), 12)]
+    );
+    let kept = summary_cells(&w).await;
+    let db = w.s.platform.db.conn();
+    use sea_orm::ConnectionTrait as _;
+    db.execute_unprepared("DELETE FROM bn_cell_years")
+        .await
+        .unwrap();
+    db.execute_unprepared(&concordat_benefits::store::cell_years_sql(
+        db.get_database_backend(),
+        "true",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(summary_cells(&w).await, kept);
+    assert!(kept.contains("2025-06;71;ICS_ACCEPTED;0"), "{kept:?}");
+}
+
+/// The yearly summaries: trust, year and how many cells each holds.
+async fn summaries(w: &World) -> Vec<(String, String, usize)> {
+    use sea_orm::ConnectionTrait as _;
+    let db = w.s.platform.db.conn();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT trust, year, cells FROM bn_cell_years ORDER BY trust, year",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            let cells: String = r.try_get("", "cells").unwrap();
+            (
+                r.try_get("", "trust").unwrap(),
+                r.try_get("", "year").unwrap(),
+                cells.split(',').count(),
+            )
+        })
+        .collect()
+}
+
+/// Every summarised cell, in order, one string.
+async fn summary_cells(w: &World) -> String {
+    use sea_orm::ConnectionTrait as _;
+    let db = w.s.platform.db.conn();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT cells FROM bn_cell_years",
+        ))
+        .await
+        .unwrap();
+    let mut cells: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            let c: String = r.try_get("", "cells").unwrap();
+            c.split(',').map(str::to_owned).collect::<Vec<_>>()
+        })
+        .collect();
+    cells.sort();
+    cells.join(",")
 }
 
 async fn profiles_cards_and_attribution_refuse_bad_input(backend: TestBackend) {

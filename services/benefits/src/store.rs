@@ -473,6 +473,7 @@ pub async fn put_measurement<C: ConnectionTrait>(
     )
     .exec(c)
     .await?;
+    refresh_cell_year(c, (&m.ics, &m.benefit, &m.trust, m.month)).await?;
     version::Entity::insert(version::ActiveModel {
         ics: Set(m.ics.clone()),
         benefit: Set(m.benefit.clone()),
@@ -578,72 +579,63 @@ pub async fn versions<C: ConnectionTrait>(
         .collect()
 }
 
-/// The cells of `benefit` from `first` to `last` (inclusive), as the rollup reads them: one
-/// range of the table's key, only the columns it needs.
+/// The cells of `benefit` from `first` to `last` (inclusive), as a chart reads them: from the
+/// yearly summaries of the years they fall in.
 pub async fn cells<C: ConnectionTrait>(
     c: &C,
     (ics, benefit): (&str, &str),
     months: (Month, Month),
 ) -> Result<Vec<Cell>> {
-    Ok(cells_where(c, ics, Some(benefit), months)
+    Ok(summarised_cells(c, ics, Some(benefit), months)
         .await?
         .into_values()
         .next()
         .unwrap_or_default())
 }
 
-/// The cells of every benefit of `ics` from `first` to `last` (inclusive), by benefit id: one
-/// read for an ICS's rollup, only the columns it needs.
+/// The cells of every benefit of `ics` from `first` to `last` (inclusive), by benefit id, as an
+/// ICS's rollup reads them: from the yearly summaries (one row per benefit, trust and financial
+/// year, kept by [`put_measurement`]), so a year of an ICS is as many rows as it has benefits ×
+/// trusts, however many cells the table holds.
 pub async fn ics_cells<C: ConnectionTrait>(
     c: &C,
     ics: &str,
     months: (Month, Month),
 ) -> Result<BTreeMap<String, Vec<Cell>>> {
-    cells_where(c, ics, None, months).await
+    summarised_cells(c, ics, None, months).await
 }
 
-/// The cells, read grouped: the database groups them by benefit, trust, state and whether on
-/// time (one row per group, its cells as `month;value` joined by `,`), so an ICS's year comes
-/// back in as many rows as a plain `GROUP BY` returns, and the exact arithmetic stays here.
-async fn cells_where<C: ConnectionTrait>(
+/// The cells of `ics` (of `benefit` only, when given) from `first` to `last` (inclusive), by
+/// benefit id, read from the yearly summaries of the financial years they fall in.
+async fn summarised_cells<C: ConnectionTrait>(
     c: &C,
     ics: &str,
     benefit: Option<&str>,
     (first, last): (Month, Month),
 ) -> Result<BTreeMap<String, Vec<Cell>>> {
     let backend = c.get_database_backend();
-    let postgres = backend == sea_orm::DatabaseBackend::Postgres;
-    let p = |i: usize| {
-        if postgres {
-            format!("${i}")
-        } else {
-            "?".into()
-        }
-    };
-    let cell = "month || ';' || value";
-    let joined = if postgres {
-        format!("string_agg({cell}, ',')")
-    } else {
-        format!("group_concat({cell}, ',')")
-    };
-    let mut values: Vec<sea_orm::Value> = vec![
-        ics.into(),
-        first.to_string().into(),
-        last.to_string().into(),
-    ];
+    let mut years = Vec::new();
+    let mut fy = first.financial_year();
+    while fy <= last.financial_year() {
+        years.push(fy.segment());
+        fy = FinancialYear {
+            start: fy.start + 1,
+        };
+    }
+    let p = placeholders(backend);
     let mut sql = format!(
-        "SELECT benefit, trust, state, CASE WHEN on_time THEN 1 ELSE 0 END AS on_time, \
-         {joined} AS cells FROM bn_measurements \
-         WHERE ics = {} AND month >= {} AND month <= {}",
+        "SELECT benefit, trust, cells FROM bn_cell_years WHERE ics = {} AND year IN ({})",
         p(1),
-        p(2),
-        p(3)
+        (2..years.len() + 2).map(&p).collect::<Vec<_>>().join(", ")
     );
+    let mut values: Vec<sea_orm::Value> = vec![ics.into()];
+    if benefit.is_some() {
+        sql.push_str(&format!(" AND benefit = {}", p(years.len() + 2)));
+    }
+    values.extend(years.into_iter().map(sea_orm::Value::from));
     if let Some(benefit) = benefit {
-        sql.push_str(&format!(" AND benefit = {}", p(4)));
         values.push(benefit.into());
     }
-    sql.push_str(" GROUP BY benefit, trust, state, on_time");
     let rows = c
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             backend, sql, values,
@@ -653,24 +645,97 @@ async fn cells_where<C: ConnectionTrait>(
     for row in rows {
         let benefit: String = row.try_get("", "benefit")?;
         let trust: String = row.try_get("", "trust")?;
-        let st = state(&row.try_get::<String>("", "state")?)?;
-        let on_time = row.try_get::<i32>("", "on_time")? == 1;
-        let joined: String = row.try_get("", "cells")?;
+        let encoded: String = row.try_get("", "cells")?;
         let cells = out.entry(benefit).or_default();
-        for text in joined.split(',') {
-            let (m, value) = text
-                .split_once(';')
-                .ok_or_else(|| corrupt("measurement cell", text))?;
+        for text in encoded.split(',') {
+            let mut parts = text.splitn(4, ';');
+            let (Some(m), Some(value), Some(st), Some(on_time)) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return Err(corrupt("yearly summary cell", text));
+            };
+            let m = month(m)?;
+            if m < first || m > last {
+                continue;
+            }
             cells.push(Cell {
                 trust: trust.clone(),
-                month: month(m)?,
+                month: m,
                 value: ratio("measurement value", value)?,
-                state: st,
-                on_time,
+                state: state(st)?,
+                on_time: on_time == "1",
             });
         }
     }
     Ok(out)
+}
+
+/// `$n` on PostgreSQL, `?` on SQLite.
+fn placeholders(backend: sea_orm::DatabaseBackend) -> impl Fn(usize) -> String {
+    move |i| {
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            format!("${i}")
+        } else {
+            "?".into()
+        }
+    }
+}
+
+/// The statement (re)writing yearly summaries from the cells `condition` selects (a SQL
+/// condition on `bn_measurements`, with its placeholders): one row per ICS, benefit, trust and
+/// financial year (`2025-26`), its cells as `month;value;state;on_time` (on time `1` or `0`)
+/// joined by `,`. [`put_measurement`] runs it for the cell's year; the migration that made the
+/// table, and bulk loads, for every cell.
+pub fn cell_years_sql(backend: sea_orm::DatabaseBackend, condition: &str) -> String {
+    let cell = "month || ';' || value || ';' || state || ';' || \
+                CASE WHEN on_time THEN '1' ELSE '0' END";
+    let joined = if backend == sea_orm::DatabaseBackend::Postgres {
+        format!("string_agg({cell}, ',')")
+    } else {
+        format!("group_concat({cell}, ',')")
+    };
+    // The financial year's first calendar year: the month's year from April, the year before
+    // until March.
+    let start = "(CAST(substr(month, 1, 4) AS INTEGER) - \
+                 CASE WHEN CAST(substr(month, 6, 2) AS INTEGER) < 4 THEN 1 ELSE 0 END)";
+    format!(
+        "INSERT INTO bn_cell_years (ics, year, benefit, trust, cells) \
+         SELECT ics, CAST({start} AS TEXT) || '-' || substr(CAST({start} + 1 AS TEXT), 3, 2), \
+         benefit, trust, {joined} FROM bn_measurements WHERE {condition} \
+         GROUP BY ics, {start}, benefit, trust \
+         ON CONFLICT (ics, year, benefit, trust) DO UPDATE SET cells = excluded.cells"
+    )
+}
+
+/// Rewrites the yearly summary of `key`'s benefit, trust and financial year from its cells.
+async fn refresh_cell_year<C: ConnectionTrait>(
+    c: &C,
+    (ics, benefit, trust, m): CellKey<'_>,
+) -> Result<()> {
+    let backend = c.get_database_backend();
+    let p = placeholders(backend);
+    let months = m.financial_year().months();
+    let condition = format!(
+        "ics = {} AND benefit = {} AND trust = {} AND month >= {} AND month <= {}",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5)
+    );
+    c.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        cell_years_sql(backend, &condition),
+        [
+            ics.into(),
+            benefit.into(),
+            trust.into(),
+            months[0].to_string().into(),
+            months[11].to_string().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -94,6 +94,33 @@ impl Benefits {
         })
     }
 
+    /// Locks `cells` for the rest of the write: first the yearly summaries they change (their
+    /// benefit, trust and financial year), then the cells, each set in order, so writers of
+    /// overlapping cells or years queue rather than deadlock, and a summary is rewritten by one
+    /// writer at a time from the cells as they commit.
+    async fn lock_cells(&self, w: &Write, cells: &[Cell]) -> Result<()> {
+        let years: std::collections::BTreeSet<String> = cells
+            .iter()
+            .map(|c| {
+                let fy = c.month.financial_year();
+                format!("benefits.year:{}:{}:{}:{fy}", c.ics, c.benefit, c.trust)
+            })
+            .collect();
+        let keys: std::collections::BTreeSet<String> = cells
+            .iter()
+            .map(|c| {
+                format!(
+                    "benefits.cell:{}:{}:{}:{}",
+                    c.ics, c.benefit, c.trust, c.month
+                )
+            })
+            .collect();
+        for key in years.iter().chain(&keys) {
+            w.lock(key).await?;
+        }
+        Ok(())
+    }
+
     /// The refusal of `action` on `cell` in `state`, as the client sees it.
     fn refused(
         &self,
@@ -154,11 +181,6 @@ impl Benefits {
         write: Option<(&CellWrite, &Settings)>,
     ) -> Result<Measurement> {
         let c = w.txn();
-        w.lock(&format!(
-            "benefits.cell:{}:{}:{}:{}",
-            cell.ics, cell.benefit, cell.trust, cell.month
-        ))
-        .await?;
         let now = w.now();
         let current = store::measurement(c, cell.key()).await?;
         let exists = current.is_some();
@@ -304,6 +326,7 @@ impl Benefits {
         let action = if submit { Action::Submit } else { Action::Edit };
         self.writer
             .write(ctx, request_id, |w| async move {
+                self.lock_cells(&w, std::slice::from_ref(&cell)).await?;
                 let m = self
                     .act(&w, ctx, &cell, action, Some((&input, &settings)))
                     .await?;
@@ -335,6 +358,7 @@ impl Benefits {
         }
         self.writer
             .write(ctx, request_id, |w| async move {
+                self.lock_cells(&w, &cells).await?;
                 let mut out = Vec::with_capacity(cells.len());
                 for cell in &cells {
                     let action = if accept {
@@ -367,6 +391,7 @@ impl Benefits {
         };
         self.writer
             .write(ctx, request_id, |w| async move {
+                self.lock_cells(&w, std::slice::from_ref(&cell)).await?;
                 let m = self.act(&w, ctx, &cell, action, None).await?;
                 Ok(reply(&m))
             })

@@ -15,6 +15,7 @@ concordat_platform::migrator! {
     migrate,
     [
         M0001Initial = "m0001_initial",
+        M0002CellYears = "m0002_cell_years",
     ]
 }
 
@@ -135,5 +136,34 @@ impl MigrationTrait for M0001Initial {
             )
             .await?;
         concordat_platform::events::create_outbox_table(manager, OUTBOX).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002CellYears {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // A summary per benefit, trust and financial year of its cells (`month;value;state;
+        // on_time`, joined by `,`), rewritten with each cell: an ICS's rollup of a year reads one
+        // row per benefit and trust instead of every cell.
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("bn_cell_years"))
+                    .col(col("ics").string().not_null())
+                    .col(col("year").string().not_null())
+                    .col(col("benefit").string().not_null())
+                    .col(col("trust").string().not_null())
+                    .col(col("cells").text().not_null())
+                    .primary_key(&mut pk(&["ics", "year", "benefit", "trust"]))
+                    .to_owned(),
+            )
+            .await?;
+        use sea_orm::ConnectionTrait as _;
+        let backend = manager.get_database_backend();
+        manager
+            .get_connection()
+            .execute_unprepared(&crate::store::cell_years_sql(backend, "true"))
+            .await
+            .map(|_| ())
     }
 }
