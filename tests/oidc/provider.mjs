@@ -95,6 +95,8 @@ const clients = [
   { client_id: 'svc-rgt', client_secret: 'svc-rgt-secret', org: 'RGT', roles: ['trust-engineer'] },
   { client_id: 'svc-rgm', client_secret: 'svc-rgm-secret', org: 'RGM', roles: ['EPR-Engineer'] },
   { client_id: 'engine', client_secret: 'engine-secret', org: 'RGT', roles: ['automation'] },
+  // The ICS's own automation: background work of a Concordat process (ICS-wide).
+  { client_id: 'concordat-que', client_secret: 'concordat-que-secret', org: 'QUE', roles: ['automation'] },
 ].map((client) => ({ ...clientDefaults, ...client }));
 
 const configuration = {

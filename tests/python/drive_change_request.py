@@ -32,6 +32,7 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -98,16 +99,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--target", required=True, metavar="HOST:PORT", help="the server's gRPC address"
     )
     parser.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="TARGET=HOST:PORT",
+        help=(
+            "where one target's services are, when the targets run apart (platform, "
+            "change-control, shared-config, convergence, benefits); the others are at --target"
+        ),
+    )
+    parser.add_argument(
         "--concordat",
-        required=True,
         metavar="BIN",
         help="the concordat binary, used to mint development tokens (`BIN dev token`)",
     )
     parser.add_argument(
         "--data-dir",
-        required=True,
         metavar="DIR",
         help="the server's data directory (holds the development issuer's key)",
+    )
+    parser.add_argument(
+        "--sign-jwks",
+        metavar="FILE",
+        help=(
+            "instead of development tokens: the private JWKS of a federated issuer whose `org` "
+            "claim names the trust or ICS; each persona's token is signed with its first key "
+            "(tests/oidc/sign.mjs)"
+        ),
+    )
+    parser.add_argument("--issuer", metavar="URL", help="that issuer's URL (with --sign-jwks)")
+    parser.add_argument(
+        "--audience", default="concordat", help="the audience of signed tokens (default: %(default)s)"
     )
     parser.add_argument(
         "--ics", default="QUE", metavar="QUE", help="the ICS code (default: %(default)s)"
@@ -126,7 +148,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         metavar="SECONDS",
         help="how long to wait for the server to accept a connection (default: %(default)s)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not (args.concordat and args.data_dir) and not (args.sign_jwks and args.issuer):
+        parser.error("give --concordat and --data-dir, or --sign-jwks and --issuer")
+    targets = {"platform", "change-control", "shared-config", "convergence", "benefits"}
+    args.services = {}
+    for entry in args.service:
+        name, _, address = entry.partition("=")
+        if name not in targets or not address:
+            parser.error(f"--service {entry}: expected TARGET=HOST:PORT, TARGET one of {sorted(targets)}")
+        args.services[name] = address
+    return args
 
 
 class StepFailed(Exception):
@@ -303,6 +335,25 @@ def mint_token(binary: str, data_dir: str, ics: str, subject: str, trust, role: 
     return token
 
 
+def sign_token(args: argparse.Namespace, subject: str, org: str, role: str) -> str:
+    """A token for `subject` of `org` with `role`, signed with the federated issuer's key."""
+    now = int(time.time())
+    claims = {
+        "iss": args.issuer, "sub": subject, "aud": args.audience, "iat": now,
+        "exp": now + 3600, "org": org, "roles": [role],
+    }
+    sign = Path(__file__).resolve().parents[1] / "oidc" / "sign.mjs"
+    cmd = ["node", str(sign), "--jwks", args.sign_jwks, "--claims", json.dumps(claims)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise StepFailed(f"cannot run sign.mjs: {e}") from None
+    token = done.stdout.strip()
+    if done.returncode != 0 or token.count(".") != 2:
+        raise StepFailed(f"sign.mjs exited with {done.returncode}: {done.stderr.strip()}")
+    return token
+
+
 def near_days_from_now(ts, days: int) -> bool:
     """Whether a Timestamp lies `days` days from now, give or take one day."""
     when = ts.ToDatetime(tzinfo=dt.timezone.utc)
@@ -455,12 +506,20 @@ class Driver(Convergence, Benefits):
         self.api = api
         self.args = args
         self.parent = f"icss/{args.ics}"
-        self.channel = api.grpc.insecure_channel(args.target)
-        self.cc = api.cc_grpc.ChangeControlServiceStub(self.channel)
-        self.platform = api.pf_grpc.PlatformServiceStub(self.channel)
-        self.config = api.sc_grpc.SharedConfigServiceStub(self.channel)
-        self.convergence = api.cv_grpc.ConvergenceServiceStub(self.channel)
-        self.benefits = api.bn_grpc.BenefitsServiceStub(self.channel)
+        # One channel per address: every target at --target, or each where --service puts it.
+        self.channels = {}
+
+        def channel(target: str):
+            address = args.services.get(target, args.target)
+            if address not in self.channels:
+                self.channels[address] = api.grpc.insecure_channel(address)
+            return self.channels[address]
+
+        self.cc = api.cc_grpc.ChangeControlServiceStub(channel("change-control"))
+        self.platform = api.pf_grpc.PlatformServiceStub(channel("platform"))
+        self.config = api.sc_grpc.SharedConfigServiceStub(channel("shared-config"))
+        self.convergence = api.cv_grpc.ConvergenceServiceStub(channel("convergence"))
+        self.benefits = api.bn_grpc.BenefitsServiceStub(channel("benefits"))
         self.tokens: dict[str, str] = {}
         self.step = "setup"
 
@@ -583,22 +642,26 @@ class Driver(Convergence, Benefits):
     def connect(self) -> None:
         self.begin("connect")
         grpc = self.api.grpc
-        try:
-            grpc.channel_ready_future(self.channel).result(timeout=self.args.connect_timeout)
-        except grpc.FutureTimeoutError:
-            raise StepFailed(
-                f"cannot connect to {self.args.target} within {self.args.connect_timeout:g}s "
-                "(is `concordat serve` listening there?)"
-            ) from None
-        self.ok(f"connected to {self.args.target}")
+        for address, channel in self.channels.items():
+            try:
+                grpc.channel_ready_future(channel).result(timeout=self.args.connect_timeout)
+            except grpc.FutureTimeoutError:
+                raise StepFailed(
+                    f"cannot connect to {address} within {self.args.connect_timeout:g}s "
+                    "(is `concordat serve` listening there?)"
+                ) from None
+        self.ok(f"connected to {', '.join(sorted(self.channels))}")
 
     def mint_tokens(self) -> None:
         self.begin("tokens")
         pf = self.api.pf
         for subject, (trust, role) in PERSONAS.items():
-            self.tokens[subject] = mint_token(
-                self.args.concordat, self.args.data_dir, self.args.ics, subject, trust, role
-            )
+            if self.args.sign_jwks:
+                self.tokens[subject] = sign_token(self.args, subject, trust or self.args.ics, role)
+            else:
+                self.tokens[subject] = mint_token(
+                    self.args.concordat, self.args.data_dir, self.args.ics, subject, trust, role
+                )
             who = self.call("WhoAmI", subject, pf.WhoAmIRequest(), stub=self.platform).principal
             check_eq(who.subject, subject, f"WhoAmI as {subject}: subject")
             # People are named by issuer and subject; every persona is the development issuer's.
@@ -606,7 +669,8 @@ class Driver(Convergence, Benefits):
             check_eq(who.ics, self.args.ics, f"WhoAmI as {subject}: ics")
             check_eq(who.trust, trust or "", f"WhoAmI as {subject}: trust")
             check(role in who.roles, f"WhoAmI as {subject}: roles {list(who.roles)} lack {role}")
-        self.ok(f"{len(self.tokens)} development tokens minted and accepted (WhoAmI)")
+        kind = "signed" if self.args.sign_jwks else "development"
+        self.ok(f"{len(self.tokens)} {kind} tokens minted and accepted (WhoAmI)")
 
     def person(self, subject: str):
         """`subject` at the development issuer, as the API names people."""
@@ -1410,7 +1474,8 @@ def main(argv: list[str]) -> int:
         print(f"interrupted at step [{driver.step}]", file=sys.stderr)
         return 1
     finally:
-        driver.channel.close()
+        for channel in driver.channels.values():
+            channel.close()
     print(
         "PASS: the change request went from DRAFT to APPROVED as the charter says, "
         "its configuration was published under it, convergence measured the trusts' builds, "

@@ -417,6 +417,18 @@ pub fn federation(name: &str, trusts: &[&str], with_other_ics: bool) -> String {
     file
 }
 
+/// A federation of ICS `QUE` with `trusts` (each named `Trust {ods}`) and two identity providers:
+/// RGT's own at `rgt_idp` (every token acts for RGT) and the ICS's at `ics_idp` (the trust, or the
+/// ICS itself, from the `org` claim).
+pub fn two_issuers(rgt_idp: &str, ics_idp: &str, trusts: &[&str]) -> String {
+    format!(
+        "{}\n[[issuer]]\nurl = \"{rgt_idp}\"\naudiences = [\"concordat\"]\n\
+         trust = {{ fixed = \"RGT\" }}\n\n[[issuer]]\nurl = \"{ics_idp}\"\n\
+         audiences = [\"concordat\"]\nicss = [\"QUE\"]\ntrust = {{ claim = \"org\" }}\n",
+        federation("Cambridgeshire and Peterborough ICS", trusts, false)
+    )
+}
+
 /// A change-control client sending a token.
 pub type ChangeControlClient = ChangeControlServiceClient<InterceptedService<Channel, Bearer>>;
 

@@ -12,28 +12,6 @@ use concordat_proto::sharedconfig::v1 as sc;
 use serde_json::json;
 use tonic::Code;
 
-fn federation(rgt_idp: &str, ics_idp: &str) -> String {
-    format!(
-        r#"
-[[ics]]
-code = "QUE"
-name = "Cambridgeshire and Peterborough ICS"
-trusts = [{{ ods = "RGT", name = "CUH" }}, {{ ods = "RGM", name = "Royal Papworth" }}]
-
-[[issuer]]
-url = "{rgt_idp}"
-audiences = ["concordat"]
-trust = {{ fixed = "RGT" }}
-
-[[issuer]]
-url = "{ics_idp}"
-audiences = ["concordat"]
-icss = ["QUE"]
-trust = {{ claim = "org" }}
-"#
-    )
-}
-
 /// The two providers and a server federating them.
 struct People {
     rgt: OidcProvider,
@@ -47,7 +25,11 @@ impl People {
         let ics = OidcProvider::start("ES256", "ics-1", 0).await;
         let server = TestServer::start(Options {
             backend,
-            federation: Some(federation(&rgt.issuer, &ics.issuer)),
+            federation: Some(concordat_e2e::two_issuers(
+                &rgt.issuer,
+                &ics.issuer,
+                &["RGT", "RGM"],
+            )),
             dev_issuer: false,
             ..Default::default()
         })

@@ -468,42 +468,38 @@ impl ServerBuilder {
 
         // Readiness: migrations ran in `Platform::start`; the database must answer now.
         let reporter = self.reporter;
-        let upstreams_ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let ready = platform.db.ping().await.is_ok();
-        if ready {
-            let gated = |name: &str| self.gated.iter().any(|g| g.services.contains(&name));
-            for name in self.names.iter().filter(|n| !gated(n)) {
-                reporter
-                    .set_service_status(*name, ServingStatus::Serving)
-                    .await;
+        // Which upstreams each gated service waits for: all of them until they first answer.
+        let mut waiting = Waiting::new();
+        for g in &self.gated {
+            for name in g.services {
+                waiting.entry(*name).or_default().insert(g.upstream);
             }
-            for name in self.names.iter().filter(|n| gated(n)) {
-                reporter
-                    .set_service_status(*name, ServingStatus::NotServing)
-                    .await;
+        }
+        let waiting = Arc::new(std::sync::Mutex::new(waiting));
+        if platform.db.ping().await.is_ok() {
+            let (statuses, whole) = statuses(&self.names, &waiting, true);
+            for (name, status) in statuses {
+                reporter.set_service_status(name, status).await;
             }
-            if self.gated.is_empty() {
-                reporter
-                    .set_service_status("", ServingStatus::Serving)
-                    .await;
-                upstreams_ready.store(true, std::sync::atomic::Ordering::SeqCst);
-            } else {
-                reporter
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-                spawn_upstream_health(self.gated, reporter.clone(), upstreams_ready.clone());
-            }
+            reporter.set_service_status("", whole).await;
             platform.metrics.set_ready(true);
         } else {
             tracing::warn!("database does not answer: health stays NOT_SERVING");
             platform.metrics.set_unready("the database does not answer");
         }
-
+        if !self.gated.is_empty() {
+            spawn_upstream_health(
+                platform.clone(),
+                self.gated,
+                reporter.clone(),
+                (self.names.clone(), waiting.clone()),
+            );
+        }
         spawn_database_watch(
             platform.clone(),
             reporter.clone(),
             self.names.clone(),
-            upstreams_ready,
+            waiting,
         );
 
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -586,48 +582,106 @@ impl ServerBuilder {
     }
 }
 
-/// Marks each gated service SERVING once its upstream answers SERVING, and the whole server
-/// once every gated service is.
+/// For each gated service, the upstreams it is waiting for (not answering SERVING now).
+type Waiting = std::collections::BTreeMap<&'static str, std::collections::BTreeSet<&'static str>>;
+
+/// The health of each of `names` and of the whole server: a service serves when the database
+/// answers (`database`) and no upstream it needs is `waiting`; the server when all do.
+fn statuses(
+    names: &[&'static str],
+    waiting: &std::sync::Mutex<Waiting>,
+    database: bool,
+) -> (Vec<(&'static str, ServingStatus)>, ServingStatus) {
+    let waiting = waiting
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let up = |ok: bool| {
+        if ok {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        }
+    };
+    let each = names
+        .iter()
+        .map(|n| {
+            (
+                *n,
+                up(database && waiting.get(n).is_none_or(|w| w.is_empty())),
+            )
+        })
+        .collect();
+    (each, up(database && waiting.values().all(|w| w.is_empty())))
+}
+
+/// Asks each upstream's health every second for as long as the process serves: a service that
+/// calls an upstream is SERVING only while it answers SERVING (and the whole server only while
+/// every upstream does), so a readiness probe keeps traffic away while an upstream is gone and
+/// lets it back when the upstream returns.
 fn spawn_upstream_health(
+    platform: Arc<Platform>,
     gated: Vec<Gated>,
     reporter: HealthReporter,
-    ready: Arc<std::sync::atomic::AtomicBool>,
+    (names, waiting): (Vec<&'static str>, Arc<std::sync::Mutex<Waiting>>),
 ) {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
     tokio::spawn(async move {
-        let mut waiting = gated;
+        let mut answering: Vec<Option<bool>> = vec![None; gated.len()];
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        while !waiting.is_empty() {
-            tick.tick().await;
-            let mut still = Vec::new();
-            for g in waiting {
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = platform.drain.started() => return,
+            }
+            let mut changed = false;
+            for (g, was) in gated.iter().zip(answering.iter_mut()) {
                 let mut client = HealthClient::new(g.channel.clone());
-                let answer = client
-                    .check(HealthCheckRequest {
+                let answer = tokio::time::timeout(
+                    std::time::Duration::from_secs(2),
+                    client.check(HealthCheckRequest {
                         service: String::new(),
-                    })
-                    .await;
-                let serving = answer
-                    .map(|r| r.into_inner().status == ServingStatus::Serving as i32)
-                    .unwrap_or(false);
+                    }),
+                )
+                .await;
+                let serving = matches!(
+                    answer,
+                    Ok(Ok(ref r)) if r.get_ref().status == ServingStatus::Serving as i32
+                );
+                if *was == Some(serving) {
+                    continue;
+                }
                 if serving {
                     tracing::info!(upstream = g.upstream, "upstream answers: serving");
-                    for name in g.services {
-                        reporter
-                            .set_service_status(*name, ServingStatus::Serving)
-                            .await;
+                } else if was.is_some() {
+                    tracing::warn!(
+                        upstream = g.upstream,
+                        "upstream does not answer: NOT_SERVING until it does"
+                    );
+                }
+                *was = Some(serving);
+                changed = true;
+                let mut w = waiting
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for name in g.services {
+                    let set = w.entry(*name).or_default();
+                    if serving {
+                        set.remove(g.upstream);
+                    } else {
+                        set.insert(g.upstream);
                     }
-                } else {
-                    still.push(g);
                 }
             }
-            waiting = still;
+            if !changed || platform.drain.is_draining() {
+                continue;
+            }
+            let (each, whole) = statuses(&names, &waiting, platform.metrics.is_ready());
+            for (name, status) in each {
+                reporter.set_service_status(name, status).await;
+            }
+            reporter.set_service_status("", whole).await;
         }
-        reporter
-            .set_service_status("", ServingStatus::Serving)
-            .await;
-        ready.store(true, std::sync::atomic::Ordering::SeqCst);
     });
 }
 
@@ -638,7 +692,7 @@ fn spawn_database_watch(
     platform: Arc<Platform>,
     reporter: HealthReporter,
     names: Vec<&'static str>,
-    upstreams_ready: Arc<std::sync::atomic::AtomicBool>,
+    waiting: Arc<std::sync::Mutex<Waiting>>,
 ) {
     tokio::spawn(async move {
         let mut answering = platform.metrics.is_ready();
@@ -654,22 +708,16 @@ fn spawn_database_watch(
                 continue;
             }
             answering = now;
-            let status = if now {
+            if now {
                 tracing::info!("the database answers again: serving");
                 platform.metrics.set_ready(true);
-                ServingStatus::Serving
             } else {
                 tracing::warn!("the database does not answer: NOT_SERVING until it does");
                 platform.metrics.set_unready("the database does not answer");
-                ServingStatus::NotServing
-            };
-            let whole = if now && !upstreams_ready.load(std::sync::atomic::Ordering::SeqCst) {
-                ServingStatus::NotServing
-            } else {
-                status
-            };
-            for name in &names {
-                reporter.set_service_status(*name, status).await;
+            }
+            let (each, whole) = statuses(&names, &waiting, now);
+            for (name, status) in each {
+                reporter.set_service_status(name, status).await;
             }
             reporter.set_service_status("", whole).await;
         }
