@@ -4,6 +4,9 @@
 //! background work done as an ICS service client. The Python client plays the whole golden
 //! scenario through them. Then change control stops: the targets that need it go NOT_SERVING
 //! and recover when it returns. Two replicas of change control on the database serve one watch.
+//! Every process exports its spans over OTLP to a receiver here (a gRPC server of the OTLP trace
+//! service, from its published protos): a publish is one trace across shared configuration and
+//! change control.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -15,6 +18,12 @@ use concordat_e2e::{Bearer, OidcProvider, concordat_bin, free_port, now, tests_d
 use concordat_platform::testkit::{TestBackend, TestDb};
 use concordat_proto::changecontrol::v1 as cc;
 use concordat_proto::platform::v1 as pb;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use serde_json::json;
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
@@ -31,6 +40,84 @@ const TARGETS: [(&str, &[&str]); 5] = [
     ("benefits", &["change-control", "shared-config"]),
 ];
 
+/// One span as the receiver got it.
+#[derive(Debug, Clone)]
+struct Span {
+    service: String,
+    name: String,
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+    parent_span_id: Vec<u8>,
+    request_id: String,
+}
+
+/// An OTLP trace receiver: keeps every span exported to it.
+#[derive(Clone, Default)]
+struct Receiver(std::sync::Arc<std::sync::Mutex<Vec<Span>>>);
+
+#[tonic::async_trait]
+impl TraceService for Receiver {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        let text = |v: &Option<opentelemetry_proto::tonic::common::v1::AnyValue>| match v
+            .as_ref()
+            .and_then(|v| v.value.as_ref())
+        {
+            Some(Value::StringValue(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let mut kept = self.0.lock().unwrap();
+        for resource in request.into_inner().resource_spans {
+            let service = resource
+                .resource
+                .iter()
+                .flat_map(|r| &r.attributes)
+                .find(|a| a.key == "service.name")
+                .map(|a| text(&a.value))
+                .unwrap_or_default();
+            for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+                kept.push(Span {
+                    service: service.clone(),
+                    request_id: span
+                        .attributes
+                        .iter()
+                        .find(|a| a.key == "request_id")
+                        .map(|a| text(&a.value))
+                        .unwrap_or_default(),
+                    name: span.name,
+                    trace_id: span.trace_id,
+                    span_id: span.span_id,
+                    parent_span_id: span.parent_span_id,
+                });
+            }
+        }
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl Receiver {
+    /// Serves the OTLP trace service on a free port; returns its endpoint.
+    fn start(&self) -> String {
+        let address: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let service = TraceServiceServer::new(self.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve(address),
+        );
+        format!("http://{address}")
+    }
+
+    fn spans(&self) -> Vec<Span> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
 /// The processes of one deployment, by name.
 struct Deployment {
     db: TestDb,
@@ -38,13 +125,15 @@ struct Deployment {
     rgt_idp: OidcProvider,
     federation: tempfile::NamedTempFile,
     logs: tempfile::TempDir,
+    /// Where every process sends its spans.
+    otlp: String,
     /// The gRPC address of each target.
     addresses: BTreeMap<String, String>,
     processes: BTreeMap<String, Child>,
 }
 
 impl Deployment {
-    async fn start() -> Option<Self> {
+    async fn start(otlp: String) -> Option<Self> {
         let db = TestDb::new(TestBackend::Postgres).await?;
         let ics_idp = OidcProvider::start("ES256", "ics-1", 0).await;
         let rgt_idp = OidcProvider::start("RS256", "rgt-1", 0).await;
@@ -68,6 +157,7 @@ impl Deployment {
             rgt_idp,
             federation,
             logs: tempfile::tempdir().unwrap(),
+            otlp,
             addresses,
             processes: BTreeMap::new(),
         };
@@ -108,6 +198,9 @@ impl Deployment {
             )
             .env("CONCORDAT_SERVER__LAPSE_INTERVAL", "200ms")
             .env("CONCORDAT_EVENTS__POLL_INTERVAL", "200ms")
+            .env("CONCORDAT_TRACES__OTLP_ENDPOINT", &self.otlp)
+            // The batch of spans goes out every 200 ms rather than every 5 s.
+            .env("OTEL_BSP_SCHEDULE_DELAY", "200")
             .env_remove("CONCORDAT_TEST_DATABASE_URL")
             .env_remove("CONCORDAT_TEST_PG_DIR")
             .stdout(Stdio::null())
@@ -202,6 +295,10 @@ async fn channel(address: &str) -> Channel {
         .unwrap()
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn python() -> std::path::PathBuf {
     let python = tests_dir().join("python/.venv/bin/python");
     assert!(
@@ -217,7 +314,9 @@ fn jwks(idp: &OidcProvider) -> &Path {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_golden_scenario_runs_through_every_target_apart_on_postgres() {
-    let Some(mut d) = Deployment::start().await else {
+    let receiver = Receiver::default();
+    let otlp = receiver.start();
+    let Some(mut d) = Deployment::start(otlp).await else {
         return;
     };
 
@@ -278,6 +377,76 @@ async fn the_golden_scenario_runs_through_every_target_apart_on_postgres() {
     ] {
         assert!(stdout.contains(step), "{step} missing from:\n{stdout}");
     }
+
+    // One trace across targets: the publish at shared configuration, and the change-control calls
+    // it made to check its change request, children of the publish's spans.
+    let publish = "/concordat.sharedconfig.v1.SharedConfigService/PublishChangeset";
+    let mut across = None;
+    for _ in 0..100 {
+        let spans = receiver.spans();
+        across = spans
+            .iter()
+            .filter(|s| s.service == "concordat-shared-config" && s.name == publish)
+            .find_map(|p| {
+                let in_trace: Vec<&Span> =
+                    spans.iter().filter(|s| s.trace_id == p.trace_id).collect();
+                let ours: Vec<&Vec<u8>> = in_trace
+                    .iter()
+                    .filter(|s| s.service == "concordat-shared-config")
+                    .map(|s| &s.span_id)
+                    .collect();
+                let called: Vec<Span> = in_trace
+                    .iter()
+                    .filter(|s| {
+                        s.service == "concordat-change-control"
+                            && s.name.starts_with("/concordat.changecontrol.v1.")
+                            && ours.contains(&&s.parent_span_id)
+                    })
+                    .map(|s| (*s).clone())
+                    .collect();
+                (!called.is_empty()).then(|| (p.clone(), called))
+            });
+        if across.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (root, called) = across.unwrap_or_else(|| {
+        panic!(
+            "no PublishChangeset trace reached change control; spans: {:#?}",
+            receiver
+                .spans()
+                .iter()
+                .map(|s| (&s.service, &s.name))
+                .collect::<Vec<_>>()
+        )
+    });
+    assert!(
+        root.parent_span_id.is_empty(),
+        "the publish starts the trace"
+    );
+    assert!(
+        !root.request_id.is_empty(),
+        "the span carries the request id"
+    );
+    for span in &called {
+        assert_eq!(
+            span.request_id, root.request_id,
+            "the request id is carried on"
+        );
+    }
+    eprintln!(
+        "trace {}: {} {} (request {}) → {}",
+        hex(&root.trace_id),
+        root.service,
+        root.name,
+        root.request_id,
+        called
+            .iter()
+            .map(|s| format!("{} {}", s.service, s.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
 
     // Change control stops: the targets calling it stop serving; it comes back, so do they.
     d.stop("change-control").await;

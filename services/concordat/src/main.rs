@@ -153,16 +153,70 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn init_logging(config: &Config) {
+/// Logs to stderr as configured and, for `serve` (`traced`: the service name) with
+/// `traces.otlp_endpoint` set, exports spans over OTLP and propagates W3C trace context. Returns
+/// the tracer provider to flush at exit.
+fn init_logging(
+    config: &Config,
+    traced: Option<&str>,
+) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>, String> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match config.log.format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Text => fmt.boxed(),
     };
+    let provider = match traced {
+        Some(service) if !config.traces.otlp_endpoint.is_empty() => {
+            Some(tracer_provider(config, service)?)
+        }
+        _ => None,
+    };
+    let otel = provider.as_ref().map(|p| {
+        use opentelemetry::trace::TracerProvider as _;
+        tracing_opentelemetry::layer().with_tracer(p.tracer("concordat"))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    Ok(provider)
+}
+
+/// The OTLP/gRPC span exporter of `traces`, batched, sampled by `traces.sampling_ratio` (or as
+/// the caller's trace was), spans named for `service`; W3C trace context becomes the propagator.
+fn tracer_provider(
+    config: &Config,
+    service: &str,
+) -> Result<opentelemetry_sdk::trace::SdkTracerProvider, String> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    use opentelemetry_sdk::trace::Sampler;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(config.traces.otlp_endpoint.clone())
+        .build()
+        .map_err(|e| format!("traces.otlp_endpoint {}: {e}", config.traces.otlp_endpoint))?;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            config.traces.sampling_ratio,
+        ))))
+        .with_resource(
+            opentelemetry_sdk::Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .build();
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    Ok(provider)
 }
 
 #[tokio::main]
@@ -181,7 +235,9 @@ async fn main() -> ExitCode {
                 Ok(c) => c,
                 Err(e) => return fail(e),
             };
-            init_logging(&config);
+            if let Err(e) = init_logging(&config, None) {
+                return fail(e);
+            }
             let selected = match REGISTRY.select(&args.target) {
                 Ok(t) => t,
                 Err(e) => return fail(e),
@@ -220,14 +276,31 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if args.no_migrate {
         config.migrate_on_start = false;
     }
-    init_logging(&config);
-    for name in &config.ignored_environment {
-        tracing::warn!(variable = %name, "environment variable names no configuration field; ignored");
-    }
     let selected = match REGISTRY.select(&args.target) {
         Ok(t) => t,
         Err(e) => return fail(e),
     };
+    let service = match config.traces.service_name.as_str() {
+        "" if selected.len() == REGISTRY.select("all").map_or(0, |a| a.len()) => {
+            "concordat".to_owned()
+        }
+        "" => format!(
+            "concordat-{}",
+            selected
+                .iter()
+                .map(|s| s.target)
+                .collect::<Vec<_>>()
+                .join("-")
+        ),
+        name => name.to_owned(),
+    };
+    let tracer = match init_logging(&config, Some(&service)) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    for name in &config.ignored_environment {
+        tracing::warn!(variable = %name, "environment variable names no configuration field; ignored");
+    }
     if let Err(e) = REGISTRY.check_upstreams(&selected, &config) {
         return fail(e);
     }
@@ -289,7 +362,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let shutdown = async move {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
-    match builder.serve(grpc, Some(metrics), shutdown).await {
+    let served = builder.serve(grpc, Some(metrics), shutdown).await;
+    if let Some(provider) = tracer {
+        // Sends the spans still batched.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

@@ -204,6 +204,7 @@ fn forwarded<M>(message: M, caller: &Caller, timeout: Option<Duration>) -> tonic
             request.metadata_mut().insert(header, value);
         }
     }
+    concordat_platform::trace_context::inject(&mut request);
     request
 }
 

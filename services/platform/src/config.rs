@@ -38,6 +38,8 @@ pub struct Config {
     pub events: EventsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// OpenTelemetry traces (off unless an endpoint is given).
+    pub traces: TracesConfig,
     /// Where the other services are when they do not run in this process.
     pub upstream: UpstreamConfig,
     /// How this process authenticates its own background work (not on behalf of a user): a
@@ -182,6 +184,31 @@ pub struct LogConfig {
     pub filter: String,
 }
 
+/// OpenTelemetry traces, exported over OTLP/gRPC: a span per RPC carrying its request id, joined
+/// across targets by W3C trace context.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracesConfig {
+    /// The OTLP/gRPC endpoint of a collector, e.g. `http://otel-collector:4317`; empty: no traces.
+    pub otlp_endpoint: String,
+    /// The share of traces started here that are kept (0 to 1); a call arriving with a sampled
+    /// parent is kept with it.
+    pub sampling_ratio: f64,
+    /// `service.name` of the spans; empty: `concordat`, or `concordat-<targets>` for a process
+    /// serving some targets only.
+    pub service_name: String,
+}
+
+impl Default for TracesConfig {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            sampling_ratio: 1.0,
+            service_name: String::new(),
+        }
+    }
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -206,6 +233,7 @@ impl Default for Config {
             dev_issuer: DevIssuerConfig::default(),
             events: EventsConfig::default(),
             log: LogConfig::default(),
+            traces: TracesConfig::default(),
             upstream: UpstreamConfig::default(),
             service_client: None,
             ignored_environment: Vec::new(),
@@ -323,7 +351,7 @@ impl Config {
         Ok(config)
     }
 
-    fn top_level_fields() -> [&'static str; 13] {
+    fn top_level_fields() -> [&'static str; 14] {
         [
             "listen",
             "metrics_listen",
@@ -336,6 +364,7 @@ impl Config {
             "dev_issuer",
             "events",
             "log",
+            "traces",
             "upstream",
             "service_client",
         ]
@@ -441,6 +470,19 @@ impl Config {
                 });
             }
         }
+        if !(0.0..=1.0).contains(&self.traces.sampling_ratio) {
+            return Err(invalid("traces.sampling_ratio", "must be from 0 to 1"));
+        }
+        let endpoint = &self.traces.otlp_endpoint;
+        if !(endpoint.is_empty()
+            || endpoint.starts_with("http://")
+            || endpoint.starts_with("https://"))
+        {
+            return Err(invalid(
+                "traces.otlp_endpoint",
+                "must be an http:// or https:// URL (OTLP over gRPC), or empty for no traces",
+            ));
+        }
         if !matches!(self.log.format, LogFormat::Text | LogFormat::Json) {
             return Err(invalid("log.format", "must be text or json"));
         }
@@ -525,5 +567,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("postgres://"), "{err}");
+    }
+
+    #[test]
+    fn traces_endpoint_and_sampling_are_checked() {
+        #[derive(Serialize)]
+        struct Traced {
+            traces: TracesConfig,
+        }
+        let load = |traces: TracesConfig| Config::load(None, Traced { traces });
+        let ratio = load(TracesConfig {
+            sampling_ratio: 1.5,
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            ratio.to_string().contains("traces.sampling_ratio"),
+            "{ratio}"
+        );
+        let endpoint = load(TracesConfig {
+            otlp_endpoint: "collector:4317".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(
+            endpoint.to_string().contains("traces.otlp_endpoint"),
+            "{endpoint}"
+        );
+        let on = load(TracesConfig {
+            otlp_endpoint: "http://collector:4317".into(),
+            sampling_ratio: 0.25,
+            service_name: String::new(),
+        })
+        .unwrap();
+        assert_eq!(on.traces.sampling_ratio, 0.25);
+        assert!(
+            Config::default().traces.otlp_endpoint.is_empty(),
+            "off by default"
+        );
     }
 }

@@ -30,6 +30,7 @@ pub mod startup;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod trace_context;
 pub mod upstream;
 pub mod write;
 

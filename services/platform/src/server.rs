@@ -541,15 +541,32 @@ impl ServerBuilder {
             .layer(PropagateRequestIdLayer::x_request_id())
             // A span per call carrying the request id: every log line of the call has it. Failed
             // calls are the client's business (their status says why): logged at DEBUG, not ERROR.
-            .layer(TraceLayer::new_for_grpc().on_failure(DefaultOnFailure::new().level(Level::DEBUG)).make_span_with(|req: &http::Request<_>| {
-                tracing::info_span!("rpc", path = %req.uri().path(), request_id = %request_id_of(req.headers()))
-            }))
+            // With traces on, the span is exported (named by the RPC's path), continuing the
+            // caller's trace when the call carries W3C trace context.
+            .layer(
+                TraceLayer::new_for_grpc()
+                    .on_failure(DefaultOnFailure::new().level(Level::DEBUG))
+                    .make_span_with(|req: &http::Request<_>| {
+                        let span = tracing::info_span!(
+                            "rpc",
+                            otel.name = %req.uri().path(),
+                            otel.kind = "server",
+                            path = %req.uri().path(),
+                            request_id = %request_id_of(req.headers())
+                        );
+                        crate::trace_context::continue_from(&span, req.headers());
+                        span
+                    }),
+            )
             // Browsers speak gRPC-Web over HTTP/1.1; translate before anything reads trailers.
             .layer(tonic_web::GrpcWebLayer::new())
             // Metrics see every call, including the ones shed or refused below.
             .layer(MetricsLayer::new(platform.metrics.clone()))
             // Shed load beyond the concurrency limit instead of queueing it.
-            .layer(ShedLayer::new(config.server.max_concurrent_requests, platform.metrics.clone()))
+            .layer(ShedLayer::new(
+                config.server.max_concurrent_requests,
+                platform.metrics.clone(),
+            ))
             // Deadlines: the client's `grpc-timeout`, capped at `request_timeout`.
             .layer(DeadlineLayer::new(config.server.request_timeout));
         // Inside: each service's authentication and authorization (`Guarded`), then the handler.

@@ -45,5 +45,6 @@ pub fn forwarded<M>(message: M, caller: &Caller, timeout: Option<Duration>) -> t
             request.metadata_mut().insert(header, value);
         }
     }
+    crate::trace_context::inject(&mut request);
     request
 }

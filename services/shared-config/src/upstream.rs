@@ -61,6 +61,7 @@ fn forwarded<M>(message: M, caller: &Caller, timeout: Duration) -> tonic::Reques
             request.metadata_mut().insert(header, value);
         }
     }
+    concordat_platform::trace_context::inject(&mut request);
     request
 }
 
