@@ -15,6 +15,8 @@ use concordat_platform::server;
 use serde::Serialize;
 
 use concordat::REGISTRY;
+
+mod cli;
 use concordat_platform::registry::Registry;
 
 /// The allocator. A read of a large configuration allocates and frees per row and per value on
@@ -44,6 +46,15 @@ enum Command {
     CheckConfig {
         #[command(subcommand)]
         command: CheckCommand,
+    },
+    /// Who the server takes the token's bearer for.
+    ///
+    /// Example: CONCORDAT_TOKEN=$(concordat dev token --trust RGT --role da-member | tail -1) concordat whoami
+    Whoami(cli::ClientArgs),
+    /// Change requests.
+    Cr {
+        #[command(subcommand)]
+        command: cli::CrCommand,
     },
     /// Development helpers.
     Dev {
@@ -252,6 +263,8 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => serve(args).await,
+        Command::Whoami(args) => cli::whoami(args).await,
+        Command::Cr { command } => cli::cr(command).await,
         Command::CheckConfig {
             command: CheckCommand::Serve(args),
         } => check_config(
