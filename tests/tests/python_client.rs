@@ -64,6 +64,58 @@ async fn drive(backend: TestBackend) {
             .ends_with("and its benefit rolled up to the ICS"),
         "{stdout}"
     );
+
+    // The command line reads what the scenario left, as a board's digital team would.
+    let token = server.token("QUE", &["ics-admin"], "ics-admin");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(concordat_bin())
+            .args(args)
+            .args(["--server", &format!("http://{}", server.addr)])
+            .env("CONCORDAT_TOKEN", &token)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, list, err) = cli(&["cr", "list"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("CR-") && l.contains("APPROVED")),
+        "{list}"
+    );
+    let (code, matrix, err) = cli(&["convergence", "matrix"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = matrix.lines().collect();
+    assert!(
+        lines[0].starts_with("TRUST")
+            && lines[0].contains("MEDICINES")
+            && lines[0].ends_with("ALL DOMAINS"),
+        "{matrix}"
+    );
+    for trust in ["RGM", "RGN", "RGT", "RT1"] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(trust)),
+            "{trust} missing:\n{matrix}"
+        );
+    }
+    assert!(matrix.contains("% "), "scores with bands:\n{matrix}");
+    let (code, verified, err) = cli(&["audit", "verify"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        verified
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("QUE  yes")),
+        "{verified}"
+    );
+    eprintln!(
+        "$ concordat cr list\n{list}$ concordat convergence matrix\n{matrix}$ concordat audit verify\n{verified}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,8 @@ use concordat_api::credentials::BearerToken;
 use concordat_api::status::ErrorReport;
 use concordat_proto::changecontrol::v1 as cc;
 use concordat_proto::changecontrol::v1::change_control_service_client::ChangeControlServiceClient;
+use concordat_proto::convergence::v1 as cv;
+use concordat_proto::convergence::v1::convergence_service_client::ConvergenceServiceClient;
 use concordat_proto::platform::v1 as pf;
 use concordat_proto::platform::v1::platform_service_client::PlatformServiceClient;
 use tonic::service::interceptor::InterceptedService;
@@ -63,6 +65,36 @@ pub enum CrCommand {
         /// Order, e.g. `update_time desc`.
         #[arg(long, default_value = "")]
         order_by: String,
+    },
+}
+
+/// Convergence.
+#[derive(Subcommand, Debug)]
+pub enum ConvergenceCommand {
+    /// The trust × domain matrix now: each cell's convergence and band, each trust's total.
+    ///
+    /// Example: concordat convergence matrix --ics QUE
+    Matrix {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The ICS.
+        #[arg(long, default_value = "QUE")]
+        ics: String,
+    },
+}
+
+/// The audit chain.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Verify an ICS's audit chain end to end; exits 1 when it is broken.
+    ///
+    /// Example: concordat audit verify --ics QUE
+    Verify {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The ICS.
+        #[arg(long, default_value = "QUE")]
+        ics: String,
     },
 }
 
@@ -304,4 +336,103 @@ pub async fn cr(command: CrCommand) -> ExitCode {
         &rows,
     );
     ExitCode::SUCCESS
+}
+
+/// `concordat convergence …`.
+pub async fn convergence(command: ConvergenceCommand) -> ExitCode {
+    let ConvergenceCommand::Matrix { client: args, ics } = command;
+    let (channel, token) = match channel(&args).await {
+        Ok(c) => c,
+        Err(e) => return failed(e),
+    };
+    let mut client: ConvergenceServiceClient<Intercepted> =
+        ConvergenceServiceClient::with_interceptor(channel, token);
+    let matrix = match client
+        .get_convergence_matrix(cv::GetConvergenceMatrixRequest {
+            parent: format!("icss/{ics}"),
+            as_of: None,
+        })
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(status) => return refused(&status),
+    };
+    if args.output == Output::Json {
+        return print_json(&matrix);
+    }
+    let show = |cell: Option<&cv::Cell>| {
+        cell.and_then(|c| c.scores.as_ref()).map_or_else(
+            || "-".to_owned(),
+            |s| format!("{:.0}% {}", s.convergence * 100.0, s.band),
+        )
+    };
+    let rows: Vec<Vec<String>> = matrix
+        .trusts
+        .iter()
+        .map(|trust| {
+            let mut row = vec![trust.clone()];
+            row.extend(matrix.domains.iter().map(|domain| {
+                show(
+                    matrix
+                        .cells
+                        .iter()
+                        .find(|c| &c.trust == trust && &c.domain == domain),
+                )
+            }));
+            row.push(show(matrix.trust_totals.iter().find(|c| &c.trust == trust)));
+            row
+        })
+        .collect();
+    let upper: Vec<String> = matrix.domains.iter().map(|d| d.to_uppercase()).collect();
+    let mut header = vec!["TRUST"];
+    header.extend(upper.iter().map(String::as_str));
+    header.push("ALL DOMAINS");
+    print_rows(args.output, &header, &rows);
+    ExitCode::SUCCESS
+}
+
+/// `concordat audit …`.
+pub async fn audit(command: AuditCommand) -> ExitCode {
+    let AuditCommand::Verify { client: args, ics } = command;
+    let (channel, token) = match channel(&args).await {
+        Ok(c) => c,
+        Err(e) => return failed(e),
+    };
+    let mut client: PlatformServiceClient<Intercepted> =
+        PlatformServiceClient::with_interceptor(channel, token);
+    let verdict = match client
+        .verify_audit_chain(pf::VerifyAuditChainRequest {
+            parent: format!("icss/{ics}"),
+        })
+        .await
+    {
+        Ok(r) => r.into_inner(),
+        Err(status) => return refused(&status),
+    };
+    let valid = verdict.valid;
+    let code = if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    if args.output == Output::Json {
+        let printed = print_json(&verdict);
+        return if printed == ExitCode::SUCCESS {
+            code
+        } else {
+            printed
+        };
+    }
+    print_rows(
+        args.output,
+        &["ICS", "VALID", "ENTRIES", "HEAD", "PROBLEM"],
+        &[vec![
+            ics,
+            if valid { "yes" } else { "no" }.to_owned(),
+            verdict.entries_checked.to_string(),
+            verdict.head_hash,
+            verdict.problem,
+        ]],
+    );
+    code
 }

@@ -56,6 +56,16 @@ enum Command {
         #[command(subcommand)]
         command: cli::CrCommand,
     },
+    /// Convergence.
+    Convergence {
+        #[command(subcommand)]
+        command: cli::ConvergenceCommand,
+    },
+    /// The audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: cli::AuditCommand,
+    },
     /// Development helpers.
     Dev {
         #[command(subcommand)]
@@ -265,6 +275,8 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Whoami(args) => cli::whoami(args).await,
         Command::Cr { command } => cli::cr(command).await,
+        Command::Convergence { command } => cli::convergence(command).await,
+        Command::Audit { command } => cli::audit(command).await,
         Command::CheckConfig {
             command: CheckCommand::Serve(args),
         } => check_config(
