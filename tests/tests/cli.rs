@@ -1,5 +1,5 @@
 //! The command-line client run as a user runs it, against a server: `whoami` and `cr list` as a
-//! table, as the API response's proto JSON and as CSV; a refused call printing its code, reason
+//! table, as the API response's proto JSON, as YAML and as CSV; a refused call printing its code, reason
 //! and field violations with exit status 2; no token, exit status 2.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -73,6 +73,24 @@ async fn the_client_commands_print_tables_json_csv_and_refusals(backend: TestBac
     let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(value["changeRequests"][0]["name"], cr.as_str());
     assert_eq!(value["changeRequests"][0]["state"], "STATE_APPROVED");
+
+    let yaml = concordat(&w, Some(&token), &["cr", "list", "-o", "yaml"]).await;
+    assert_eq!(yaml.code, 0, "{}", yaml.stderr);
+    assert!(
+        yaml.stdout.starts_with("changeRequests:\n"),
+        "{}",
+        yaml.stdout
+    );
+    assert!(
+        yaml.stdout.contains(&format!("name: {cr}\n")),
+        "{}",
+        yaml.stdout
+    );
+    assert!(
+        yaml.stdout.contains("state: STATE_APPROVED\n"),
+        "{}",
+        yaml.stdout
+    );
 
     let csv = concordat(
         &w,

@@ -3,7 +3,7 @@
 //!
 //! A token comes from `--token-file` or `CONCORDAT_TOKEN`. Output is a table by default (its
 //! header in bold on a terminal, unless `NO_COLOR` is set), or the API response's proto JSON
-//! (`-o json`), or CSV (`-o csv`) for lists. A refused call prints its code and message, the
+//! (`-o json`) or the same as YAML (`-o yaml`), or CSV (`-o csv`). A refused call prints its code and message, the
 //! reason and each field violation on its own line, and exits 2.
 
 use std::io::{IsTerminal as _, Write as _};
@@ -29,6 +29,8 @@ pub enum Output {
     Table,
     /// The API response as proto JSON.
     Json,
+    /// The same as YAML.
+    Yaml,
     /// Comma-separated values, a header line first (lists).
     Csv,
 }
@@ -42,7 +44,7 @@ pub struct ClientArgs {
     /// A file holding the bearer token (otherwise `CONCORDAT_TOKEN`).
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
-    /// Output: table, json (the API response's proto JSON) or csv.
+    /// Output: table, json (the API response's proto JSON), yaml (the same as YAML) or csv.
     #[arg(short, long, value_enum, default_value = "table")]
     output: Output,
 }
@@ -164,11 +166,18 @@ fn proto_json<M: prost::Message + prost::Name>(message: &M) -> Result<String, St
     String::from_utf8(out).map_err(|e| e.to_string())
 }
 
-/// Prints `message` as proto JSON.
-fn print_json<M: prost::Message + prost::Name>(message: &M) -> ExitCode {
-    match proto_json(message) {
+/// Prints `message` as proto JSON, or (`yaml`) the same as YAML.
+fn print_message<M: prost::Message + prost::Name>(message: &M, yaml: bool) -> ExitCode {
+    let text = proto_json(message).and_then(|json| {
+        if !yaml {
+            return Ok(json);
+        }
+        let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+        serde_yaml_ng::to_string(&value).map_err(|e| e.to_string())
+    });
+    match text {
         Ok(text) => {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            let _ = writeln!(std::io::stdout().lock(), "{}", text.trim_end());
             ExitCode::SUCCESS
         }
         Err(e) => failed(e),
@@ -243,8 +252,8 @@ pub async fn whoami(args: ClientArgs) -> ExitCode {
         Ok(r) => r.into_inner(),
         Err(status) => return refused(&status),
     };
-    if args.output == Output::Json {
-        return print_json(&response);
+    if matches!(args.output, Output::Json | Output::Yaml) {
+        return print_message(&response, args.output == Output::Yaml);
     }
     let p = response.principal.unwrap_or_default();
     let kind = pf::PrincipalKind::try_from(p.kind)
@@ -305,8 +314,8 @@ pub async fn cr(command: CrCommand) -> ExitCode {
         }
         page_token = page.next_page_token;
     }
-    if args.output == Output::Json {
-        return print_json(&all);
+    if matches!(args.output, Output::Json | Output::Yaml) {
+        return print_message(&all, args.output == Output::Yaml);
     }
     let rows: Vec<Vec<String>> = all
         .change_requests
@@ -357,8 +366,8 @@ pub async fn convergence(command: ConvergenceCommand) -> ExitCode {
         Ok(r) => r.into_inner(),
         Err(status) => return refused(&status),
     };
-    if args.output == Output::Json {
-        return print_json(&matrix);
+    if matches!(args.output, Output::Json | Output::Yaml) {
+        return print_message(&matrix, args.output == Output::Yaml);
     }
     let show = |cell: Option<&cv::Cell>| {
         cell.and_then(|c| c.scores.as_ref()).map_or_else(
@@ -415,8 +424,8 @@ pub async fn audit(command: AuditCommand) -> ExitCode {
     } else {
         ExitCode::from(1)
     };
-    if args.output == Output::Json {
-        let printed = print_json(&verdict);
+    if matches!(args.output, Output::Json | Output::Yaml) {
+        let printed = print_message(&verdict, args.output == Output::Yaml);
         return if printed == ExitCode::SUCCESS {
             code
         } else {
