@@ -157,10 +157,6 @@ def port_number(container: dict[str, Any], port: int | str) -> int | None:
     return None
 
 
-def named_port(container: dict[str, Any], name: str) -> int | None:
-    return port_number(container, name)
-
-
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -214,7 +210,7 @@ def check_security_and_probes(r: Resource, spec: dict[str, Any], f: Failures) ->
         if init:
             continue
         ready = c.get("readinessProbe", {})
-        grpc_port = named_port(c, GRPC_PORT_NAME)
+        grpc_port = port_number(c, GRPC_PORT_NAME)
         f.check(
             "grpc" in ready and ready["grpc"].get("port") == grpc_port,
             "probes",
@@ -224,7 +220,7 @@ def check_security_and_probes(r: Resource, spec: dict[str, Any], f: Failures) ->
         live = c.get("livenessProbe", {}).get("httpGet", {})
         f.check(
             live.get("path") == "/healthz"
-            and port_number(c, live.get("port", -1)) == named_port(c, METRICS_PORT_NAME),
+            and port_number(c, live.get("port", -1)) == port_number(c, METRICS_PORT_NAME),
             "probes",
             r,
             f"{name}: liveness must be GET /healthz on the metrics port",
@@ -510,18 +506,18 @@ def check_binary(resources: list[Resource], concordat: Path, f: Failures) -> int
             listen_port = int(got["listen"].rpartition(":")[2])
             metrics_port = int(got["metrics_listen"].rpartition(":")[2])
             f.check(
-                listen_port == named_port(c, GRPC_PORT_NAME),
+                listen_port == port_number(c, GRPC_PORT_NAME),
                 "ports",
                 w,
                 f"{name}: the binary listens for gRPC on {listen_port}, the container port "
-                f"{GRPC_PORT_NAME} is {named_port(c, GRPC_PORT_NAME)}",
+                f"{GRPC_PORT_NAME} is {port_number(c, GRPC_PORT_NAME)}",
             )
             f.check(
-                metrics_port == named_port(c, METRICS_PORT_NAME),
+                metrics_port == port_number(c, METRICS_PORT_NAME),
                 "ports",
                 w,
                 f"{name}: the binary serves metrics on {metrics_port}, the container port "
-                f"{METRICS_PORT_NAME} is {named_port(c, METRICS_PORT_NAME)}",
+                f"{METRICS_PORT_NAME} is {port_number(c, METRICS_PORT_NAME)}",
             )
             for listen in (got["listen"], got["metrics_listen"]):
                 f.check(

@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -308,10 +307,6 @@ fn python() -> std::path::PathBuf {
     python
 }
 
-fn jwks(idp: &OidcProvider) -> &Path {
-    &idp.jwks
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_golden_scenario_runs_through_every_target_apart_on_postgres() {
     let receiver = Receiver::default();
@@ -353,7 +348,7 @@ async fn the_golden_scenario_runs_through_every_target_apart_on_postgres() {
         "--target".into(),
         d.addresses["platform"].clone(),
         "--sign-jwks".into(),
-        jwks(&d.ics_idp).display().to_string(),
+        d.ics_idp.jwks.display().to_string(),
         "--issuer".into(),
         d.ics_idp.issuer.clone(),
     ];
