@@ -6,8 +6,9 @@ request; the ICS rollup of 850 adverse drug reactions prevented, 2,450 bed days 
 non-cash-releasing with every cell expected, submitted and accepted; June reopened, resubmitted
 and changing the rollup only once accepted again; the chart, the business case and the watch.
 
-A mixin of the script's Driver: it uses its `call`, `expect_error`, `begin`, `ok`, `person`,
-`api`, `parent` and tokens.
+A mixin of the script's Driver: it uses its `call`, `expect_error`, `invalid` and `watch` (each
+persona's concordat_client.Client at the benefits target), `begin`, `ok`, `person`, `api`, `args`
+and `parent`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ MONTHS = [f"2025-{m:02d}" for m in range(4, 13)] + [f"2026-{m:02d}" for m in ran
 
 
 class Benefits:
-    """Needs `self.benefits`, a BenefitsService stub, the Driver's `check`, `check_eq` and
-    `invalid`, and the personas ics-analyst (ICS QUE), analyst-rgt (RGT's benefits analyst),
-    lead-rgt, lead-rgm and board-chair."""
+    """Needs the Driver's `call`, `expect_error`, `invalid`, `watch` (each calling the
+    BenefitsService of the benefits target as a persona), `check` and `check_eq`, and the
+    personas ics-analyst (ICS QUE), analyst-rgt (RGT's benefits analyst), lead-rgt, lead-rgm and
+    board-chair."""
 
     def realise_benefits(self, cr) -> None:
         api = self.api
@@ -33,13 +35,10 @@ class Benefits:
         def cell(month: str, trust: str = "RGT") -> str:
             return f"{benefit}/trusts/{trust}/measurements/{month}"
 
-        def call(method: str, persona: str, request):
-            return self.call(method, persona, request, stub=self.benefits)
+        call = self.call
 
         def refused(method: str, persona: str, request, code: str, reason: str):
-            return self.expect_error(
-                method, persona, request, code, reason, BENEFITS_DOMAIN, stub=self.benefits
-            )
+            return self.expect_error(method, persona, request, code, reason, BENEFITS_DOMAIN)
 
         def ics_figure(rollup):
             figures = [f for f in rollup.benefits[0].figures if not f.trust]
@@ -110,7 +109,6 @@ class Benefits:
                 parent=self.parent, benefit_id="allergy-alerts", benefit=incomplete
             ),
             "benefit.four_tests.why_this_change",
-            stub=self.benefits,
         )
         made = call(
             "CreateBenefit",
@@ -123,11 +121,6 @@ class Benefits:
         self.ok(f"CreateRateCard, CreateBenefit as ics-analyst: {benefit} enabled by {cr.number}")
 
         self.begin("x2")
-        watch = self.benefits.WatchBenefits(
-            bn.WatchBenefitsRequest(parent=self.parent, cursor=0),
-            metadata=[("authorization", "Bearer " + self.tokens["board-chair"])],
-            timeout=self.args.timeout,
-        )
         for month, n in zip(MONTHS, COUNTS):
             m = call(
                 "SubmitMeasurement",
@@ -200,7 +193,6 @@ class Benefits:
             "lead-rgt",
             bn.SetAttributionRequest(attribution=over),
             "attribution.shares[0].percent",
-            stub=self.benefits,
         )
         over.shares[0].percent = "100"
         attribution = call(
@@ -247,7 +239,6 @@ class Benefits:
             "lead-rgt",
             bn.ReopenMeasurementRequest(name=june, reason=""),
             "reason",
-            stub=self.benefits,
         )
         call(
             "ReopenMeasurement",
@@ -317,12 +308,22 @@ class Benefits:
             [again.total.value.display],
             "GetBusinessCase: present value (later years measured nothing)",
         )
+        # Every event since the start (cursor 0 replays every retained one), until the 13th
+        # acceptance; the Client resumes after the last cursor if the server goes away.
+        watch = self.watch(
+            "WatchBenefits",
+            "board-chair",
+            bn.WatchBenefitsRequest(parent=self.parent, cursor=0),
+            timeout=self.args.timeout,
+        )
         kinds = []
-        for event in watch:
-            kinds.append(event.kind)
-            if kinds.count("measurement.accepted") == 13:
-                break
-        watch.cancel()
+        try:
+            for event in watch:
+                kinds.append(event.kind)
+                if kinds.count("measurement.accepted") == 13:
+                    break
+        finally:
+            watch.close()
         check_eq(kinds.count("measurement.submitted"), 14, "WatchBenefits: submissions")
         check_eq(kinds.count("measurement.returned"), 1, "WatchBenefits: returns")
         self.ok(

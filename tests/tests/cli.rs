@@ -152,3 +152,468 @@ both_backends!(
     client_commands,
     the_client_commands_print_tables_json_csv_and_refusals
 );
+
+/// A TCP proxy in front of a server whose connections the test can cut, and which can refuse
+/// new ones for a while: a lost connection, as a load balancer restarting would cause.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cuts, refusing) = (cut.clone(), paused.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if refusing.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let mut cut = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, paused }
+    }
+
+    /// Drops every connection and refuses new ones until [`Proxy::resume`].
+    fn cut(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    fn resume(&self) {
+        self.paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Reads a running watch's stdout until a line with `needle` (its stderr in the failure).
+async fn next_line_with(
+    watch: &mut tokio::process::Child,
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<String>,
+    needle: &str,
+) {
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if found != Ok(true) {
+        let _ = watch.kill().await;
+        let mut stderr = String::new();
+        let _ =
+            tokio::io::AsyncReadExt::read_to_string(&mut watch.stderr.take().unwrap(), &mut stderr)
+                .await;
+        panic!("no line with {needle} ({found:?}): {seen:#?}\nstderr: {stderr}");
+    }
+}
+
+async fn a_watch_resumes_after_its_connection_is_lost(backend: TestBackend) {
+    use tokio::io::AsyncBufReadExt as _;
+    let Some(w) = World::new(backend).await else {
+        return;
+    };
+    let proxy = Proxy::start(w.s.addr).await;
+    let token = w.token("RGT", "da-member", "member-rgt");
+    let mut watch = tokio::process::Command::new(concordat_bin())
+        .args(["cr", "watch", "-o", "json", "--server"])
+        .arg(format!("http://{}", proxy.addr))
+        .env("CONCORDAT_TOKEN", &token)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+
+    let first = w.change_request(&["RGT"], false).await;
+    next_line_with(&mut watch, &mut lines, &mut seen, &first).await;
+
+    // The connection is lost; while it is down another change request is raised.
+    proxy.cut();
+    let second = w.change_request(&["RGT"], false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    proxy.resume();
+    next_line_with(&mut watch, &mut lines, &mut seen, &second).await;
+    watch.kill().await.unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut watch.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("connection lost; resuming from cursor"),
+        "{stderr}"
+    );
+
+    // Each event once, in order, and none missed: the same cursors as a replay from the start.
+    let cursors: Vec<i64> = seen
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["cursor"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(cursors.windows(2).all(|p| p[0] < p[1]), "{cursors:?}");
+    let replay = concordat(
+        &w,
+        Some(&token),
+        &[
+            "cr",
+            "watch",
+            "-o",
+            "json",
+            "--count",
+            &cursors.len().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    let replayed: Vec<i64> = replay
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["cursor"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(cursors, replayed);
+}
+
+both_backends!(watch_resumes, a_watch_resumes_after_its_connection_is_lost);
+
+/// `concordat login`: a development token, then a pasted one, kept per server in a file only
+/// its owner can read; a file others can read is refused; `logout` forgets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_keeps_a_token_per_server_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(w) = World::new(TestBackend::Sqlite).await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let credentials = home.path().join("concordat").join("credentials.json");
+    let server = format!("http://{}", w.s.addr);
+    let run = |args: Vec<String>, stdin: Option<String>| {
+        let credentials = credentials.clone();
+        async move {
+            let mut command = tokio::process::Command::new(concordat_bin());
+            command
+                .args(&args)
+                .env_remove("CONCORDAT_TOKEN")
+                .env("CONCORDAT_CREDENTIALS", &credentials)
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut child = command.spawn().unwrap();
+            let mut input = child.stdin.take().unwrap();
+            if let Some(text) = stdin {
+                tokio::io::AsyncWriteExt::write_all(&mut input, text.as_bytes())
+                    .await
+                    .unwrap();
+            }
+            drop(input);
+            let out = child.wait_with_output().await.unwrap();
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        }
+    };
+    let args = |list: &[&str]| -> Vec<String> {
+        list.iter()
+            .map(|s| s.to_string())
+            .chain(["--server".to_owned(), server.clone()])
+            .collect()
+    };
+    let data_dir = w.s.data_dir.path().display().to_string();
+
+    let before = run(args(&["whoami"]), None).await;
+    assert_eq!(before.code, 2);
+    assert!(
+        before.stderr.contains("concordat login"),
+        "{}",
+        before.stderr
+    );
+
+    let login = run(
+        args(&[
+            "login",
+            "--dev",
+            "--data-dir",
+            &data_dir,
+            "--trust",
+            "RGT",
+            "--role",
+            "da-member",
+            "--subject",
+            "voter-rgt",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    assert!(login.stderr.contains("as voter-rgt"), "{}", login.stderr);
+    let mode = std::fs::metadata(&credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let who = run(args(&["whoami"]), None).await;
+    assert_eq!(who.code, 0, "{}", who.stderr);
+    assert!(who.stdout.contains("voter-rgt"), "{}", who.stdout);
+    // Another server's token is not this one's.
+    let elsewhere = run(
+        vec![
+            "whoami".into(),
+            "--server".into(),
+            "http://127.0.0.1:9".into(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(elsewhere.code, 2);
+    assert!(
+        elsewhere.stderr.contains("no token"),
+        "{}",
+        elsewhere.stderr
+    );
+
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exposed = run(args(&["whoami"]), None).await;
+    assert_eq!(exposed.code, 2);
+    assert!(
+        exposed.stderr.contains("can be read by others"),
+        "{}",
+        exposed.stderr
+    );
+
+    // A pasted token replaces it (and the file is owner-only again).
+    let pasted = w.token("RGM", "trust-digital-lead", "lead-rgm");
+    let login = run(
+        args(&["login", "--token-stdin"]),
+        Some(format!("{pasted}\n")),
+    )
+    .await;
+    assert_eq!(login.code, 0, "{}", login.stderr);
+    let mode = std::fs::metadata(&credentials)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let who = run(args(&["whoami", "-o", "json"]), None).await;
+    let value: serde_json::Value = serde_json::from_str(&who.stdout).unwrap();
+    assert_eq!(value["principal"]["subject"], "lead-rgm");
+
+    // A token the server refuses is not kept.
+    let refused = run(
+        args(&["login", "--token-stdin"]),
+        Some("not-a-token\n".into()),
+    )
+    .await;
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("the server refused the token")
+            && refused.stderr.contains("reason:"),
+        "{}",
+        refused.stderr
+    );
+    let still = run(args(&["whoami"]), None).await;
+    assert!(still.stdout.contains("lead-rgm"), "{}", still.stdout);
+
+    let logout = run(args(&["logout"]), None).await;
+    assert_eq!(logout.code, 0, "{}", logout.stderr);
+    let after = run(args(&["whoami"]), None).await;
+    assert_eq!(after.code, 2);
+    assert!(after.stderr.contains("no token"), "{}", after.stderr);
+}
+
+/// Shell completions load in bash and name the client commands; every command's help has an
+/// example.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_load_in_bash_and_every_command_has_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("concordat.bash");
+    let out = tokio::process::Command::new(concordat_bin())
+        .args(["completions", "bash"])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(&script, &out.stdout).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "convergence",
+        "benefits",
+        "sign-off",
+        "--choice",
+        "safety-critical",
+    ] {
+        assert!(text.contains(word), "{word} not in the completions");
+    }
+    let loaded = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && complete -p concordat",
+            script.display()
+        ))
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("concordat"));
+    for shell in ["zsh", "fish"] {
+        let out = tokio::process::Command::new(concordat_bin())
+            .args(["completions", shell])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success() && out.stdout.len() > 1000, "{shell}");
+    }
+    for command in [
+        &["cr", "create"][..],
+        &["config", "diff"],
+        &["benefits", "measurements", "submit"],
+        &["convergence", "matrix"],
+    ] {
+        let help = tokio::process::Command::new(concordat_bin())
+            .args(command)
+            .arg("--help")
+            .output()
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&help.stdout);
+        assert!(
+            text.contains(&format!("Example:\n  concordat {}", command.join(" "))),
+            "{text}"
+        );
+    }
+}
+
+/// The tables in a real terminal (tmux): the header bold, columns aligned; with `NO_COLOR`
+/// no escape codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_in_a_terminal_have_a_bold_header_and_aligned_columns() {
+    let Some(w) = World::new(TestBackend::Sqlite).await else {
+        return;
+    };
+    w.change_request(&["RGT", "RGM"], true).await;
+    let token = w.token("RGT", "da-member", "member-rgt");
+    let socket = format!("concordat-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-L", &socket])
+            .args(args)
+            .output()
+            .expect("tmux is installed by scripts/test")
+    };
+    let bin = concordat_bin().display().to_string();
+    let server = format!("http://{}", w.s.addr);
+    for (session, no_colour) in [("colour", false), ("plain", true)] {
+        let script = format!(
+            "{}{bin} cr list --server {server}; {bin} convergence matrix --server {server}; echo DONE; sleep 60",
+            if no_colour { "export NO_COLOR=1; " } else { "" }
+        );
+        let started = tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-e",
+            &format!("CONCORDAT_TOKEN={token}"),
+            &script,
+        ]);
+        assert!(
+            started.status.success(),
+            "{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+        let mut screen = String::new();
+        for _ in 0..100 {
+            let captured = tmux(&["capture-pane", "-p", "-e", "-t", session]);
+            screen = String::from_utf8_lossy(&captured.stdout).into_owned();
+            if screen.contains("DONE") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        tmux(&["kill-session", "-t", session]);
+        assert!(screen.contains("DONE"), "{screen}");
+        let raw_header = screen
+            .lines()
+            .find(|l| l.contains("NUMBER"))
+            .unwrap()
+            .to_owned();
+        let screen = strip_escapes(&screen);
+        let lines: Vec<&str> = screen.lines().collect();
+        let header = lines.iter().find(|l| l.contains("NUMBER")).unwrap();
+        let row = lines
+            .iter()
+            .find(|l| l.starts_with("CR-"))
+            .unwrap_or_else(|| panic!("{screen}"));
+        if no_colour {
+            assert!(!raw_header.contains('\x1b'), "{raw_header:?}");
+        } else {
+            assert!(raw_header.starts_with("\x1b[1mNUMBER"), "{raw_header:?}");
+        }
+        let plain = header;
+        for column in ["STATE", "TRUST", "DOMAIN", "UPDATED", "TITLE"] {
+            let at = plain.find(column).unwrap();
+            assert!(
+                row[..at].ends_with("  ") && !row[at..].starts_with(' '),
+                "{column} not aligned:\n{plain}\n{row}"
+            );
+        }
+        assert!(row.contains("APPROVED"), "{row}");
+        assert!(lines.iter().any(|l| l.contains("ALL DOMAINS")), "{screen}");
+    }
+    let _ = tmux(&["kill-server"]);
+}
+
+/// `text` without its terminal escape sequences (`ESC [ … letter`).
+fn strip_escapes(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,5 +1,5 @@
-//! A client we did not write: the Python grpcio script (stubs generated from `proto/` by
-//! grpcio-tools) drives the governance part of the golden scenario, DRAFT to APPROVED, then the
+//! The golden scenario as the project's own test, written with the Python client package
+//! (`concordat-client`, installed from its wheel by tests/python/setup.sh): it drives the governance part of the golden scenario, DRAFT to APPROVED, then the
 //! configuration part (baseline, a trust's variation, effective configs, watch, audit), then the
 //! convergence part (snapshots assessed, a variation lapsing, a plan's critical path and P85, a
 //! milestone achieved on evidence), then the benefits part (twelve months submitted, validated,

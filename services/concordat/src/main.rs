@@ -47,24 +47,27 @@ enum Command {
         #[command(subcommand)]
         command: CheckCommand,
     },
-    /// Who the server takes the token's bearer for.
+    /// Keep a token for a server, for the client commands that follow: minted by the
+    /// development issuer (`--dev`), pasted (`--token-stdin`), or from an OIDC issuer by the
+    /// client-credentials grant (`--issuer`). The server checks it first (WhoAmI).
     ///
-    /// Example: CONCORDAT_TOKEN=$(concordat dev token --trust RGT --role da-member | tail -1) concordat whoami
-    Whoami(cli::ClientArgs),
-    /// Change requests.
-    Cr {
-        #[command(subcommand)]
-        command: cli::CrCommand,
+    /// Example: concordat login --dev --trust RGT --role trust-digital-lead --subject lead-rgt
+    Login(LoginArgs),
+    /// Forget the token kept for a server.
+    ///
+    /// Example: concordat logout
+    Logout {
+        /// The server's gRPC URL.
+        #[arg(long, env = "CONCORDAT_SERVER", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
+        server: String,
     },
-    /// Convergence.
-    Convergence {
-        #[command(subcommand)]
-        command: cli::ConvergenceCommand,
-    },
-    /// The audit chain.
-    Audit {
-        #[command(subcommand)]
-        command: cli::AuditCommand,
+    /// Print a shell's completion script.
+    ///
+    /// Example: concordat completions bash > ~/.local/share/bash-completion/completions/concordat
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Development helpers.
     Dev {
@@ -81,6 +84,37 @@ enum CheckCommand {
     Serve(ServeArgs),
     /// As `concordat migrate` with these options would run.
     Migrate(MigrateArgs),
+}
+
+#[derive(Args)]
+struct LoginArgs {
+    /// The server's gRPC URL.
+    #[arg(long, env = "CONCORDAT_SERVER", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
+    server: String,
+    /// PEM certificates to trust for an https:// server, besides the system's.
+    #[arg(long, env = "CONCORDAT_CA_FILE", value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// A token from the development issuer of the server's data directory (the embedded
+    /// default configuration); takes the `dev token` flags.
+    #[arg(long, conflicts_with_all = ["token_stdin", "issuer"], requires = "roles")]
+    dev: bool,
+    /// Read a token from stdin (paste it, then Enter and Ctrl-D).
+    #[arg(long, conflicts_with = "issuer")]
+    token_stdin: bool,
+    /// An OIDC issuer URL: get a token with the client-credentials grant.
+    #[arg(long, value_name = "URL", requires_all = ["client_id", "client_secret_file"])]
+    issuer: Option<String>,
+    /// The client id (with --issuer).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// A file holding the client secret (with --issuer).
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+    /// The resource (audience) to ask for (with --issuer).
+    #[arg(long, value_name = "URL")]
+    resource: Option<String>,
+    #[command(flatten)]
+    dev_token: DevTokenArgs,
 }
 
 #[derive(Subcommand)]
@@ -146,11 +180,18 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct TokenArgs {
+    #[command(flatten)]
+    token: DevTokenArgs,
+}
+
+/// What a development token says.
+#[derive(Args)]
+struct DevTokenArgs {
     /// The trust (ODS code) the token acts for, e.g. RGT.
     #[arg(long)]
     trust: Option<String>,
     /// A Concordat role; repeat for several.
-    #[arg(long = "role", required = true)]
+    #[arg(long = "role")]
     roles: Vec<String>,
     /// The ICS (code). Without --trust, the token is for ICS-level staff of this ICS.
     #[arg(long)]
@@ -240,9 +281,25 @@ fn tracer_provider(
     Ok(provider)
 }
 
+/// The whole command line: the server's commands and every client command.
+fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    Cli::command().subcommands(cli::commands())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches as _;
+    let matches = command().get_matches();
+    if let Some((group, sub)) = matches.subcommand()
+        && cli::groups().contains(&group)
+    {
+        return cli::run(group, sub).await;
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match cli.command {
         Command::Version => {
             #[allow(clippy::print_stdout)]
@@ -273,10 +330,22 @@ async fn main() -> ExitCode {
             }
         }
         Command::Serve(args) => serve(args).await,
-        Command::Whoami(args) => cli::whoami(args).await,
-        Command::Cr { command } => cli::cr(command).await,
-        Command::Convergence { command } => cli::convergence(command).await,
-        Command::Audit { command } => cli::audit(command).await,
+        Command::Login(args) => login(args).await,
+        Command::Logout { server } => match cli::login::forget(&server) {
+            Ok(true) => {
+                eprintln!("the token for {server} is forgotten");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => {
+                eprintln!("no token was kept for {server}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut command(), "concordat", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
         Command::CheckConfig {
             command: CheckCommand::Serve(args),
         } => check_config(
@@ -490,43 +559,46 @@ fn check_config(
     }
 }
 
-fn token(args: TokenArgs) -> ExitCode {
+/// A development token as `dev token` and `login --dev` mint it: (token, subject, issuer).
+fn mint(args: DevTokenArgs) -> Result<(String, String, String), String> {
     #[derive(Serialize)]
     struct Overrides {
         #[serde(skip_serializing_if = "Option::is_none")]
         data_dir: Option<PathBuf>,
     }
-    let config = match Config::load(
+    let config = Config::load(
         args.config.as_deref(),
         Overrides {
             data_dir: args.data_dir.clone(),
         },
-    ) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
+    )
+    .map_err(|e| e.to_string())?;
+    if args.roles.is_empty() {
+        return Err("give --role ROLE (repeat for several)".to_owned());
+    }
     for role in &args.roles {
-        if let Err(e) = role.parse::<concordat_platform::identity::Role>() {
-            return fail(e);
-        }
+        role.parse::<concordat_platform::identity::Role>()
+            .map_err(|e| e.to_string())?;
     }
     let org = match (&args.trust, &args.ics) {
         (Some(trust), _) => trust.clone(),
         (None, Some(ics)) => ics.clone(),
-        (None, None) => return fail("give --trust ODS (or --ics CODE for ICS-level staff)"),
+        (None, None) => {
+            return Err("give --trust ODS (or --ics CODE for ICS-level staff)".to_owned());
+        }
     };
     // The organisation must be a trust or an ICS of the federation the server uses.
     let federation = match &config.federation {
         Some(path) => match concordat_platform::identity::Federation::from_file(path) {
             Ok(f) => f,
-            Err(e) => return fail(e),
+            Err(e) => return Err(e.to_string()),
         },
         None => concordat_platform::identity::Federation::demo(),
     };
     if let Some(trust) = &args.trust {
         match federation.ics_of_trust(trust) {
             None => {
-                return fail(format!(
+                return Err(format!(
                     "{trust} is not a trust of the federation (trusts: {})",
                     federation
                         .icss
@@ -537,7 +609,7 @@ fn token(args: TokenArgs) -> ExitCode {
                 ));
             }
             Some(ics) if args.ics.as_ref().is_some_and(|i| i != &ics.code) => {
-                return fail(format!(
+                return Err(format!(
                     "{trust} belongs to {}, not to the --ics given",
                     ics.code
                 ));
@@ -547,13 +619,13 @@ fn token(args: TokenArgs) -> ExitCode {
     } else if let Some(ics) = &args.ics
         && !federation.icss.iter().any(|i| &i.code == ics)
     {
-        return fail(format!("{ics} is not an ICS of the federation"));
+        return Err(format!("{ics} is not an ICS of the federation"));
     }
     // The key is the one a running server published in the data directory; without it the
     // token would be signed by a key no server trusts.
     let published = config.data_dir.join("dev-issuer").join("issuer.json");
     if !published.exists() {
-        return fail(format!(
+        return Err(format!(
             "no server has published a development issuer key in {}: start `concordat serve` with the same data directory first",
             config.data_dir.display()
         ));
@@ -561,7 +633,7 @@ fn token(args: TokenArgs) -> ExitCode {
     let default_issuer = dev_issuer::issuer_url(config.dev_issuer.listen);
     let issuer = match DevIssuer::load(&config.data_dir, None, &default_issuer) {
         Ok(i) => i,
-        Err(e) => return fail(e),
+        Err(e) => return Err(e.to_string()),
     };
     let subject = args
         .subject
@@ -574,13 +646,15 @@ fn token(args: TokenArgs) -> ExitCode {
         roles: args.roles,
         ttl: config.dev_issuer.token_ttl.max(Duration::from_secs(60)),
     };
-    match issuer.mint(&request) {
-        Ok(token) => {
-            eprintln!(
-                "development token for {} (issuer {}):",
-                request.subject,
-                issuer.issuer()
-            );
+    let token = issuer.mint(&request).map_err(|e| e.to_string())?;
+    Ok((token, request.subject, issuer.issuer().to_owned()))
+}
+
+/// `concordat dev token`: the token alone on the last line of stdout.
+fn token(args: TokenArgs) -> ExitCode {
+    match mint(args.token) {
+        Ok((token, subject, issuer)) => {
+            eprintln!("development token for {subject} (issuer {issuer}):");
             #[allow(clippy::print_stdout)]
             {
                 println!("{token}");
@@ -588,5 +662,79 @@ fn token(args: TokenArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
+    }
+}
+
+/// `concordat login`: gets a token (development issuer, pasted, or client credentials), has the
+/// server say whom it takes it for, and keeps it for that server.
+async fn login(args: LoginArgs) -> ExitCode {
+    let token = if args.dev {
+        match mint(args.dev_token) {
+            Ok((token, _, _)) => token,
+            Err(e) => return fail(e),
+        }
+    } else if let Some(issuer) = &args.issuer {
+        let secret = match args
+            .client_secret_file
+            .as_ref()
+            .map(std::fs::read_to_string)
+        {
+            Some(Ok(s)) => s.trim().to_owned(),
+            Some(Err(e)) => return fail(format!("cannot read --client-secret-file: {e}")),
+            None => return fail("give --client-secret-file FILE"),
+        };
+        let client = match concordat_platform::identity::service_client::ClientCredentials::new(
+            issuer,
+            args.client_id.as_deref().unwrap_or_default(),
+            &secret,
+            args.resource.as_deref(),
+            concordat_platform::clock::Clock::system(),
+        ) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        use concordat_platform::identity::service_client::TokenSource as _;
+        match client.token().await {
+            Ok(t) => t,
+            Err(e) => return fail(e),
+        }
+    } else {
+        use std::io::IsTerminal as _;
+        if std::io::stdin().is_terminal() {
+            eprintln!("Paste the token, then Enter and Ctrl-D:");
+        }
+        match std::io::read_to_string(std::io::stdin()) {
+            Ok(t) if !t.trim().is_empty() => t,
+            Ok(_) => return fail("no token on stdin (or use --dev or --issuer)"),
+            Err(e) => return fail(format!("reading stdin: {e}")),
+        }
+    };
+    match cli::login::keep(&args.server, &token, args.ca_file.as_ref()).await {
+        Ok(kept) => {
+            eprintln!(
+                "logged in to {} as {} (issuer {}); the token is kept in {}",
+                args.server,
+                kept.subject,
+                kept.issuer,
+                cli::login::path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err((message, Some(status))) => {
+            eprintln!("error: {message}");
+            cli::render::refused(&status)
+        }
+        Err((message, None)) => fail(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The server's commands and the client commands together pass clap's own checks.
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::command().debug_assert();
     }
 }

@@ -5,7 +5,8 @@
 sends a unary request with a request id (the `x-request-id` header and, where the message has
 one, its `request_id` idempotency key), retries what the server says may be retried with the same
 id, and raises `ConcordatError` carrying the `google.rpc` details. `pages` iterates a list across
-its pages and `watch` follows a stream, resuming from the last cursor when the server goes away.
+its pages and `watch` follows a stream, resuming from the last cursor when the server goes away
+and cancelling it when the caller stops reading.
 
 The generated messages and stubs are in the `concordat` package (`concordat.changecontrol.v1`,
 `concordat.sharedconfig.v1`, …), with type stubs.
@@ -40,6 +41,7 @@ __all__ = [
     "ClientCredentials",
     "ConcordatError",
     "FieldViolation",
+    "PreconditionViolation",
     "TokenProvider",
 ]
 
@@ -61,6 +63,15 @@ class FieldViolation:
     description: str
 
 
+@dataclass(frozen=True)
+class PreconditionViolation:
+    """One precondition the request failed: its type (e.g. the state), subject and description."""
+
+    type: str
+    subject: str
+    description: str
+
+
 @dataclass
 class ConcordatError(Exception):
     """A call the server refused: its gRPC code and message and the `google.rpc` details."""
@@ -71,6 +82,7 @@ class ConcordatError(Exception):
     domain: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: list[FieldViolation] = field(default_factory=list)
+    precondition_violations: list[PreconditionViolation] = field(default_factory=list)
     retry_after: Optional[float] = None
     request_id: str = ""
 
@@ -79,6 +91,9 @@ class ConcordatError(Exception):
         if self.reason:
             lines.append(f"reason: {self.reason}")
         lines += [f"{v.field}: {v.description}" for v in self.field_violations]
+        lines += [
+            f"[{v.type}] {v.subject}: {v.description}" for v in self.precondition_violations
+        ]
         return "\n".join(lines)
 
     @classmethod
@@ -86,16 +101,25 @@ class ConcordatError(Exception):
         """Decodes `error` (a failed call) with the details in its `grpc-status-details-bin`."""
         call: Any = error
         out = cls(code=call.code(), message=call.details() or "", request_id=request_id)
-        status = rpc_status.from_call(call)
+        try:
+            status = rpc_status.from_call(call)
+        except ValueError:  # details disagreeing with the call's own code or message: ignored
+            status = None
         for detail in status.details if status is not None else []:
             info = error_details_pb2.ErrorInfo()
             bad = error_details_pb2.BadRequest()
+            precondition = error_details_pb2.PreconditionFailure()
             retry = error_details_pb2.RetryInfo()
             if detail.Unpack(info):
                 out.reason, out.domain, out.metadata = info.reason, info.domain, dict(info.metadata)
             elif detail.Unpack(bad):
                 out.field_violations += [
                     FieldViolation(v.field, v.description) for v in bad.field_violations
+                ]
+            elif detail.Unpack(precondition):
+                out.precondition_violations += [
+                    PreconditionViolation(v.type, v.subject, v.description)
+                    for v in precondition.violations
                 ]
             elif detail.Unpack(retry):
                 out.retry_after = retry.retry_delay.ToTimedelta().total_seconds()
@@ -268,11 +292,16 @@ class Client:
         *,
         resume: Optional[Callable[[Req, Resp], None]] = None,
         attempts: int = 5,
+        timeout: Optional[float] = None,
     ) -> Iterator[Resp]:
         """Follows a `Watch…` stream, yielding each response. When the server goes away
         (UNAVAILABLE, e.g. a replica draining) the watch is opened again after the last response
         received: by default with its `cursor`; `resume` sets another position. Raises
-        `ConcordatError` for other failures, or once `attempts` reopenings in a row fail."""
+        `ConcordatError` for other failures, or once `attempts` reopenings in a row fail.
+
+        The stream is opened when the first response is asked for. `timeout` is the deadline of
+        each opening (none by default: a watch may last). Closing the iterator (`close()`) cancels
+        the stream."""
 
         def by_cursor(req: Req, last: Resp) -> None:
             setattr(req, "cursor", getattr(last, "cursor"))
@@ -280,18 +309,25 @@ class Client:
         move = resume or by_cursor
         failures = 0
         while True:
+            rid = str(uuid.uuid4())
+            stream = method(request, timeout=timeout, metadata=(("x-request-id", rid),))
             try:
-                for response in method(request, metadata=(("x-request-id", str(uuid.uuid4())),)):
+                for response in stream:
                     failures = 0
                     move(request, response)
                     yield response
                 return
             except grpc.RpcError as e:
-                error = ConcordatError.of(e)
+                error = ConcordatError.of(e, rid)
                 failures += 1
                 if error.code != grpc.StatusCode.UNAVAILABLE or failures > attempts:
                     raise error from None
                 time.sleep(error.retry_after if error.retry_after is not None else 0.5)
+            finally:
+                # Ended, failed, or the caller stopped reading (GeneratorExit): not left open.
+                cancel = getattr(stream, "cancel", None)
+                if callable(cancel):
+                    cancel()
 
 
 def field_names(error: ConcordatError) -> Sequence[str]:

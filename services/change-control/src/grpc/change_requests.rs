@@ -122,6 +122,7 @@ fn parse_filter(
             ("trust", "=") => q.trust = Some(value.to_owned()),
             ("requester", "=") => q.requester = Some(value.to_owned()),
             ("requester_issuer", "=") => q.requester_issuer = Some(value.to_owned()),
+            ("number", "=") => q.number = Some(value.to_owned()),
             ("residual_risk", ">=") => {
                 q.min_residual_risk = Some(
                     value
@@ -134,7 +135,7 @@ fn parse_filter(
                 return Err(bad(
                     "filter",
                     &format!(
-                        "`{term}`: use state =, design_authority =, trust =, requester =, requester_issuer =, residual_risk >= or text :"
+                        "`{term}`: use state =, design_authority =, trust =, requester =, requester_issuer =, number =, residual_risk >= or text :"
                     ),
                 ));
             }

@@ -308,6 +308,8 @@ pub struct ListQuery {
     pub requester: Option<String>,
     /// Requester issuer.
     pub requester_issuer: Option<String>,
+    /// Number, e.g. `CR-2026-0001`.
+    pub number: Option<String>,
     /// Residual risk at least.
     pub min_residual_risk: Option<u8>,
     /// Title or description contains.
@@ -360,6 +362,9 @@ pub async fn list_change_requests<C: ConnectionTrait>(
     }
     if let Some(issuer) = &q.requester_issuer {
         cond = cond.add(Col::RequesterIssuer.eq(issuer));
+    }
+    if let Some(number) = &q.number {
+        cond = cond.add(Col::Number.eq(number));
     }
     if let Some(risk) = q.min_residual_risk {
         cond = cond.add(Col::ResidualRisk.gte(risk as i32));

@@ -378,7 +378,7 @@ class ListChangeRequestsRequest(_message.Message):
     filter: _builtins.str
     """Conditions joined by AND: `state = DA_REVIEW`, `design_authority = medicines`,
     `trust = RGT` (requesting or affected), `requester = alice` (a subject),
-    `requester_issuer = https://login.rgt.nhs.uk`, `residual_risk >= 3`,
+    `requester_issuer = https://login.rgt.nhs.uk`, `number = CR-2026-0001`, `residual_risk >= 3`,
     `text : "allergy"` (title or description contains).
     At most 2,048 characters, one line.
     """
