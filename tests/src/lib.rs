@@ -782,3 +782,54 @@ pub fn golden_rate_card(
         request_id: String::new(),
     }
 }
+
+/// A TCP proxy in front of a server whose connections the test can cut, and which can refuse
+/// new ones for a while: a lost connection, as a load balancer restarting would cause.
+pub struct Proxy {
+    /// Where clients connect.
+    pub addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<u64>,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    /// A proxy on a free port forwarding to `upstream`.
+    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, _) = tokio::sync::watch::channel(0u64);
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (cuts, refusing) = (cut.clone(), paused.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if refusing.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let mut cut = cuts.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut, paused }
+    }
+
+    /// Drops every connection and refuses new ones until [`Proxy::resume`].
+    pub fn cut(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
+    }
+
+    /// Accepts connections again.
+    pub fn resume(&self) {
+        self.paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}

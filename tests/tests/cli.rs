@@ -153,54 +153,6 @@ both_backends!(
     the_client_commands_print_tables_json_csv_and_refusals
 );
 
-/// A TCP proxy in front of a server whose connections the test can cut, and which can refuse
-/// new ones for a while: a lost connection, as a load balancer restarting would cause.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    cut: tokio::sync::watch::Sender<u64>,
-    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Proxy {
-    async fn start(upstream: std::net::SocketAddr) -> Self {
-        use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (cut, _) = tokio::sync::watch::channel(0u64);
-        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (cuts, refusing) = (cut.clone(), paused.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if refusing.load(Ordering::SeqCst) {
-                    continue;
-                }
-                let mut cut = cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Self { addr, cut, paused }
-    }
-
-    /// Drops every connection and refuses new ones until [`Proxy::resume`].
-    fn cut(&self) {
-        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.cut.send_modify(|n| *n += 1);
-    }
-
-    fn resume(&self) {
-        self.paused
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 /// Reads a running watch's stdout until a line with `needle` (its stderr in the failure).
 async fn next_line_with(
     watch: &mut tokio::process::Child,
@@ -234,7 +186,7 @@ async fn a_watch_resumes_after_its_connection_is_lost(backend: TestBackend) {
     let Some(w) = World::new(backend).await else {
         return;
     };
-    let proxy = Proxy::start(w.s.addr).await;
+    let proxy = concordat_e2e::Proxy::start(w.s.addr).await;
     let token = w.token("RGT", "da-member", "member-rgt");
     let mut watch = tokio::process::Command::new(concordat_bin())
         .args(["cr", "watch", "-o", "json", "--server"])
@@ -616,4 +568,73 @@ fn strip_escapes(text: &str) -> String {
         }
     }
     out
+}
+
+/// `concordat login --issuer`: a token by the client-credentials grant from a real OIDC provider,
+/// accepted by the server as the service it names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_client_credentials_keeps_a_service_token() {
+    let rgt = concordat_e2e::OidcProvider::start("RS256", "rgt-1", 0).await;
+    let server = concordat_e2e::TestServer::start(concordat_e2e::Options {
+        federation: Some(concordat_e2e::two_issuers(
+            &rgt.issuer,
+            "http://127.0.0.1:9",
+            &["RGT", "RGM"],
+        )),
+        dev_issuer: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let secret = home.path().join("secret");
+    std::fs::write(&secret, "svc-rgt-secret\n").unwrap();
+    let url = format!("http://{}", server.addr);
+    let credentials = home.path().join("credentials.json");
+    let run = |args: &[&str]| {
+        std::process::Command::new(concordat_bin())
+            .args(args)
+            .args(["--server", &url])
+            .env_remove("CONCORDAT_TOKEN")
+            .env("CONCORDAT_CREDENTIALS", &credentials)
+            .output()
+            .unwrap()
+    };
+    let secret_path = secret.display().to_string();
+    let login = run(&[
+        "login",
+        "--issuer",
+        &rgt.issuer,
+        "--client-id",
+        "svc-rgt",
+        "--client-secret-file",
+        &secret_path,
+    ]);
+    assert!(
+        login.status.success(),
+        "{}",
+        String::from_utf8_lossy(&login.stderr)
+    );
+    let who = run(&["whoami", "-o", "json"]);
+    let value: serde_json::Value = serde_json::from_slice(&who.stdout).unwrap();
+    assert_eq!(value["principal"]["subject"], "svc-rgt");
+    assert_eq!(value["principal"]["kind"], "PRINCIPAL_KIND_SERVICE");
+    assert_eq!(value["principal"]["issuer"], rgt.issuer.as_str());
+
+    std::fs::write(&secret, "wrong").unwrap();
+    let refused = run(&[
+        "login",
+        "--issuer",
+        &rgt.issuer,
+        "--client-id",
+        "svc-rgt",
+        "--client-secret-file",
+        &secret_path,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&rgt.issuer),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

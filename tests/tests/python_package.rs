@@ -2,13 +2,15 @@
 //! `proto/` generates now, it type-checks under `mypy --strict`, it builds as a wheel, and — installed
 //! from that wheel into a fresh virtual environment — it talks to the server on SQLite and on
 //! PostgreSQL: a token provider, `google.rpc` details decoded into `ConcordatError`, one request
-//! id on a repeated call, and a list read page by page.
+//! id on a repeated call, a list read page by page, and a watch resumed after its connection was
+//! cut.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use concordat_e2e::{Options, TestServer, tests_dir};
+use concordat_e2e::world::World;
+use concordat_e2e::{Options, Proxy, TestServer, tests_dir};
 use concordat_platform::testkit::TestBackend;
 
 fn package() -> PathBuf {
@@ -135,5 +137,59 @@ async fn the_wheel_installs_and_drives_the_server_on_both_backends() {
                 "{backend:?}: {line} missing from:\n{stdout}"
             );
         }
+        watch_resumes(&python, backend).await;
     }
+}
+
+/// `Client.watch` through a connection that is cut while a change request is raised: it opens
+/// again after its last cursor, so each event comes once and none is missed.
+async fn watch_resumes(python: &Path, backend: TestBackend) {
+    use tokio::io::AsyncBufReadExt as _;
+    let w = World::new(backend).await.unwrap();
+    let proxy = Proxy::start(w.s.addr).await;
+    let mut watch = tokio::process::Command::new(python)
+        .arg(package().join("tests/watch_resume.py"))
+        .args([&proxy.addr.to_string(), "QUE"])
+        .env("CONCORDAT_TOKEN", w.token("RGT", "da-member", "member-rgt"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut seen: Vec<String> = Vec::new();
+    let mut until = async |name: &str, seen: &mut Vec<String>| {
+        let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let hit = line.ends_with(name);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(
+            found,
+            Ok(true),
+            "{backend:?}: no event of {name}: {seen:#?}"
+        );
+    };
+    let first = w.change_request(&["RGT"], false).await;
+    until(&first, &mut seen).await;
+    proxy.cut();
+    let second = w.change_request(&["RGT"], false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    proxy.resume();
+    until(&second, &mut seen).await;
+    watch.kill().await.unwrap();
+    let cursors: Vec<i64> = seen
+        .iter()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<i64> = (1..=cursors.len() as i64).collect();
+    assert_eq!(
+        cursors, expected,
+        "{backend:?}: each event once, none missed: {seen:#?}"
+    );
 }
