@@ -144,6 +144,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--ics", default="QUE", metavar="QUE", help="the ICS code (default: %(default)s)"
     )
     parser.add_argument(
+        "--until",
+        metavar="STEP",
+        help="stop after this step (e.g. x4, the benefits rollup before June is reopened)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=30.0,
@@ -168,6 +173,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             parser.error(f"--service {entry}: expected TARGET=HOST:PORT, TARGET one of {sorted(targets)}")
         args.services[name] = address
     return args
+
+
+class Stopped(Exception):
+    """The step --until names is done: the scenario stops there, its data left as it is."""
 
 
 class StepFailed(Exception):
@@ -469,6 +478,8 @@ class Driver(Convergence, Benefits):
 
     def ok(self, text: str) -> None:
         print(f"ok   [{self.step}] {text}", flush=True)
+        if self.args.until == self.step:
+            raise Stopped()
 
     def address(self, target: str) -> str:
         """Where `target` is served: where --service puts it, else --target."""
@@ -1420,6 +1431,9 @@ def main(argv: list[str]) -> int:
     driver = Driver(api, args)
     try:
         driver.run()
+    except Stopped:
+        print(f"PASS: stopped after step [{args.until}], as --until asked")
+        return 0
     except StepFailed as failure:
         print(f"FAIL [{driver.step}] {failure}", file=sys.stderr)
         if failure.error is not None:

@@ -638,3 +638,43 @@ async fn login_by_client_credentials_keeps_a_service_token() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The README's whole tour with the command line (tests/cli/tour.sh, the same commands as the
+/// README's "With the command line:" blocks), against the server, run twice to show the steps
+/// can be repeated.
+async fn the_readme_tour_runs_with_the_command_line(backend: TestBackend) {
+    let Some(s) = concordat_e2e::TestServer::start(concordat_e2e::Options {
+        backend,
+        ..Default::default()
+    })
+    .await
+    else {
+        return;
+    };
+    for run in 1..=2 {
+        let output = tokio::process::Command::new(concordat_e2e::tests_dir().join("cli/tour.sh"))
+            .arg(s.addr.to_string())
+            .arg(concordat_bin())
+            .arg(s.data_dir.path())
+            .output()
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "run {run}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            stdout.trim_end().lines().last(),
+            Some("PASS"),
+            "run {run}: {stdout}"
+        );
+        assert!(
+            !stdout.contains("\nnote"),
+            "run {run}: a step was stepped around:\n{stdout}"
+        );
+    }
+}
+
+both_backends!(readme_tour, the_readme_tour_runs_with_the_command_line);

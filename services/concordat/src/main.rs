@@ -36,8 +36,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the gRPC API (and gRPC-Web) until SIGTERM or SIGINT.
+    ///
+    /// Example: concordat serve --data-dir ./data
     Serve(ServeArgs),
     /// Apply the pending database migrations of the platform and the chosen targets, then exit.
+    ///
+    /// Example: concordat migrate --database-url postgres://concordat@db/concordat
     Migrate(MigrateArgs),
     /// Check the configuration `serve` or `migrate` would run with — file, environment, flags,
     /// the targets (and for `serve` their upstreams), the federation file — and print it resolved
@@ -58,7 +62,7 @@ enum Command {
     /// Example: concordat logout
     Logout {
         /// The server's gRPC URL.
-        #[arg(long, env = "CONCORDAT_SERVER", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
+        #[arg(long, env = "CONCORDAT_URL", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
         server: String,
     },
     /// Print a shell's completion script.
@@ -75,21 +79,27 @@ enum Command {
         command: DevCommand,
     },
     /// Print the version.
+    ///
+    /// Example: concordat version
     Version,
 }
 
 #[derive(Subcommand)]
 enum CheckCommand {
     /// As `concordat serve` with these options would run.
+    ///
+    /// Example: concordat check-config serve --target change-control
     Serve(ServeArgs),
     /// As `concordat migrate` with these options would run.
+    ///
+    /// Example: concordat check-config migrate --target all
     Migrate(MigrateArgs),
 }
 
 #[derive(Args)]
 struct LoginArgs {
     /// The server's gRPC URL.
-    #[arg(long, env = "CONCORDAT_SERVER", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
+    #[arg(long, env = "CONCORDAT_URL", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
     server: String,
     /// PEM certificates to trust for an https:// server, besides the system's.
     #[arg(long, env = "CONCORDAT_CA_FILE", value_name = "FILE")]
@@ -120,6 +130,8 @@ struct LoginArgs {
 #[derive(Subcommand)]
 enum DevCommand {
     /// Mint a token from the development issuer (the token alone is the last line of stdout).
+    ///
+    /// Example: concordat dev token --trust RGT --role da-member --subject voter-rgt
     Token(TokenArgs),
 }
 
@@ -343,7 +355,10 @@ async fn main() -> ExitCode {
             Err(e) => fail(e),
         },
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut command(), "concordat", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "concordat", &mut script);
+            // A closed pipe (`| head`) ends the output quietly.
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
             ExitCode::SUCCESS
         }
         Command::CheckConfig {
@@ -485,6 +500,10 @@ struct Resolved {
     database: &'static str,
     federation: Option<PathBuf>,
     dev_issuer: bool,
+    /// Where the development issuer listens, when it runs (`dev_issuer.listen`,
+    /// `CONCORDAT_DEV_ISSUER__LISTEN`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev_issuer_listen: Option<SocketAddr>,
     migrate_on_start: bool,
     /// `CONCORDAT_…` variables that name no configuration field.
     ignored_environment: Vec<String>,
@@ -544,6 +563,9 @@ fn check_config(
         },
         federation: config.federation.clone(),
         dev_issuer: config.dev_issuer_enabled(),
+        dev_issuer_listen: config
+            .dev_issuer_enabled()
+            .then_some(config.dev_issuer.listen),
         migrate_on_start: config.migrate_on_start,
         ignored_environment: config.ignored_environment.clone(),
     };

@@ -316,6 +316,15 @@ pub enum ConfigError {
     },
 }
 
+/// The command-line client's own variables: not configuration, and not reported as ignored.
+pub const CLIENT_ENVIRONMENT: [&str; 5] = [
+    "CONCORDAT_URL",
+    "CONCORDAT_TOKEN",
+    "CONCORDAT_ICS",
+    "CONCORDAT_CA_FILE",
+    "CONCORDAT_CREDENTIALS",
+];
+
 impl Config {
     /// Loads the configuration: defaults, then the TOML file, then `CONCORDAT_…` environment
     /// variables (`__` separates nested keys: `CONCORDAT_SERVER__REQUEST_TIMEOUT=10s`), then
@@ -346,6 +355,7 @@ impl Config {
         config.ignored_environment = ignored
             .into_iter()
             .map(|k| format!("CONCORDAT_{}", k.to_uppercase().replace('.', "__")))
+            .filter(|name| !CLIENT_ENVIRONMENT.contains(&name.as_str()))
             .collect();
         config.validate()?;
         Ok(config)

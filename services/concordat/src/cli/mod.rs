@@ -247,7 +247,7 @@ pub fn common_args(command: Command) -> Command {
             ClapArg::new("server")
                 .long("server")
                 .value_name("URL")
-                .env("CONCORDAT_SERVER")
+                .env("CONCORDAT_URL")
                 .default_value(DEFAULT_SERVER)
                 .help("The server's gRPC URL (https:// for TLS)."),
         )
@@ -412,7 +412,10 @@ impl Invocation<'_> {
                 .iter()
                 .flat_map(|r| {
                     let key = key.clone();
-                    values.iter().map(move |v| r.replace(&key, v))
+                    // A part of a name holds no `/`: a year 2025/26 is the segment `2025-26`.
+                    values
+                        .iter()
+                        .map(move |v| r.replace(&key, &v.replace('/', "-")))
                 })
                 .collect();
         }
@@ -446,6 +449,61 @@ impl Invocation<'_> {
             return Err(format!("no change request {number} in ICS {ics}").into());
         }
         Ok(name)
+    }
+
+    /// The newest assessment of `trust`.
+    async fn newest_assessment(&mut self, trust: &str) -> Result<String, BuildError> {
+        let ics = self.ics().await?;
+        let method = call::method("ListAssessments")
+            .ok_or_else(|| "ListAssessments is not in the API".to_owned())?;
+        let mut request = DynamicMessage::new(method.input());
+        let parent = format!("icss/{ics}/trusts/{trust}");
+        request.set_field_by_name("parent", prost_reflect::Value::String(parent));
+        request.set_field_by_name("page_size", prost_reflect::Value::I32(1));
+        let response = self
+            .connection
+            .unary(&method, request)
+            .await
+            .map_err(BuildError::Refused)?;
+        let name = render::cell(&response, "assessments.name");
+        if name.is_empty() {
+            return Err(format!("{trust} has no assessment in ICS {ics}").into());
+        }
+        Ok(name)
+    }
+
+    /// Prints a refused call, naming the flags behind each field it names; exit status 2.
+    pub fn refuse(&self, status: &tonic::Status) -> ExitCode {
+        render::refused_naming(status, |field| self.flags_for(field))
+    }
+
+    /// The flags that fill a request `field` a refusal names (`--year`, `NAME`, …).
+    pub fn flags_for(&self, field: &str) -> Vec<String> {
+        let mut flags = Vec::new();
+        for arg in self.spec.args {
+            let matches = arg.field == field
+                || (!arg.field.is_empty() && field.starts_with(&format!("{}.", arg.field)));
+            if !matches {
+                continue;
+            }
+            match arg.kind {
+                Kind::Flag => flags.push(format!("--{}", arg.name)),
+                Kind::Positional => flags.push(arg.name.to_owned()),
+                Kind::Fixed => {
+                    for other in self.spec.args {
+                        if other.kind != Kind::Fixed
+                            && arg.template.contains(&format!("{{{}}}", other.var()))
+                        {
+                            flags.push(format!("--{}", other.name));
+                        }
+                    }
+                }
+            }
+        }
+        if flags.is_empty() && !self.spec.body.is_empty() && field.starts_with(self.spec.body) {
+            flags.push("-f".to_owned());
+        }
+        flags
     }
 
     /// The request: `-f FILE` at the body field, then each argument's value at its field.
@@ -520,6 +578,9 @@ impl Invocation<'_> {
         }
         if arg.template.contains("/changeRequests/") && is_cr_number(value) {
             return self.change_request_by_number(value).await;
+        }
+        if arg.field == "assessment" {
+            return self.newest_assessment(value).await;
         }
         Ok(self.expand(arg.template, Some(value)).await?.join(","))
     }
@@ -678,8 +739,15 @@ mod tests {
                 spec::View::Row(cols) | spec::View::Watch(cols, _) => Some((output.clone(), cols)),
                 _ => None,
             };
-            if let Some((message, cols)) = columns {
-                for (_, path) in cols {
+            let footer = spec::footer(spec.method)
+                .iter()
+                .map(|c| (output.clone(), *c));
+            let columns = columns
+                .into_iter()
+                .flat_map(|(m, cols)| cols.iter().map(move |c| (m.clone(), *c)))
+                .chain(footer);
+            for (message, (_, path)) in columns {
+                for path in path.split('|').map(|p| p.trim_end_matches('?')) {
                     assert!(
                         field_at(&message, path).is_some(),
                         "{}: column {path} not in {}",

@@ -23,6 +23,11 @@ pub enum Output {
 
 /// Prints a refused call: code and message, reason, each field violation; exit status 2.
 pub fn refused(status: &tonic::Status) -> ExitCode {
+    refused_naming(status, |_| Vec::new())
+}
+
+/// As [`refused`], each field violation followed by the flags that fill the field.
+pub fn refused_naming(status: &tonic::Status, flags: impl Fn(&str) -> Vec<String>) -> ExitCode {
     let report = ErrorReport::from_status(status);
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "error: {:?}: {}", report.code, report.message);
@@ -30,7 +35,18 @@ pub fn refused(status: &tonic::Status) -> ExitCode {
         let _ = writeln!(err, "reason: {reason}");
     }
     for v in &report.field_violations {
-        let _ = writeln!(err, "  {}: {}", v.field, v.description);
+        let given = flags(&v.field);
+        if given.is_empty() {
+            let _ = writeln!(err, "  {}: {}", v.field, v.description);
+        } else {
+            let _ = writeln!(
+                err,
+                "  {}: {} ({})",
+                v.field,
+                v.description,
+                given.join(", ")
+            );
+        }
     }
     for (kind, subject, description) in &report.precondition_violations {
         let _ = writeln!(err, "  {kind} {subject}: {description}");
@@ -44,18 +60,39 @@ pub fn failed(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// `message` as proto JSON (lowerCamelCase names, enums by name, int64 as strings), pretty or
-/// on one line.
+/// `message` as proto JSON (lowerCamelCase names, enums by name, int64 as strings, a double
+/// with no fraction as an integer, as protobuf's own JSON printers write it), pretty or on one
+/// line.
 pub fn proto_json(message: &DynamicMessage, pretty: bool) -> Result<String, String> {
-    let mut out = Vec::new();
     let options = prost_reflect::SerializeOptions::new().skip_default_fields(true);
-    let result = if pretty {
-        message.serialize_with_options(&mut serde_json::Serializer::pretty(&mut out), &options)
+    let mut value = message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|e| e.to_string())?;
+    integral(&mut value);
+    if pretty {
+        serde_json::to_string_pretty(&value)
     } else {
-        message.serialize_with_options(&mut serde_json::Serializer::new(&mut out), &options)
-    };
-    result.map_err(|e| e.to_string())?;
-    String::from_utf8(out).map_err(|e| e.to_string())
+        serde_json::to_string(&value)
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Writes every whole-number double of `value` as an integer (`6.0` → `6`).
+fn integral(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64()
+                && n.is_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral),
+        _ => {}
+    }
 }
 
 /// Prints `message` as proto JSON or (`yaml`) as YAML.
@@ -207,6 +244,8 @@ pub fn show(field: &FieldDescriptor, value: &Value) -> String {
         Value::F64(n) => trim_float(*n),
         Value::String(s) => s.clone(),
         Value::Bytes(b) => format!("{} bytes", b.len()),
+        // Unset (the `…_UNSPECIFIED` value) shows as nothing.
+        Value::EnumNumber(0) => String::new(),
         Value::EnumNumber(n) => enum_name(field, *n),
         Value::Message(m) => leaf(m).unwrap_or_else(|| proto_json(m, false).unwrap_or_default()),
         Value::List(items) => items
@@ -223,9 +262,24 @@ fn trim_float(n: f64) -> String {
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-/// The cell at dotted `path` (proto field names) of `message`; through repeated fields, the
-/// cells of every element joined by commas.
+/// The cell at `path` of `message`: dotted proto field names (through repeated fields, every
+/// element's cell joined by commas); `a|b` the first of them that is not empty; a trailing `?`
+/// blank when the value is zero.
 pub fn cell(message: &DynamicMessage, path: &str) -> String {
+    for alternative in path.split('|') {
+        let (path, blank_zero) = match alternative.strip_suffix('?') {
+            Some(p) => (p, true),
+            None => (alternative, false),
+        };
+        let text = cell_at(message, path);
+        if !text.is_empty() && !(blank_zero && (text == "0" || text == "no")) {
+            return text;
+        }
+    }
+    String::new()
+}
+
+fn cell_at(message: &DynamicMessage, path: &str) -> String {
     let (head, rest) = path.split_once('.').unwrap_or((path, ""));
     let Some(field) = message.descriptor().get_field_by_name(head) else {
         return String::new();
@@ -238,10 +292,10 @@ pub fn cell(message: &DynamicMessage, path: &str) -> String {
         return show(&field, &value);
     }
     match value.as_ref() {
-        Value::Message(m) => cell(m, rest),
+        Value::Message(m) => cell_at(m, rest),
         Value::List(items) => items
             .iter()
-            .filter_map(|v| v.as_message().map(|m| cell(m, rest)))
+            .filter_map(|v| v.as_message().map(|m| cell_at(m, rest)))
             .collect::<Vec<_>>()
             .join(", "),
         _ => String::new(),

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, MethodDescriptor, ReflectMessage as _, Value};
 
-use super::render::{self, Output, failed, print_message, print_record, print_rows, refused};
+use super::render::{self, Output, failed, print_message, print_record, print_rows};
 use super::spec::{Col, View};
 use super::{BuildError, Invocation, call};
 
@@ -23,7 +23,7 @@ pub async fn run(invocation: &mut Invocation<'_>) -> ExitCode {
     let request = match invocation.request(&method).await {
         Ok(r) => r,
         Err(BuildError::Input(e)) => return failed(e),
-        Err(BuildError::Refused(status)) => return refused(&status),
+        Err(BuildError::Refused(status)) => return invocation.refuse(&status),
     };
     let output = invocation.output;
     match invocation.spec.view {
@@ -32,7 +32,7 @@ pub async fn run(invocation: &mut Invocation<'_>) -> ExitCode {
         View::List(items, cols) | View::Diff(items, cols) => {
             let response = match pages(invocation, &method, request, items).await {
                 Ok(r) => r,
-                Err(status) => return refused(&status),
+                Err(status) => return invocation.refuse(&status),
             };
             let rows = list_rows(&response, items, cols);
             let code = if matches!(invocation.spec.view, View::Diff(..)) && !rows.is_empty() {
@@ -45,12 +45,15 @@ pub async fn run(invocation: &mut Invocation<'_>) -> ExitCode {
             }
             let header: Vec<&str> = cols.iter().map(|(h, _)| *h).collect();
             print_rows(output, &header, &rows);
+            if output == Output::Table {
+                print_footer(&response, super::spec::footer(invocation.spec.method));
+            }
             code
         }
         view => {
             let response = match invocation.connection.unary(&method, request).await {
                 Ok(r) => r,
-                Err(status) => return refused(&status),
+                Err(status) => return invocation.refuse(&status),
             };
             let code = match view {
                 View::Verify
@@ -96,6 +99,19 @@ pub async fn run(invocation: &mut Invocation<'_>) -> ExitCode {
             }
             code
         }
+    }
+}
+
+/// The response fields `footer` names, `label: value` under a table (those set).
+fn print_footer(response: &DynamicMessage, footer: &[Col]) {
+    let lines: Vec<String> = footer
+        .iter()
+        .map(|(label, path)| (label, render::cell(response, path)))
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(label, value)| format!("{label}: {value}"))
+        .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(std::io::stdout().lock(), "\n{}", lines.join("\n"));
     }
 }
 
@@ -234,11 +250,11 @@ fn rollup(response: &DynamicMessage, output: Output) {
                 } else {
                     figure.trust.clone()
                 },
-                format!("{} {}", total.quantity, benefit.unit),
+                format!("{} {}", decimal(&total.quantity), benefit.unit),
                 if total.converted.is_empty() {
                     String::new()
                 } else {
-                    format!("{} {}", total.converted, figure.converted_unit)
+                    format!("{} {}", decimal(&total.converted), figure.converted_unit)
                 },
                 total.value.map(|v| v.display).unwrap_or_default(),
                 format!("{}/{}", evidence.accepted, evidence.expected),
@@ -272,6 +288,17 @@ fn rollup(response: &DynamicMessage, output: Output) {
     );
 }
 
+/// An exact quantity for people: a fraction (`41601/17`) as a decimal to two places.
+fn decimal(exact: &str) -> String {
+    let Some((numerator, denominator)) = exact.split_once('/') else {
+        return exact.to_owned();
+    };
+    match (numerator.parse::<f64>(), denominator.parse::<f64>()) {
+        (Ok(n), Ok(d)) if d != 0.0 => format!("{:.2}", n / d),
+        _ => exact.to_owned(),
+    }
+}
+
 /// A spinner on stderr (hidden when stderr is not a terminal).
 fn spinner(message: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
@@ -303,7 +330,7 @@ async fn watch(
         .copied();
     let started = chrono::Utc::now();
     let header: Vec<String> = cols.iter().map(|(h, _)| (*h).to_owned()).collect();
-    let widths: Vec<usize> = cols.iter().map(|(h, _)| h.len().max(12)).collect();
+    let widths: Vec<usize> = cols.iter().map(|(h, _)| h.len().max(20)).collect();
     if output == Output::Table {
         let _ = writeln!(
             std::io::stdout().lock(),
@@ -340,7 +367,7 @@ async fn watch(
             }
             Err(status) => {
                 catch_up.finish_and_clear();
-                return refused(&status);
+                return invocation.refuse(&status);
             }
         };
         loop {
@@ -410,7 +437,7 @@ async fn watch(
                 }
                 Err(status) => {
                     catch_up.finish_and_clear();
-                    return refused(&status);
+                    return invocation.refuse(&status);
                 }
             }
         }
@@ -468,7 +495,7 @@ async fn export(
             Ok(p) => p,
             Err(status) => {
                 bar.finish_and_clear();
-                return refused(&status);
+                return invocation.refuse(&status);
             }
         };
         let bundle = render::cell(&page, "bundle_json");
@@ -552,7 +579,7 @@ async fn import(invocation: &mut Invocation<'_>, method: &MethodDescriptor) -> E
     let first = match invocation.request(method).await {
         Ok(r) => r,
         Err(BuildError::Input(e)) => return failed(e),
-        Err(BuildError::Refused(status)) => return refused(&status),
+        Err(BuildError::Refused(status)) => return invocation.refuse(&status),
     };
     let request_id = render::cell(&first, "request_id");
     let total = items.len();
@@ -575,7 +602,6 @@ async fn import(invocation: &mut Invocation<'_>, method: &MethodDescriptor) -> E
         };
         let bundle = serde_json::json!({ "items": chunk }).to_string();
         part.set_field_by_name("bundle_json", Value::String(bundle));
-        part.set_field_by_name("request_id", Value::String(request_id.clone()));
         parts.push(part);
     }
     let sizes: Vec<u64> = items
@@ -609,6 +635,16 @@ async fn import(invocation: &mut Invocation<'_>, method: &MethodDescriptor) -> E
                 ExitCode::SUCCESS
             }
         }
-        Err(status) => refused(&status),
+        Err(status) => invocation.refuse(&status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exact_fractions_show_as_decimals() {
+        assert_eq!(super::decimal("41601/17"), "2447.12");
+        assert_eq!(super::decimal("2450"), "2450");
+        assert_eq!(super::decimal("1/0"), "1/0");
     }
 }

@@ -88,7 +88,8 @@ pub const fn var(name: &'static str, help: &'static str) -> Arg {
     Arg::new(Kind::Flag, name, "", help)
 }
 
-/// One column of a table: its header and the dotted path of the value in a row's message.
+/// One column of a table: its header and the dotted path of the value in a row's message
+/// (`a|b`: the first of them that is set; a trailing `?`: blank when zero).
 pub type Col = (&'static str, &'static str);
 
 /// Which stream field resumes a watch: the request field set from each event's path.
@@ -136,6 +137,37 @@ pub struct Spec {
     pub body: &'static str,
     /// How the answer is shown.
     pub view: View,
+}
+
+/// Response fields shown under a list's table (as `label: value`), where the list alone would
+/// leave out what the answer is about.
+pub fn footer(method: &str) -> &'static [Col] {
+    match method {
+        "GetEffectiveConfig" => &[
+            ("revision", "effective_config.revision"),
+            ("content hash", "effective_config.content_hash"),
+            ("etag", "effective_config.etag"),
+            ("not modified", "not_modified?"),
+        ],
+        "GetBenefitChart" => &[
+            ("variation", "variation"),
+            ("assurance", "assurance"),
+            ("target", "target"),
+        ],
+        "ScheduleConvergencePlan" => &[
+            ("critical path", "schedule.critical_path_summary"),
+            ("finish", "schedule.finish_time"),
+        ],
+        "ListImpactAssessments" => &[("missing", "missing_trusts")],
+        "ListDivergences" => &[("assessment", "assessment")],
+        "DiffEffectiveConfig" | "DiffRevisions" => &[
+            ("from revision", "from_revision"),
+            ("to revision", "to_revision"),
+        ],
+        "DiffChangeset" => &[("head revision", "head_revision")],
+        "ListLayerItems" => &[("revision", "revision")],
+        _ => &[],
+    }
 }
 
 const ICS: Arg = fixed("parent", "icss/{ics}");
@@ -233,7 +265,7 @@ pub const SPECS: &[Spec] = &[
         example: "concordat server federation -o yaml",
         args: &[],
         body: "",
-        view: View::List("icss", &[("ICS", "code"), ("NAME", "display_name"), ("TRUSTS", "trusts")]),
+        view: View::List("icss", &[("ICS", "code"), ("NAME", "display_name"), ("TRUSTS", "trusts.ods_code")]),
     },
     // Design authorities.
     Spec {
@@ -340,8 +372,8 @@ pub const SPECS: &[Spec] = &[
             flag("da", "change_request.design_authority", "The design authority.")
                 .tpl("icss/{ics}/designAuthorities/{}"),
             flag("trust", "change_request.affected_trusts", "An affected trust; repeat or comma-separate."),
-            flag("type", "change_request.change_type", "Standard, normal or emergency."),
-            flag("class", "change_request.change_class", "Routine, significant or safety-critical."),
+            flag("type", "change_request.change_type", "The change type."),
+            flag("class", "change_request.change_class", "The change class."),
             flag("cost-pence", "change_request.cost_estimate_pence", "Estimated cost in pence."),
             flag("effort-days", "change_request.effort_days", "Estimated effort in days."),
             flag("item", "change_request.configuration_items", "A configuration item it touches; repeat."),
@@ -396,7 +428,7 @@ pub const SPECS: &[Spec] = &[
             flag("training-impact", "impact_assessment.training_impact", "Training impact."),
             flag("risk-notes", "impact_assessment.clinical_risk_notes", "Clinical risk notes."),
             flag("readiness-date", "impact_assessment.readiness_date", "When the trust is ready, YYYY-MM-DD."),
-            flag("recommendation", "impact_assessment.recommendation", "Support, oppose or neutral."),
+            flag("recommendation", "impact_assessment.recommendation", "What the trust recommends."),
         ],
         body: "impact_assessment",
         view: View::Record,
@@ -482,8 +514,8 @@ pub const SPECS: &[Spec] = &[
         example: "concordat cr vote CR-2026-0001 --choice approve",
         args: &[
             CR_PARENT,
-            flag("choice", "choice", "Approve, reject, abstain or object.").req(),
-            flag("reason", "reason", "Why (required to reject or object)."),
+            flag("choice", "choice", "How your trust votes.").req(),
+            flag("reason", "reason", "Why (required to reject)."),
             flag("comment", "comment", "A comment."),
         ],
         body: "",
@@ -515,7 +547,7 @@ pub const SPECS: &[Spec] = &[
         example: "concordat cr dispose icss/QUE/changeRequests/…/votes/RGM --disposition persuasive --note 'scope narrowed'",
         args: &[
             pos("VOTE", "name", "The objection's vote name."),
-            flag("disposition", "disposition", "Persuasive or not persuasive.").req(),
+            flag("disposition", "disposition", "The chair's finding.").req(),
             flag("note", "note", "Why."),
         ],
         body: "",
@@ -724,11 +756,19 @@ pub const SPECS: &[Spec] = &[
             TRUST.req(),
             flag("revision", "revision", "An effective revision (default the newest)."),
             flag("kind", "kind", "Only items of this kind."),
+            flag("if-none-match", "if_none_match", "The etag last read: answers not_modified if it is still current."),
         ],
         body: "",
         view: View::List(
             "effective_config.items",
-            &[("KIND", "kind"), ("KEY", "key"), ("SOURCE", "source"), ("VALUE", "value"), ("CHANGE REQUEST", "change_request")],
+            &[
+                ("KIND", "kind"),
+                ("KEY", "key"),
+                ("SOURCE", "source"),
+                ("VALUE", "value"),
+                ("CHANGE REQUEST", "change_request"),
+                ("EXPIRES", "variation.expire_time"),
+            ],
         ),
     },
     Spec {
@@ -784,7 +824,7 @@ pub const SPECS: &[Spec] = &[
                 ("PUBLISHER", "publisher"),
                 ("CHANGE REQUEST", "change_request"),
                 ("CHANGES", "change_count"),
-                ("RESTORES", "restores_revision"),
+                ("RESTORES", "restores_revision?"),
             ],
         ),
     },
@@ -836,7 +876,7 @@ pub const SPECS: &[Spec] = &[
                 ("LAYER", "layer"),
                 ("CHANGES", "change_count"),
                 ("CHANGE REQUEST", "change_request"),
-                ("PUBLISHED", "published_revision"),
+                ("PUBLISHED", "published_revision?"),
             ],
         ),
     },
@@ -930,7 +970,7 @@ pub const SPECS: &[Spec] = &[
         args: &[ICS, flag("cursor", "cursor", "Resume after this cursor (0: every retained event).")],
         body: "",
         view: View::Watch(
-            &[("CURSOR", "cursor"), ("TIME", "event_time"), ("EVENT", "kind"), ("TRUST", "effective_revision.trust")],
+            &[("CURSOR", "cursor"), ("TIME", "event_time"), ("EVENT", "kind"), ("TRUST", "effective_revision.trust|snapshot.trust")],
             ("cursor", "cursor"),
         ),
     },
@@ -940,6 +980,7 @@ pub const SPECS: &[Spec] = &[
         about: "Import a trust's build (a bundle as `config export` writes) as a snapshot, in parts, with progress.",
         example: "concordat config snapshot import rgm-build.json --trust RGM --label 'Production build 2026-11'",
         args: &[
+            ICS,
             pos("FILE", "", "The bundle file, `{\"items\": [...]}`."),
             flag("trust", "snapshot.trust", "The trust whose build it is.").req(),
             flag("label", "snapshot.display_name", "A label."),
@@ -1046,7 +1087,9 @@ pub const SPECS: &[Spec] = &[
                 ("KEY", "key"),
                 ("BASELINE", "baseline_value"),
                 ("BUILD", "snapshot_value"),
+                ("APPROVED", "approved_value"),
                 ("CHANGE REQUEST", "change_request"),
+                ("EXPIRES", "expire_time"),
             ],
         ),
     },
@@ -1054,9 +1097,9 @@ pub const SPECS: &[Spec] = &[
         path: "convergence propose",
         method: "ProposeChangeRequest",
         about: "Raise a DRAFT change request that would close divergences of an assessment.",
-        example: "concordat convergence propose icss/QUE/trusts/RGM/assessments/… --key alert-rule/x --intent align --da medicines",
+        example: "concordat convergence propose RGN --key alert-rule/sepsis-news2 --intent align --da medicines --class significant --title 'Align the sepsis alert'",
         args: &[
-            pos("ASSESSMENT", "assessment", "The assessment's name."),
+            pos("ASSESSMENT", "assessment", "The assessment's name, or a trust's ODS code for its newest."),
             flag("key", "keys", "A divergent key (kind/key); repeat."),
             flag("intent", "intent", "What the change would do."),
             flag("da", "design_authority", "The design authority.").tpl("icss/{ics}/designAuthorities/{}"),
@@ -1378,11 +1421,11 @@ pub const SPECS: &[Spec] = &[
         path: "benefits attribution show",
         method: "GetAttribution",
         about: "How a trust's year of a benefit is shared among change requests.",
-        example: "concordat benefits attribution show --benefit adr-prevented --trust RGT --year 2025-26",
+        example: "concordat benefits attribution show --benefit adr-prevented --trust RGT --year 2025/26",
         args: &[
             CELL_BENEFIT,
             CELL_TRUST,
-            var("year", "The financial year, e.g. 2025-26.").req(),
+            var("year", "The financial year, e.g. 2025/26.").req(),
             fixed("name", "icss/{ics}/benefits/{benefit}/trusts/{trust}/attributions/{year}"),
         ],
         body: "",
@@ -1391,12 +1434,12 @@ pub const SPECS: &[Spec] = &[
     Spec {
         path: "benefits attribution set",
         method: "SetAttribution",
-        about: "Share a trust's year of a benefit among change requests (shares from a file or --share).",
-        example: "concordat benefits attribution set --benefit adr-prevented --trust RGT --year 2025-26 -f shares.yaml",
+        about: "Share a trust's year of a benefit among change requests (the shares from a file).",
+        example: "concordat benefits attribution set --benefit adr-prevented --trust RGT --year 2025/26 -f shares.yaml",
         args: &[
             CELL_BENEFIT,
             CELL_TRUST,
-            var("year", "The financial year, e.g. 2025-26.").req(),
+            var("year", "The financial year, e.g. 2025/26.").req(),
             fixed("attribution.name", "icss/{ics}/benefits/{benefit}/trusts/{trust}/attributions/{year}"),
             flag("rationale", "attribution.rationale", "Why these shares."),
             ETAG,
@@ -1503,12 +1546,13 @@ pub const SPECS: &[Spec] = &[
     Spec {
         path: "audit list",
         method: "ListAuditEntries",
-        about: "The audit chain's entries, oldest first, filtered.",
-        example: "concordat audit list --resource icss/QUE/changeRequests/… --action CastVote",
+        about: "The audit chain's entries, newest first, filtered.",
+        example: "concordat audit list --resource CR-2026-0001 --action vote.cast",
         args: &[
             ICS,
-            flag("resource", "resource", "Only entries of this resource."),
-            flag("action", "action", "Only this action."),
+            flag("resource", "resource", "Only entries of this resource (a change request by its number).")
+                .tpl("icss/{ics}/changeRequests/{}"),
+            flag("action", "action", "Only this action, e.g. vote.cast."),
             flag("actor", "actor_subject", "Only this actor's (subject)."),
             flag("actor-issuer", "actor_issuer", "Only this issuer's actors."),
             flag("actor-trust", "actor_trust", "Only this trust's actors."),
