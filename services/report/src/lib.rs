@@ -1,0 +1,3 @@
+//! The board report.
+
+pub mod pdf;
