@@ -65,6 +65,11 @@ enum Command {
         #[arg(long, env = "CONCORDAT_URL", default_value = cli::DEFAULT_SERVER, value_name = "URL")]
         server: String,
     },
+    /// Reports for the ICS's programme board.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Print a shell's completion script.
     ///
     /// Example: concordat completions bash > ~/.local/share/bash-completion/completions/concordat
@@ -125,6 +130,16 @@ struct LoginArgs {
     resource: Option<String>,
     #[command(flatten)]
     dev_token: DevTokenArgs,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The board pack of a financial year as a tagged PDF or one self-contained HTML page:
+    /// summary, change control, convergence, benefits and assurance, every figure with its
+    /// source. The same data and the same --as-of give the same file.
+    ///
+    /// Example: concordat report board --fy 2025/26 --out board.pdf
+    Board(cli::report::BoardArgs),
 }
 
 #[derive(Subcommand)]
@@ -343,6 +358,9 @@ async fn main() -> ExitCode {
         }
         Command::Serve(args) => serve(args).await,
         Command::Login(args) => login(args).await,
+        Command::Report {
+            command: ReportCommand::Board(args),
+        } => cli::report::board(args).await,
         Command::Logout { server } => match cli::login::forget(&server) {
             Ok(true) => {
                 eprintln!("the token for {server} is forgotten");

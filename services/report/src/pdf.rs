@@ -93,10 +93,22 @@ fn not_found(id: FileId) -> FileError {
     FileError::NotFound(id.vpath().get_without_slash().into())
 }
 
-fn messages(diagnostics: &[SourceDiagnostic]) -> String {
+/// The diagnostics, each with its line in the report's source when it has one.
+fn messages(world: &ReportWorld, diagnostics: &[SourceDiagnostic]) -> String {
     diagnostics
         .iter()
-        .map(|d| d.message.to_string())
+        .map(|d| {
+            let line = d
+                .span
+                .id()
+                .filter(|id| *id == world.main.id())
+                .and_then(|_| typst::WorldExt::range(world, d.span))
+                .and_then(|range| world.main.lines().byte_to_line(range.start));
+            match line {
+                Some(line) => format!("line {}: {}", line + 1, d.message),
+                None => d.message.to_string(),
+            }
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -117,9 +129,12 @@ pub fn date(text: &str) -> Result<Datetime, String> {
 /// The world's document as a tagged PDF/UA-1 file, identified by `ident` and dated `date`.
 pub fn render(world: &ReportWorld, ident: &str, date: Datetime) -> Result<Vec<u8>, String> {
     let Warned { output, warnings } = typst::compile::<PagedDocument>(world);
-    let document = output.map_err(|e| messages(&e))?;
+    let document = output.map_err(|e| messages(world, &e))?;
     if !warnings.is_empty() {
-        return Err(format!("the report's markup: {}", messages(&warnings)));
+        return Err(format!(
+            "the report's markup: {}",
+            messages(world, &warnings)
+        ));
     }
     let standards = PdfStandards::new(&[PdfStandard::Ua_1]).map_err(|e| format!("{e:?}"))?;
     let options = PdfOptions {
@@ -131,7 +146,7 @@ pub fn render(world: &ReportWorld, ident: &str, date: Datetime) -> Result<Vec<u8
         tagged: true,
         pretty: false,
     };
-    let pdf = typst_pdf::pdf(&document, &options).map_err(|e| messages(&e));
+    let pdf = typst_pdf::pdf(&document, &options).map_err(|e| messages(world, &e));
     typst::comemo::evict(0);
     pdf
 }

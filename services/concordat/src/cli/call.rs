@@ -103,6 +103,34 @@ fn request_id(message: &DynamicMessage) -> Option<String> {
         .filter(|id| !id.is_empty())
 }
 
+/// A channel to `server` (an `http://` or `https://` URL); for `https://`, trusting the
+/// system's certificates and those of `ca_file`.
+pub async fn channel(
+    server: &str,
+    ca_file: Option<&std::path::PathBuf>,
+) -> Result<Channel, String> {
+    let endpoint = Channel::from_shared(server.to_owned())
+        .map_err(|e| format!("--server {server}: {e}"))?
+        .connect_timeout(Duration::from_secs(10));
+    let endpoint = if server.starts_with("https://") {
+        let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("cannot read --ca-file {}: {e}", path.display()))?;
+            tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
+        }
+        endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("--server {server}: {e}"))?
+    } else {
+        endpoint
+    };
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {server}: {e}"))
+}
+
 impl Connection {
     /// Connects to `server` (an `http://` or `https://` URL) with `token`; for `https://`,
     /// trusting the system's certificates and those of `ca_file`.
@@ -111,26 +139,7 @@ impl Connection {
         token: BearerToken,
         ca_file: Option<&std::path::PathBuf>,
     ) -> Result<Self, String> {
-        let endpoint = Channel::from_shared(server.to_owned())
-            .map_err(|e| format!("--server {server}: {e}"))?
-            .connect_timeout(Duration::from_secs(10));
-        let endpoint = if server.starts_with("https://") {
-            let mut tls = tonic::transport::ClientTlsConfig::new().with_native_roots();
-            if let Some(path) = ca_file {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("cannot read --ca-file {}: {e}", path.display()))?;
-                tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
-            }
-            endpoint
-                .tls_config(tls)
-                .map_err(|e| format!("--server {server}: {e}"))?
-        } else {
-            endpoint
-        };
-        let channel = endpoint
-            .connect()
-            .await
-            .map_err(|e| format!("cannot connect to {server}: {e}"))?;
+        let channel = channel(server, ca_file).await?;
         Ok(Self {
             grpc: tonic::client::Grpc::new(InterceptedService::new(channel, token)),
         })

@@ -21,6 +21,7 @@ use serde_json::{Map, Value as Json};
 pub mod call;
 pub mod login;
 pub mod render;
+pub mod report;
 mod run;
 pub mod spec;
 

@@ -228,16 +228,7 @@ fn matrix(response: &DynamicMessage, output: Output) {
 fn rollup(response: &DynamicMessage, output: Output) {
     use concordat_proto::benefits::v1 as bn;
     let rollup: bn::GetBenefitRollupResponse = typed(response);
-    let category = |c: i32| {
-        bn::Category::try_from(c)
-            .map(|c| {
-                c.as_str_name()
-                    .trim_start_matches("CATEGORY_")
-                    .to_lowercase()
-                    .replace('_', "-")
-            })
-            .unwrap_or_default()
-    };
+    let category = super::report::category;
     let mut rows = Vec::new();
     for benefit in &rollup.benefits {
         for figure in &benefit.figures {
