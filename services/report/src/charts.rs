@@ -103,42 +103,40 @@ pub fn heatmap(c: &Convergence) -> Chart {
             } else {
                 c.totals.iter().find(|x| &x.trust == trust)
             };
-            match cell {
+            // An assessed cell is shaded with its value written; one not assessed is blank,
+            // dashed, and says so.
+            let (fill, stroke, ink, label) = match cell {
                 Some(cell) => {
                     let (fill, ink) = shade(cell.value);
-                    let _ = write!(
-                        svg,
-                        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" stroke=\"#ffffff\"/>",
-                        w - 2.0,
-                        h - 2.0
-                    );
-                    text(
-                        &mut svg,
-                        x + w / 2.0,
-                        y + h / 2.0 + 4.0,
-                        "middle",
-                        ink,
-                        &percent(cell.value),
-                    );
                     said.push(format!("{trust} {domain} {}", percent(cell.value)));
+                    (
+                        fill,
+                        "stroke=\"#ffffff\"".to_owned(),
+                        ink,
+                        percent(cell.value),
+                    )
                 }
-                None => {
-                    let _ = write!(
-                        svg,
-                        "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#ffffff\" stroke=\"{GREY}\" stroke-dasharray=\"3 2\"/>",
-                        w - 2.0,
-                        h - 2.0
-                    );
-                    text(
-                        &mut svg,
-                        x + w / 2.0,
-                        y + h / 2.0 + 4.0,
-                        "middle",
-                        GREY,
-                        "not assessed",
-                    );
-                }
-            }
+                None => (
+                    "#ffffff".to_owned(),
+                    format!("stroke=\"{GREY}\" stroke-dasharray=\"3 2\""),
+                    GREY,
+                    "not assessed".to_owned(),
+                ),
+            };
+            let _ = write!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{fill}\" {stroke}/>",
+                w - 2.0,
+                h - 2.0
+            );
+            text(
+                &mut svg,
+                x + w / 2.0,
+                y + h / 2.0 + 4.0,
+                "middle",
+                ink,
+                &label,
+            );
         }
     }
     svg.push_str("</svg>");
