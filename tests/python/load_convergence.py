@@ -28,16 +28,14 @@ the first failed check or call. Needs the stubs and packages of tests/python/set
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 
-import grpc
 from google.protobuf import json_format, struct_pb2
 
 import load_shared_config as base
-from load_shared_config import PARENT, Failed, check, median_of, struct
+from load_shared_config import PARENT, check, median_of, struct
 
 from concordat.convergence.v1 import convergence_service_pb2 as cv  # noqa: E402
 from concordat.convergence.v1 import convergence_service_pb2_grpc as cv_grpc  # noqa: E402
@@ -92,6 +90,10 @@ class ConvergenceRun(base.Run):
             )
         return crs
 
+    def variation(self, layer: str, i: int) -> scr.Variation | None:
+        """The terms of item `i`'s variation in `layer` (none here: a variation never lapses)."""
+        return None
+
     def publish_by_domain(self, layer: str, items: dict[int, dict]) -> None:
         """Publishes `items` (number → value) to `layer`, one changeset per domain and chunk."""
         by_domain: dict[str, list] = {}
@@ -100,7 +102,9 @@ class ConvergenceRun(base.Run):
             by_domain.setdefault(DOMAINS[i % len(DOMAINS)], []).append(
                 scr.ItemChange(
                     operation=scr.OPERATION_ADD,
-                    item=scr.ConfigItem(kind=kind, key=k, value=struct(value)),
+                    item=scr.ConfigItem(
+                        kind=kind, key=k, value=struct(value), variation=self.variation(layer, i)
+                    ),
                 )
             )
         for domain, changes in by_domain.items():
@@ -277,33 +281,14 @@ class ConvergenceRun(base.Run):
 
 
 def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--concordat", required=True, help="the concordat binary (a release build)")
-    p.add_argument("--postgres", default="", help="a PostgreSQL server URL; default SQLite")
-    p.add_argument("--items", type=int, default=50_000)
-    p.add_argument("--trusts", type=int, default=10, choices=range(2, len(base.TRUSTS) + 1))
-    p.add_argument("--overrides", type=int, default=2_000)
-    p.add_argument("--changeset-items", type=int, default=20_000)
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--request-timeout", type=int, default=300, help="seconds")
+    p = base.arguments(__doc__, items=50_000, overrides=2_000)
     args = p.parse_args(argv)
     if args.overrides > args.items:
         p.error("--overrides must not exceed --items")
     run = ConvergenceRun(args)
-    try:
-        run.start()
-        started = time.perf_counter()
-        run.seed()
-        print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
-        results = run.measure()
-    except Failed as e:
-        print(f"FAILED: {e}", file=sys.stderr)
+    results = base.execute(run)
+    if results is None:
         return 1
-    except grpc.RpcError as e:
-        print(f"FAILED: {e.code().name}: {e.details()}", file=sys.stderr)
-        return 1
-    finally:
-        run.stop()
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"\n{backend}, {args.items} items × {len(run.trusts)} trusts × {len(DOMAINS)} domains, "

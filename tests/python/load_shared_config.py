@@ -582,36 +582,49 @@ class Run:
         )
 
 
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(description: str, items: int, overrides: int) -> argparse.ArgumentParser:
+    """The options every load script takes: the binary, the backend and the ICS's size."""
+    p = argparse.ArgumentParser(description=description.split("\n\n")[0])
     p.add_argument("--concordat", required=True, help="the concordat binary (a release build)")
     p.add_argument("--postgres", default="", help="a PostgreSQL server URL; default SQLite")
-    p.add_argument("--items", type=int, default=50_000)
+    p.add_argument("--items", type=int, default=items)
     p.add_argument("--trusts", type=int, default=10, choices=range(2, len(TRUSTS) + 1))
-    p.add_argument("--overrides", type=int, default=2_000)
+    p.add_argument("--overrides", type=int, default=overrides)
     p.add_argument("--changeset-items", type=int, default=20_000)
     p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--readers", type=int, default=4)
     p.add_argument("--request-timeout", type=int, default=300, help="seconds")
-    args = p.parse_args(argv)
-    if args.overrides > args.items:
-        p.error("--overrides must not exceed --items")
-    args.readers = max(1, min(args.readers, args.trusts))
-    run = Run(args)
+    return p
+
+
+def execute(run: "Run"):
+    """Starts, seeds and measures `run`, stopping its server whatever happens: the measurements,
+    or None once the failure is printed."""
     try:
         run.start()
         started = time.perf_counter()
         run.seed()
         print(f"seeded in {time.perf_counter() - started:.1f} s", flush=True)
-        results = run.measure()
+        return run.measure()
     except Failed as e:
         print(f"FAILED: {e}", file=sys.stderr)
-        return 1
     except grpc.RpcError as e:
         print(f"FAILED: {e.code().name}: {e.details()}", file=sys.stderr)
-        return 1
     finally:
         run.stop()
+    return None
+
+
+def main(argv: list[str]) -> int:
+    p = arguments(__doc__, items=50_000, overrides=2_000)
+    p.add_argument("--readers", type=int, default=4)
+    args = p.parse_args(argv)
+    if args.overrides > args.items:
+        p.error("--overrides must not exceed --items")
+    args.readers = max(1, min(args.readers, args.trusts))
+    run = Run(args)
+    results = execute(run)
+    if results is None:
+        return 1
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(
         f"\n{backend}, {args.items} items × {len(run.trusts)} trusts, {args.overrides} overrides "

@@ -1,38 +1,53 @@
-//! The shared-configuration load script (`tests/python/load_shared_config.py`, a grpcio client
-//! we did not write in Rust) runs end to end at a small size on SQLite and on PostgreSQL: it
-//! starts its own server, seeds through the API, checks every read it times, and prints its
-//! table. The figures are not asserted (they are measured by running it at size); that it
-//! completes with every check passing is.
+//! The load scripts (`tests/python/load_*.py`, grpcio clients we did not write in Rust) run end
+//! to end at a small size on SQLite and on PostgreSQL: each starts its own server, seeds through
+//! the API, checks every read it times, and prints its table. The figures are not asserted (they
+//! are measured by running them at size); that each completes with every check passing is.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use concordat_e2e::{concordat_bin, tests_dir};
 
-fn run(postgres: Option<String>) {
+/// Runs `tests/python/{script}` with `args` (and `--postgres URL`), asserts it exits 0, and
+/// answers what it printed.
+fn script(script: &str, args: &[&str], postgres: Option<&str>) -> String {
     let python = tests_dir().join("python/.venv/bin/python");
     assert!(
         python.exists(),
         "run tests/python/setup.sh first (scripts/test does)"
     );
     let mut cmd = std::process::Command::new(python);
-    cmd.arg(tests_dir().join("python/load_shared_config.py"))
+    cmd.arg(tests_dir().join("python").join(script))
         .arg("--concordat")
         .arg(concordat_bin())
-        .args(["--items", "1500", "--trusts", "3", "--overrides", "120"])
-        .args([
+        .args(args);
+    if let Some(url) = postgres {
+        cmd.args(["--postgres", url]);
+    }
+    let output = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+fn run(postgres: Option<String>) {
+    let stdout = script(
+        "load_shared_config.py",
+        &[
+            "--items",
+            "1500",
+            "--trusts",
+            "3",
+            "--overrides",
+            "120",
             "--changeset-items",
             "600",
             "--repeat",
             "1",
             "--readers",
             "3",
-        ]);
-    if let Some(url) = &postgres {
-        cmd.args(["--postgres", url]);
-    }
-    let output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+        ],
+        postgres.as_deref(),
+    );
     let backend = if postgres.is_some() {
         "PostgreSQL"
     } else {
@@ -75,20 +90,22 @@ fn load_script_runs_on_postgres() {
 /// size: it seeds 12 domains through the API, waits for the follower's assessments and checks
 /// each class it built the snapshots to have, then prints its table.
 fn run_convergence(postgres: Option<String>) {
-    let python = tests_dir().join("python/.venv/bin/python");
-    let mut cmd = std::process::Command::new(python);
-    cmd.arg(tests_dir().join("python/load_convergence.py"))
-        .arg("--concordat")
-        .arg(concordat_bin())
-        .args(["--items", "1200", "--trusts", "3", "--overrides", "60"])
-        .args(["--changeset-items", "600", "--repeat", "1"]);
-    if let Some(url) = &postgres {
-        cmd.args(["--postgres", url]);
-    }
-    let output = cmd.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let stdout = script(
+        "load_convergence.py",
+        &[
+            "--items",
+            "1200",
+            "--trusts",
+            "3",
+            "--overrides",
+            "60",
+            "--changeset-items",
+            "600",
+            "--repeat",
+            "1",
+        ],
+        postgres.as_deref(),
+    );
     for row in [
         "1200 items × 3 trusts × 12 domains",
         "| AssessSnapshot of RGM, as of now (not recorded) |",
@@ -109,5 +126,51 @@ fn convergence_load_script_runs_on_sqlite() {
 fn convergence_load_script_runs_on_postgres() {
     if let Some(url) = concordat_platform::testkit::postgres_server() {
         run_convergence(Some(url));
+    }
+}
+
+/// The board report's load script (`tests/python/load_report.py`) runs end to end at a small
+/// size: it seeds convergence, a plan and benefits through the API, runs `concordat report
+/// board` for both formats, checks that the renders of each are byte-identical and that the
+/// PDF's text holds the first benefit's ICS total, then prints its table.
+fn run_report(postgres: Option<String>) {
+    let stdout = script(
+        "load_report.py",
+        &[
+            "--items",
+            "1200",
+            "--trusts",
+            "3",
+            "--overrides",
+            "30",
+            "--benefits",
+            "4",
+            "--snapshots",
+            "2",
+            "--repeat",
+            "2",
+        ],
+        postgres.as_deref(),
+    );
+    for row in [
+        "3 trusts × 12 domains × 4 benefits (144 accepted cells)",
+        "| `report board --out board.pdf` (",
+        "| `report board --out board.html` (",
+        "| floor: `concordat whoami` (a process and one call) |",
+        "| floor: plain SQL read of the rows the report stands on (",
+    ] {
+        assert!(stdout.contains(row), "{row} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn report_load_script_runs_on_sqlite() {
+    run_report(None);
+}
+
+#[test]
+fn report_load_script_runs_on_postgres() {
+    if let Some(url) = concordat_platform::testkit::postgres_server() {
+        run_report(Some(url));
     }
 }

@@ -85,17 +85,6 @@ fn ics(trusts: usize, domains: usize, benefits: usize) -> Report {
             trusts_assessed: trusts,
             cash_realised: "£1,000,000.00".to_owned(),
             non_cash_realised: "£98,000,000.00".to_owned(),
-            against_target: (0..benefits)
-                .map(|b| AgainstTarget {
-                    benefit: format!("Benefit {b:03}"),
-                    category: "non-cash-releasing".to_owned(),
-                    realised: "850".to_owned(),
-                    target: "900".to_owned(),
-                    unit: "reactions".to_owned(),
-                    share: Some(0.94),
-                    value: "£980,000.00".to_owned(),
-                })
-                .collect(),
             chain_valid: true,
             chain_entries: 250_000,
             ..Default::default()
@@ -139,6 +128,19 @@ fn ics(trusts: usize, domains: usize, benefits: usize) -> Report {
             ..Default::default()
         },
         benefits: Benefits {
+            against_target: (0..benefits)
+                .map(|b| AgainstTarget {
+                    benefit: format!("Benefit {b:03}"),
+                    category: "non-cash-releasing".to_owned(),
+                    realised: "850".to_owned(),
+                    target: "900".to_owned(),
+                    basis: "75 a month × 12".to_owned(),
+                    unit: "reactions".to_owned(),
+                    share: Some(0.94),
+                    met: Some(false),
+                    value: "£980,000.00".to_owned(),
+                })
+                .collect(),
             figures,
             charts,
             evidence: trust_codes

@@ -106,37 +106,13 @@ pub fn render(report: &Report, charts: &Charts) -> String {
         "<div><strong>Audit chain</strong><br>{}</div></div>",
         escape(&provenance::chain(s))
     );
-    let rows: Vec<Vec<String>> = s
-        .against_target
-        .iter()
-        .map(|a| {
-            vec![
-                a.benefit.clone(),
-                a.category.clone(),
-                format!("{} {}", a.realised, a.unit),
-                if a.target.is_empty() {
-                    "no target set".to_owned()
-                } else {
-                    format!("{} {}", a.target, a.unit)
-                },
-                a.share.map(charts::percent).unwrap_or_default(),
-                a.value.clone(),
-            ]
-        })
-        .collect();
     table(
         &mut out,
-        "Benefits realised against target",
-        &[
-            "Benefit",
-            "Category",
-            "Realised",
-            "Target",
-            "Of target",
-            "Value",
-        ],
-        &rows,
+        &format!("Benefits against their targets for {}", r.year),
+        &["Category", "Benefits", "With a target", "Met", "Not met"],
+        &provenance::targets_met(&r.benefits),
     );
+    out.push_str("<p>Each benefit against its target: section 4.</p>");
     let _ = write!(
         out,
         "<p class=\"small\">Approved: {}. Rejected: {}.</p></section>",
@@ -281,6 +257,33 @@ pub fn render(report: &Report, charts: &Charts) -> String {
     // 4. Benefits.
     let b = &r.benefits;
     out.push_str("<section><h2>4. Benefits</h2>");
+    let rows: Vec<Vec<String>> = b
+        .against_target
+        .iter()
+        .map(|a| {
+            vec![
+                a.benefit.clone(),
+                a.category.clone(),
+                format!("{} {}", a.realised, a.unit),
+                provenance::target(a),
+                a.share.map(charts::percent).unwrap_or_default(),
+                a.value.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &mut out,
+        &format!("Benefits realised in {} against target", r.year),
+        &[
+            "Benefit",
+            "Category",
+            "Realised",
+            "Target",
+            "Of target",
+            "Value",
+        ],
+        &rows,
+    );
     let rows: Vec<Vec<String>> = b
         .figures
         .iter()

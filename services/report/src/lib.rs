@@ -101,6 +101,8 @@ pub fn render(report: &Report, format: Format) -> Result<Vec<u8>, String> {
                     "approved": provenance::list(&report.summary.approved),
                     "rejected": provenance::list(&report.summary.rejected),
                     "rate_cards": provenance::list(&report.benefits.rate_cards),
+                    "targets": report.benefits.against_target.iter().map(provenance::target).collect::<Vec<_>>(),
+                    "targets_met": provenance::targets_met(&report.benefits),
                     "icons": report.benefits.charts.iter().map(|s| format!(
                         "variation: {}; assurance: {}",
                         charts::icon_words(&s.variation),
@@ -157,6 +159,17 @@ mod tests {
                 ..Default::default()
             },
             benefits: Benefits {
+                against_target: vec![AgainstTarget {
+                    benefit: "Fewer adverse drug reactions".into(),
+                    category: "non-cash-releasing".into(),
+                    realised: "850".into(),
+                    target: "900".into(),
+                    basis: "75 a month × 12".into(),
+                    unit: "reactions".into(),
+                    share: Some(850.0 / 900.0),
+                    met: Some(false),
+                    value: "£980,000.00".into(),
+                }],
                 figures: vec![Figure {
                     benefit: "Fewer adverse drug reactions".into(),
                     trust: "ICS".into(),
@@ -186,6 +199,8 @@ mod tests {
             "2,450 bed days",
             "CR-2026-0001",
             "lang=\"en-GB\"",
+            "900 reactions (75 a month × 12)",
+            "<th scope=\"row\">non-cash-releasing</th><td>1</td><td>1</td><td>0</td><td>1</td>",
         ] {
             assert!(html.contains(figure), "{figure}");
         }

@@ -45,8 +45,6 @@ pub struct Summary {
     pub cash_realised: String,
     /// Non-cash-releasing benefits realised in the year, as money.
     pub non_cash_realised: String,
-    /// Each benefit's realised quantity against its target.
-    pub against_target: Vec<AgainstTarget>,
     /// Whether the audit chain verified.
     pub chain_valid: bool,
     /// Entries it checked.
@@ -62,12 +60,18 @@ pub struct AgainstTarget {
     pub category: String,
     /// Realised, in its unit (a decimal).
     pub realised: String,
-    /// The target for a year, in its unit.
+    /// The target for the year, in its unit (empty: none set).
     pub target: String,
+    /// How the year's target follows from the profile's monthly one, e.g. `75 a month by
+    /// 2026-03, × 12 months`.
+    pub basis: String,
     /// The unit.
     pub unit: String,
     /// Realised as a share of the target, 0–1 (none without a target).
     pub share: Option<f64>,
+    /// Whether the target is met: realised at or above it, or at or below it when lower is
+    /// better (none without a target).
+    pub met: Option<bool>,
     /// Its value.
     pub value: String,
 }
@@ -239,6 +243,8 @@ pub struct Plan {
 /// Benefits in the year.
 #[derive(Serialize, Clone, Debug, Default, PartialEq)]
 pub struct Benefits {
+    /// Each benefit's realised quantity against its target, at the ICS.
+    pub against_target: Vec<AgainstTarget>,
     /// Each benefit at each trust and at the ICS.
     pub figures: Vec<Figure>,
     /// What each change request delivered.

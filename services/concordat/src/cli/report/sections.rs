@@ -1,6 +1,8 @@
 //! Each section of the report gathered through the API: change control, convergence, benefits
 //! and assurance.
 
+use futures::{StreamExt as _, TryStreamExt as _};
+
 use super::*;
 
 /// Change requests' numbers by name, for figures that name them.
@@ -13,6 +15,27 @@ fn number_of(numbers: &Numbers, name: &str) -> String {
         .unwrap_or_else(|| name.to_owned())
 }
 
+/// How many of a section's independent calls are in flight at once.
+const CALLS_IN_FLIGHT: usize = 8;
+
+/// Every item of a paged list: `page(token)` answers one page's items and the next page's token
+/// (empty after the last).
+async fn every_page<T, Fut>(mut page: impl FnMut(String) -> Fut) -> Result<Vec<T>, tonic::Status>
+where
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), tonic::Status>>,
+{
+    let mut all = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        if next.is_empty() {
+            return Ok(all);
+        }
+        token = next;
+    }
+}
+
 pub(super) async fn change_control(
     c: &mut Clients,
     parent: &str,
@@ -20,25 +43,21 @@ pub(super) async fn change_control(
     end: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(ChangeControl, Numbers), tonic::Status> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page =
-            c.cc.list_change_requests(cc::ListChangeRequestsRequest {
-                parent: parent.to_owned(),
-                page_size: 500,
-                page_token,
-                filter: String::new(),
-                order_by: "number".to_owned(),
-            })
-            .await?
-            .into_inner();
-        all.extend(page.change_requests);
-        if page.next_page_token.is_empty() {
-            break;
+    let all = every_page(|page_token| {
+        let mut client = c.cc.clone();
+        let request = cc::ListChangeRequestsRequest {
+            parent: parent.to_owned(),
+            page_size: 500,
+            page_token,
+            filter: String::new(),
+            order_by: "number".to_owned(),
+        };
+        async move {
+            let page = client.list_change_requests(request).await?.into_inner();
+            Ok((page.change_requests, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
     let mut counts: BTreeMap<i32, usize> = BTreeMap::new();
     for cr in &all {
         *counts.entry(cr.state).or_default() += 1;
@@ -184,30 +203,55 @@ pub(super) async fn convergence(
         .collect();
     let mut trajectories = Vec::new();
     let mut expiring = Vec::new();
-    for total in &totals {
+    // Each trust's assessments and approved variations (however many pages), several trusts
+    // in flight at once, answered in the trusts' order.
+    let per_trust: Vec<_> = futures::stream::iter(totals.iter().map(|total| {
         let trust_parent = format!("{parent}/trusts/{}", total.trust);
-        let mut points: Vec<(DateTime<Utc>, f64)> = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let page =
-                c.cv.list_assessments(cv::ListAssessmentsRequest {
+        let client = c.cv.clone();
+        async move {
+            let assessments = every_page(|page_token| {
+                let mut client = client.clone();
+                let request = cv::ListAssessmentsRequest {
                     parent: trust_parent.clone(),
                     domain: String::new(),
                     page_size: 1000,
                     page_token,
-                })
-                .await?
-                .into_inner();
-            for a in page.assessments {
-                if let Some(t) = time(a.assess_time.as_ref()).filter(|t| *t < now) {
-                    points.push((t, a.scores.map_or(0.0, |s| s.convergence)));
+                };
+                async move {
+                    let page = client.list_assessments(request).await?.into_inner();
+                    Ok((page.assessments, page.next_page_token))
                 }
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
+            })
+            .await?;
+            let varied = every_page(|page_token| {
+                let mut client = client.clone();
+                let request = cv::ListDivergencesRequest {
+                    parent: trust_parent.clone(),
+                    domain: String::new(),
+                    class: cv::KeyClass::VariedApproved as i32,
+                    page_size: 1000,
+                    page_token,
+                };
+                async move {
+                    let page = client.list_divergences(request).await?.into_inner();
+                    Ok((page.divergences, page.next_page_token))
+                }
+            })
+            .await?;
+            Ok::<_, tonic::Status>((assessments, varied))
         }
+    }))
+    .buffered(CALLS_IN_FLIGHT)
+    .try_collect()
+    .await?;
+    for (total, (assessments, varied)) in totals.iter().zip(per_trust) {
+        let mut points: Vec<(DateTime<Utc>, f64)> = assessments
+            .into_iter()
+            .filter_map(|a| {
+                let t = time(a.assess_time.as_ref()).filter(|t| *t < now)?;
+                Some((t, a.scores.map_or(0.0, |s| s.convergence)))
+            })
+            .collect();
         points.sort_by_key(|a| a.0);
         let labels = points
             .iter()
@@ -237,17 +281,7 @@ pub(super) async fn convergence(
             target: Some(1.0),
             source: format!("{} assessments of {}", values.len(), total.trust),
         });
-        let divergences =
-            c.cv.list_divergences(cv::ListDivergencesRequest {
-                parent: trust_parent,
-                domain: String::new(),
-                class: cv::KeyClass::VariedApproved as i32,
-                page_size: 1000,
-                page_token: String::new(),
-            })
-            .await?
-            .into_inner();
-        for d in divergences.divergences {
+        for d in varied {
             let Some(t) = time(d.expire_time.as_ref()) else {
                 continue;
             };
@@ -262,16 +296,21 @@ pub(super) async fn convergence(
         }
     }
     expiring.sort_by(|a, b| (&a.date, &a.trust, &a.key).cmp(&(&b.date, &b.trust, &b.key)));
-    let plans_list =
-        c.cv.list_convergence_plans(cv::ListConvergencePlansRequest {
+    let plans_list = every_page(|page_token| {
+        let mut client = c.cv.clone();
+        let request = cv::ListConvergencePlansRequest {
             parent: parent.to_owned(),
             page_size: 100,
-            page_token: String::new(),
-        })
-        .await?
-        .into_inner();
+            page_token,
+        };
+        async move {
+            let page = client.list_convergence_plans(request).await?.into_inner();
+            Ok((page.plans, page.next_page_token))
+        }
+    })
+    .await?;
     let mut plans = Vec::new();
-    for plan in plans_list.plans {
+    for plan in plans_list {
         let schedule =
             c.cv.schedule_convergence_plan(cv::ScheduleConvergencePlanRequest {
                 name: plan.name.clone(),
@@ -327,7 +366,7 @@ pub(super) async fn benefits(
     fy: &str,
     (first, last): (NaiveDate, NaiveDate),
     numbers: &Numbers,
-) -> Result<(Benefits, bn::GetBenefitRollupResponse, Vec<AgainstTarget>), tonic::Status> {
+) -> Result<(Benefits, bn::GetBenefitRollupResponse), tonic::Status> {
     let rollup =
         c.bn.get_benefit_rollup(bn::GetBenefitRollupRequest {
             parent: parent.to_owned(),
@@ -336,29 +375,49 @@ pub(super) async fn benefits(
         })
         .await?
         .into_inner();
-    let mut profiles = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page =
-            c.bn.list_benefits(bn::ListBenefitsRequest {
-                parent: parent.to_owned(),
-                page_size: 500,
-                page_token,
-            })
-            .await?
-            .into_inner();
-        profiles.extend(page.benefits);
-        if page.next_page_token.is_empty() {
-            break;
+    let profiles = every_page(|page_token| {
+        let mut client = c.bn.clone();
+        let request = bn::ListBenefitsRequest {
+            parent: parent.to_owned(),
+            page_size: 500,
+            page_token,
+        };
+        async move {
+            let page = client.list_benefits(request).await?.into_inner();
+            Ok((page.benefits, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await?;
+    // Each benefit's chart, several calls in flight at once, answered in the rollup's order.
+    let months = (
+        format!("{}-{:02}", first.year(), first.month()),
+        format!("{}-{:02}", last.year(), last.month()),
+    );
+    let answers: Vec<bn::GetBenefitChartResponse> =
+        futures::stream::iter(rollup.benefits.iter().map(|b| {
+            let mut client = c.bn.clone();
+            let request = bn::GetBenefitChartRequest {
+                benefit: b.benefit.clone(),
+                trust: String::new(),
+                first_month: months.0.clone(),
+                last_month: months.1.clone(),
+            };
+            async move {
+                client
+                    .get_benefit_chart(request)
+                    .await
+                    .map(tonic::Response::into_inner)
+            }
+        }))
+        .buffered(CALLS_IN_FLIGHT)
+        .try_collect()
+        .await?;
     let mut figures = Vec::new();
     let mut evidence: BTreeMap<String, Evidence> = BTreeMap::new();
     let mut rate_cards = std::collections::BTreeSet::new();
     let mut against_target = Vec::new();
     let mut charts = Vec::new();
-    for b in &rollup.benefits {
+    for (b, chart) in rollup.benefits.iter().zip(answers) {
         for f in &b.figures {
             let total = f.total.clone().unwrap_or_default();
             let counts = f.evidence.unwrap_or_default();
@@ -394,25 +453,28 @@ pub(super) async fn benefits(
             });
             if f.trust.is_empty() {
                 let profile = profiles.iter().find(|p| p.name == b.benefit);
-                let target = profile
-                    .and_then(|p| p.target.as_ref())
-                    .map(|t| t.value.clone())
-                    .unwrap_or_default();
-                let realised = decimal(&total.quantity)
-                    .replace(',', "")
-                    .parse::<f64>()
-                    .ok();
-                let goal = decimal(&target).replace(',', "").parse::<f64>().ok();
+                let measure = profile.and_then(|p| p.measure.clone()).unwrap_or_default();
+                let target = profile.and_then(|p| {
+                    year_target(p.target.as_ref(), measure.aggregation, rollup.months.len())
+                });
+                let realised = exact_value(&total.quantity);
+                let goal = target.as_ref().map(|t| t.2);
+                let (target, basis, _) = target.unwrap_or_default();
                 against_target.push(AgainstTarget {
                     benefit: b.title.clone(),
                     category: category(b.category),
                     realised: decimal(&total.quantity),
-                    target: decimal(&target),
+                    target,
+                    basis,
                     unit: b.unit.clone(),
-                    share: match (realised, goal) {
-                        (Some(r), Some(g)) if g != 0.0 => Some(r / g),
-                        _ => None,
-                    },
+                    share: realised.zip(goal.filter(|g| *g != 0.0)).map(|(r, g)| r / g),
+                    met: realised.zip(goal).map(|(r, g)| {
+                        if measure.higher_is_better {
+                            r >= g
+                        } else {
+                            r <= g
+                        }
+                    }),
                     value: total.value.clone().map(|v| v.display).unwrap_or_default(),
                 });
             } else {
@@ -426,15 +488,6 @@ pub(super) async fn benefits(
                 e.accepted += counts.accepted;
             }
         }
-        let chart =
-            c.bn.get_benefit_chart(bn::GetBenefitChartRequest {
-                benefit: b.benefit.clone(),
-                trust: String::new(),
-                first_month: format!("{}-{:02}", first.year(), first.month()),
-                last_month: format!("{}-{:02}", last.year(), last.month()),
-            })
-            .await?
-            .into_inner();
         let higher_is_better = profiles
             .iter()
             .find(|p| p.name == b.benefit)
@@ -510,6 +563,7 @@ pub(super) async fn benefits(
         .collect();
     Ok((
         Benefits {
+            against_target,
             figures,
             by_change_request,
             charts,
@@ -517,7 +571,6 @@ pub(super) async fn benefits(
             rate_cards: rate_cards.into_iter().collect(),
         },
         rollup,
-        against_target,
     ))
 }
 
@@ -535,34 +588,32 @@ pub(super) async fn assurance(
         .into_inner();
     let mut by_reason: BTreeMap<String, usize> = BTreeMap::new();
     for action in ["governance.refused", "authorization.denied"] {
-        let mut page_token = String::new();
-        loop {
-            let page =
-                c.pf.list_audit_entries(pf::ListAuditEntriesRequest {
-                    parent: parent.to_owned(),
-                    page_size: 1000,
-                    page_token,
-                    action: action.to_owned(),
-                    start_time: Some(timestamp(start)),
-                    end_time: Some(timestamp(end)),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            for e in page.entries {
-                let reason = e
-                    .summary
-                    .split(':')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned();
-                *by_reason.entry(reason).or_default() += 1;
+        let entries = every_page(|page_token| {
+            let mut client = c.pf.clone();
+            let request = pf::ListAuditEntriesRequest {
+                parent: parent.to_owned(),
+                page_size: 1000,
+                page_token,
+                action: action.to_owned(),
+                start_time: Some(timestamp(start)),
+                end_time: Some(timestamp(end)),
+                ..Default::default()
+            };
+            async move {
+                let page = client.list_audit_entries(request).await?.into_inner();
+                Ok((page.entries, page.next_page_token))
             }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
+        })
+        .await?;
+        for e in entries {
+            let reason = e
+                .summary
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            *by_reason.entry(reason).or_default() += 1;
         }
     }
     let mut refusals: Vec<Refusals> = by_reason
