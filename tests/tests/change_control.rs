@@ -1015,6 +1015,30 @@ async fn lists_filter_order_and_page(backend: TestBackend) {
         .unwrap()
         .into_inner();
     assert_eq!(by_trust.total_size, 1);
+    // `%` and `_` in a text search are themselves, not wildcards, on both backends.
+    let mut literal = routine(&w.da, &["RGT"]);
+    literal.title = "Round doses to 50% of tablet_strength".into();
+    c.create_change_request(pb::CreateChangeRequestRequest {
+        parent: "icss/QUE".into(),
+        change_request: Some(literal),
+        request_id: String::new(),
+    })
+    .await
+    .unwrap();
+    for (text, found) in [
+        ("50%", 1),
+        ("tablet_s", 1),
+        ("5_%", 0),
+        ("0%_of", 0),
+        ("50\\%", 0),
+    ] {
+        let hits = c
+            .list_change_requests(list(&format!("text : \"{text}\""), "", 0, String::new()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(hits.total_size, found, "text : {text}");
+    }
     let mut numbers = Vec::new();
     let mut token = String::new();
     loop {
@@ -1032,7 +1056,7 @@ async fn lists_filter_order_and_page(backend: TestBackend) {
     let mut sorted = numbers.clone();
     sorted.sort();
     assert_eq!(numbers, sorted);
-    assert_eq!(numbers.len(), 6);
+    assert_eq!(numbers.len(), 7);
     let bad = c
         .list_change_requests(list("colour = red", "", 0, String::new()))
         .await
@@ -1678,6 +1702,58 @@ async fn a_standard_change_from_an_approved_template_skips_voting(backend: TestB
             .rule
             .contains("formulary-price-update")
     );
+    // Only a routine change within the charter's limits is approved without a vote: a
+    // safety-critical one is refused as written, one costing the board's threshold on submission
+    // (and stays a draft).
+    let mut critical = standard.clone();
+    critical.change_class = pb::ChangeClass::SafetyCritical as i32;
+    let refused = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(critical),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert_eq!(fields(&refused), ["change_request.change_class"]);
+    let mut costly = standard.clone();
+    costly.cost_estimate_pence = 5_000_000;
+    let costly = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(costly),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let refused = w
+        .lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: costly.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(reason(&refused), "TEMPLATE_NOT_APPROVED");
+    assert!(refused.message().contains("programme board"), "{refused:?}");
+    let still = w
+        .lead("RGT")
+        .get_change_request(pb::GetChangeRequestRequest {
+            name: costly.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    assert_eq!(state(&still), pb::State::Draft);
     standard.standard_template = "icss/QUE/standardTemplates/unknown".into();
     let refused = w
         .lead("RGT")

@@ -302,6 +302,15 @@ impl ChangeRequest {
                 "a standard change names its template".into(),
             );
         }
+        if self.change_type == ChangeType::Standard && self.change_class != ChangeClass::Routine {
+            bad(
+                "change_class",
+                format!(
+                    "a standard change is ROUTINE; a {} change goes to its design authority",
+                    self.change_class.as_str()
+                ),
+            );
+        }
         for item in &self.configuration_items {
             if !item.contains('/') || item.starts_with('/') || item.ends_with('/') {
                 bad("configuration_items", format!("`{item}` is not `kind/key`"));
@@ -580,6 +589,24 @@ pub fn safety_blockers(cr: &ChangeRequest, charter: &Charter, hazards: &[Hazard]
     blockers
 }
 
+/// Why a standard change cannot be approved on submission: it must be routine, clear of the
+/// charter's safety checks (as a vote would require) and below the thresholds that send a change
+/// to the programme board; anything else goes to its design authority as a normal change.
+pub fn standard_blockers(cr: &ChangeRequest, charter: &Charter, hazards: &[Hazard]) -> Vec<String> {
+    let mut blockers = Vec::new();
+    if cr.change_class != ChangeClass::Routine {
+        blockers.push(format!("it is {}, not ROUTINE", cr.change_class.as_str()));
+    }
+    blockers.extend(safety_blockers(cr, charter, hazards));
+    if charter.needs_board(cr.residual_risk, cr.cost_estimate_pence) {
+        blockers.push(format!(
+            "its residual risk {} or cost of {} pence needs the programme board",
+            cr.residual_risk, cr.cost_estimate_pence
+        ));
+    }
+    blockers
+}
+
 /// Why the chair cannot approve an emergency change now: an emergency always needs a hazard log
 /// with every hazard signed off by a CSO, and a residual risk within the charter's limit.
 pub fn emergency_blockers(
@@ -620,6 +647,34 @@ pub(crate) mod tests {
         assert_eq!(emergency_blockers(&cr, &charter, &[]).len(), 1);
         cr.residual_risk = charter.max_residual_risk + 1;
         assert_eq!(emergency_blockers(&cr, &charter, &[]).len(), 2);
+    }
+
+    #[test]
+    fn a_standard_change_is_routine_clear_of_safety_and_below_the_board() {
+        let charter = medicines();
+        let mut cr = cr();
+        cr.change_type = ChangeType::Standard;
+        cr.change_class = ChangeClass::Routine;
+        assert_eq!(standard_blockers(&cr, &charter, &[]), Vec::<String>::new());
+        cr.change_class = ChangeClass::SafetyCritical;
+        let blockers = standard_blockers(&cr, &charter, &[]);
+        assert!(
+            blockers[0].contains("SAFETY_CRITICAL, not ROUTINE"),
+            "{blockers:?}"
+        );
+        assert!(
+            blockers.iter().any(|b| b.contains("hazard log")),
+            "{blockers:?}"
+        );
+        cr.change_class = ChangeClass::Routine;
+        cr.residual_risk = charter.board_risk_threshold;
+        let blockers = standard_blockers(&cr, &charter, &[]);
+        assert!(blockers[0].contains("programme board"), "{blockers:?}");
+        cr.residual_risk = 0;
+        cr.cost_estimate_pence = charter.board_cost_threshold_pence;
+        assert_eq!(standard_blockers(&cr, &charter, &[]).len(), 1);
+        cr.cost_estimate_pence = charter.board_cost_threshold_pence - 1;
+        assert!(standard_blockers(&cr, &charter, &[]).is_empty());
     }
 
     /// `subject` at the test issuer.

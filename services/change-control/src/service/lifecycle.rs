@@ -230,6 +230,22 @@ impl ChangeControl {
             Plain::Submit => {
                 let standard = current.change_type == ChangeType::Standard;
                 if standard {
+                    // The state first: a refused move is explained as such.
+                    lifecycle::apply(current.state, Move::Submit { standard })?;
+                    let hazards = store::hazards(w.txn(), &current.ics, &current.id).await?;
+                    let blockers = cr_domain::standard_blockers(current, &da.charter, &hazards);
+                    if !blockers.is_empty() {
+                        return Err(ChangeError::Precondition {
+                            reason: Reason::TemplateNotApproved,
+                            subject: name.to_owned(),
+                            message: format!(
+                                "a standard change is approved without a vote only when routine, \
+                                 within the charter's safety limits and below its board \
+                                 thresholds: {}; raise it as a normal change",
+                                blockers.join("; ")
+                            ),
+                        });
+                    }
                     next.decision = Some(Decision {
                         approved: true,
                         rule: format!(

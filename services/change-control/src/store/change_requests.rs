@@ -370,14 +370,20 @@ pub async fn list_change_requests<C: ConnectionTrait>(
         cond = cond.add(Col::ResidualRisk.gte(risk as i32));
     }
     if let Some(text) = &q.text {
+        // `%` and `_` match themselves: escaped, with the escape character said (SQLite has no
+        // default one).
         let pattern = format!(
             "%{}%",
-            text.to_lowercase().replace('%', "\\%").replace('_', "\\_")
+            text.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
         );
+        let like = || sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\');
         cond = cond.add(
             Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(Col::Title))).like(pattern.clone()))
-                .add(Expr::expr(Func::lower(Expr::col(Col::Description))).like(pattern)),
+                .add(Expr::expr(Func::lower(Expr::col(Col::Title))).like(like()))
+                .add(Expr::expr(Func::lower(Expr::col(Col::Description))).like(like())),
         );
     }
     let total = change_request::Entity::find()

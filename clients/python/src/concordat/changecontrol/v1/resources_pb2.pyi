@@ -178,7 +178,10 @@ class _ChangeTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChangeType
     CHANGE_TYPE_UNSPECIFIED: _ChangeType.ValueType  # 0
     """Not set."""
     CHANGE_TYPE_STANDARD: _ChangeType.ValueType  # 1
-    """From a pre-approved standard template: approved on submission, no vote."""
+    """From a pre-approved standard template: approved on submission, no vote. Only ROUTINE, and
+    only when clear of the charter's safety checks and below its board thresholds (otherwise the
+    submission is refused with TEMPLATE_NOT_APPROVED).
+    """
     CHANGE_TYPE_NORMAL: _ChangeType.ValueType  # 2
     """Assessed, voted on and, when the charter says so, approved by the board."""
     CHANGE_TYPE_EMERGENCY: _ChangeType.ValueType  # 3
@@ -192,7 +195,10 @@ class ChangeType(_ChangeType, metaclass=_ChangeTypeEnumTypeWrapper):
 CHANGE_TYPE_UNSPECIFIED: ChangeType.ValueType  # 0
 """Not set."""
 CHANGE_TYPE_STANDARD: ChangeType.ValueType  # 1
-"""From a pre-approved standard template: approved on submission, no vote."""
+"""From a pre-approved standard template: approved on submission, no vote. Only ROUTINE, and
+only when clear of the charter's safety checks and below its board thresholds (otherwise the
+submission is refused with TEMPLATE_NOT_APPROVED).
+"""
 CHANGE_TYPE_NORMAL: ChangeType.ValueType  # 2
 """Assessed, voted on and, when the charter says so, approved by the board."""
 CHANGE_TYPE_EMERGENCY: ChangeType.ValueType  # 3
@@ -337,8 +343,9 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     conflict).
     """
     ERROR_REASON_TEMPLATE_NOT_APPROVED: _ErrorReason.ValueType  # 18
-    """The standard template does not exist or belongs to another design authority
-    (FAILED_PRECONDITION).
+    """The standard template does not exist or belongs to another design authority, or does not
+    cover the change: a standard change must be routine, clear of the charter's safety checks
+    and below its board thresholds (FAILED_PRECONDITION).
     """
     ERROR_REASON_NO_REVIEW_DUE: _ErrorReason.ValueType  # 19
     """The retrospective review of an emergency change is not due or already done
@@ -401,8 +408,9 @@ release, an affected trust frozen during the window (FAILED_PRECONDITION; one vi
 conflict).
 """
 ERROR_REASON_TEMPLATE_NOT_APPROVED: ErrorReason.ValueType  # 18
-"""The standard template does not exist or belongs to another design authority
-(FAILED_PRECONDITION).
+"""The standard template does not exist or belongs to another design authority, or does not
+cover the change: a standard change must be routine, clear of the charter's safety checks
+and below its board thresholds (FAILED_PRECONDITION).
 """
 ERROR_REASON_NO_REVIEW_DUE: ErrorReason.ValueType  # 19
 """The retrospective review of an emergency change is not due or already done
