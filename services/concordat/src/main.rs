@@ -431,6 +431,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Err(e) = REGISTRY.check_upstreams(&selected, &config) {
         return fail(e);
     }
+    for warning in background_warnings(&selected, &config) {
+        tracing::error!("{warning}");
+    }
     let names: Vec<String> = selected.iter().map(|t| t.target.to_owned()).collect();
     let migrations: Vec<MigrateFn> = Registry::migrations(&selected);
 
@@ -525,6 +528,30 @@ struct Resolved {
     migrate_on_start: bool,
     /// `CONCORDAT_…` variables that name no configuration field.
     ignored_environment: Vec<String>,
+    /// What will not work as configured (`serve` logs each as an error when it starts).
+    warnings: Vec<String>,
+}
+
+/// What the served targets' background work cannot do as configured: convergence follows
+/// shared configuration's events as this process's own client, which is the configured service
+/// client, or the development issuer's when that runs.
+fn background_warnings(
+    selected: &[&'static concordat_platform::registry::Service],
+    config: &Config,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if selected.iter().any(|s| s.target == "convergence")
+        && config.service_client.is_none()
+        && !config.dev_issuer_enabled()
+    {
+        warnings.push(
+            "convergence: no service client is configured (`service_client`) and the development \
+             issuer is off, so shared configuration's events are not followed and no snapshot or \
+             new revision is assessed"
+                .to_owned(),
+        );
+    }
+    warnings
 }
 
 /// `check-config`: the configuration from `file` and the flags `overrides`, the targets
@@ -586,7 +613,11 @@ fn check_config(
             .then_some(config.dev_issuer.listen),
         migrate_on_start: config.migrate_on_start,
         ignored_environment: config.ignored_environment.clone(),
+        warnings: background_warnings(&selected, &config),
     };
+    for warning in &resolved.warnings {
+        eprintln!("warning: {warning}");
+    }
     match serde_json::to_string_pretty(&resolved) {
         Ok(text) => {
             #[allow(clippy::print_stdout)]
@@ -776,5 +807,29 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::command().debug_assert();
+    }
+
+    /// Convergence served with a federation file and no service client follows nothing: said.
+    #[test]
+    fn convergence_without_a_service_client_is_warned_of() {
+        use super::*;
+        let all = REGISTRY.select("all").unwrap();
+        let shared = REGISTRY.select("shared-config").unwrap();
+        let mut config = Config::default();
+        assert!(
+            background_warnings(&all, &config).is_empty(),
+            "the development issuer signs for it"
+        );
+        config.federation = Some("federation.toml".into());
+        let warnings = background_warnings(&all, &config);
+        assert!(warnings[0].contains("`service_client`"), "{warnings:?}");
+        assert!(background_warnings(&shared, &config).is_empty());
+        config.service_client = Some(concordat_platform::config::ServiceClientConfig {
+            issuer: "https://login.example".into(),
+            client_id: "concordat".into(),
+            client_secret: "secret".into(),
+            resource: None,
+        });
+        assert!(background_warnings(&all, &config).is_empty());
     }
 }
