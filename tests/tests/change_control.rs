@@ -1507,6 +1507,164 @@ both_backends!(
     releases_schedule_with_conflicts_then_deploy_and_close
 );
 
+async fn a_revised_hazard_is_signed_off_afresh_and_the_risk_follows_the_log(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let cr = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(routine(&w.da, &["RGT", "RGM"])),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    let cso = || w.as_("RGM", "clinical-safety-officer", "cso-rgm");
+    let hazard = |residual_likelihood| pb::Hazard {
+        description: "an alert is missed".into(),
+        initial_likelihood: 4,
+        initial_severity: 5,
+        residual_likelihood,
+        residual_severity: 5,
+        ..Default::default()
+    };
+    let mut logged = Vec::new();
+    for likelihood in [5, 2] {
+        logged.push(
+            cso()
+                .create_hazard(pb::CreateHazardRequest {
+                    parent: cr.name.clone(),
+                    hazard: Some(hazard(likelihood)),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .hazard
+                .unwrap(),
+        );
+    }
+    cso()
+        .sign_off_hazard(pb::SignOffHazardRequest {
+            name: logged[0].name.clone(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let residual = || {
+        let (mut c, name) = (w.lead("RGT"), cr.name.clone());
+        async move {
+            c.get_change_request(pb::GetChangeRequestRequest { name })
+                .await
+                .unwrap()
+                .into_inner()
+                .change_request
+                .unwrap()
+                .residual_risk
+        }
+    };
+    assert_eq!(residual().await, logged[0].residual_risk);
+    // The mis-scored hazard revised: its sign-off cleared, the CR's risk now the log's highest
+    // (the other hazard's), not the old maximum.
+    let revised = cso()
+        .update_hazard(pb::UpdateHazardRequest {
+            hazard: Some(pb::Hazard {
+                name: logged[0].name.clone(),
+                further_controls: "a second, interruptive alert".into(),
+                ..hazard(1)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hazard
+        .unwrap();
+    assert!(
+        revised.residual_risk < logged[0].residual_risk,
+        "{revised:?}"
+    );
+    assert_eq!(revised.further_controls, "a second, interruptive alert");
+    assert!(revised.signed_off_by.is_none() && revised.sign_off_time.is_none());
+    assert_eq!(revised.name, logged[0].name);
+    let highest = revised.residual_risk.max(logged[1].residual_risk);
+    assert_eq!(residual().await, highest);
+    let log = w
+        .lead("RGT")
+        .list_hazards(pb::ListHazardsRequest {
+            parent: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .hazards;
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].residual_risk, revised.residual_risk);
+    // Bad input, an unknown hazard, a role that may not log hazards, a CR past editing.
+    let bad = cso()
+        .update_hazard(pb::UpdateHazardRequest {
+            hazard: Some(pb::Hazard {
+                name: logged[0].name.clone(),
+                ..hazard(9)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&bad), ["hazard.residual_likelihood"]);
+    let unknown = cso()
+        .update_hazard(pb::UpdateHazardRequest {
+            hazard: Some(pb::Hazard {
+                name: format!("{}/hazards/nosuchhazard", cr.name),
+                ..hazard(1)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    let denied = w
+        .as_("RGM", "da-member", "voter-rgm")
+        .update_hazard(pb::UpdateHazardRequest {
+            hazard: Some(pb::Hazard {
+                name: logged[1].name.clone(),
+                ..hazard(1)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    w.lead("RGT")
+        .withdraw_change_request(pb::WithdrawChangeRequestRequest {
+            name: cr.name.clone(),
+            reason: "superseded".into(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let closed = cso()
+        .update_hazard(pb::UpdateHazardRequest {
+            hazard: Some(pb::Hazard {
+                name: logged[1].name.clone(),
+                ..hazard(1)
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reason(&closed), "INVALID_TRANSITION");
+}
+both_backends!(
+    a_revised_hazard_is_signed_off_afresh_and_the_risk_follows_the_log_on,
+    a_revised_hazard_is_signed_off_afresh_and_the_risk_follows_the_log
+);
+
 async fn an_emergency_needs_a_cso_and_a_retrospective_review(backend: TestBackend) {
     let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
         return;

@@ -127,6 +127,10 @@ pub const PERMISSIONS: &[Permission] = &[
         allowed: Allowed::Authenticated,
     },
     Permission {
+        method: "UpdateHazard",
+        allowed: Allowed::Roles(HAZARD_LOGGERS),
+    },
+    Permission {
         method: "SignOffHazard",
         allowed: Allowed::Roles(&[Role::ClinicalSafetyOfficer]),
     },
@@ -341,6 +345,13 @@ impl ChangeControlService for Api {
         req: Request<pb::ListHazardsRequest>,
     ) -> Reply<pb::ListHazardsResponse> {
         hazards::list_hazards(self, req).await
+    }
+
+    async fn update_hazard(
+        &self,
+        req: Request<pb::UpdateHazardRequest>,
+    ) -> Reply<pb::UpdateHazardResponse> {
+        hazards::update_hazard(self, req).await
     }
 
     async fn sign_off_hazard(

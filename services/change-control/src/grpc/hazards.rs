@@ -46,6 +46,28 @@ pub(super) async fn list_hazards(
     }))
 }
 
+pub(super) async fn update_hazard(
+    api: &Api,
+    req: Request<pb::UpdateHazardRequest>,
+) -> Reply<pb::UpdateHazardResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::UpdateHazardRequest {
+        hazard: sent,
+        request_id,
+    } = req.into_inner();
+    let name = sent.as_ref().map(|h| h.name.clone()).unwrap_or_default();
+    let parent = parent_of(&name);
+    let reply = api
+        .cases
+        .update_hazard(&ctx, &name, hazard(sent)?, &request_id, |h| {
+            pb::UpdateHazardResponse {
+                hazard: Some(hazard_pb(&parent, h.clone())),
+            }
+        })
+        .await?;
+    Ok(Response::new(reply))
+}
+
 pub(super) async fn sign_off_hazard(
     api: &Api,
     req: Request<pb::SignOffHazardRequest>,

@@ -60,6 +60,67 @@ impl ChangeControl {
             .await
     }
 
+    /// Revises a hazard of an editable change request: its fields replaced, its risks computed
+    /// again, its sign-off cleared; the CR's residual risk follows the highest of the log as it
+    /// now stands. During voting this is a change of substance: votes go stale.
+    pub async fn update_hazard<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        name: &str,
+        hazard: Hazard,
+        request_id: &str,
+        reply: impl FnOnce(&Hazard) -> R,
+    ) -> Result<R> {
+        let (ics, id, hazard_id) = parse_child("hazard.name", name, "hazards")?;
+        self.require_ics(ctx, &ics, name).await?;
+        let mut revised = hazard.assess().map_err(ChangeError::Invalid)?;
+        revised.id = hazard_id;
+        revised.signed_off_by = None;
+        revised.signed_off_trust.clear();
+        revised.sign_off_time = None;
+        self.writer
+            .write(ctx, request_id, |w| async move {
+                let cr = self.load_cr(w.txn(), &ics, &id, true).await?;
+                actor(ctx)
+                    .may_log_hazard(&cr)
+                    .map_err(|r| self.refuse(&w, name, r))?;
+                if !cr.state.editable() {
+                    return Err(ChangeError::Transition(InvalidTransition::new(
+                        cr.state,
+                        Step::LogHazard,
+                    )));
+                }
+                let mut log = store::hazards(w.txn(), &ics, &id).await?;
+                let Some(held) = log.iter_mut().find(|h| h.id == revised.id) else {
+                    return Err(ChangeError::NotFound(name.to_owned()));
+                };
+                let was = held.residual_risk;
+                *held = revised.clone();
+                store::replace_hazard(w.txn(), &ics, &id, &revised).await?;
+                let mut next = cr.clone();
+                next.residual_risk = log.iter().map(|h| h.residual_risk).max().unwrap_or(0);
+                if cr.state == State::DaReview {
+                    store::mark_votes_stale(w.txn(), &ics, &id).await?;
+                }
+                self.save(&w, &mut next, cr.version, "changeRequest.hazardRevised")
+                    .await?;
+                w.audit(
+                    "hazard.update",
+                    name,
+                    format!(
+                        "hazard on {} revised: {} (residual risk {was} → {}; {} now {})",
+                        cr.number,
+                        revised.description,
+                        revised.residual_risk,
+                        cr.number,
+                        next.residual_risk
+                    ),
+                );
+                Ok(reply(&revised))
+            })
+            .await
+    }
+
     /// The hazard log.
     pub async fn list_hazards(&self, ctx: &RequestContext, parent: &str) -> Result<Vec<Hazard>> {
         let (ics, id) = parse_name("parent", parent, "changeRequests")?;

@@ -48,6 +48,21 @@ pub async fn insert_hazard<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Replaces a hazard's fields (and its sign-off) by `h`'s; its creation time stays.
+pub async fn replace_hazard<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+    cr: &str,
+    h: &Hazard,
+) -> Result<(), StoreError> {
+    let model = hazard::ActiveModel {
+        create_time: sea_orm::ActiveValue::NotSet,
+        ..hazard_model(ics, cr, h, Utc::now())
+    };
+    hazard::Entity::update(model).exec(c).await?;
+    Ok(())
+}
+
 /// Records a hazard's sign-off.
 pub async fn sign_off_hazard<C: ConnectionTrait>(
     c: &C,

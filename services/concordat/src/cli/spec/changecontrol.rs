@@ -2,6 +2,32 @@
 
 use super::*;
 
+/// A hazard's fields as flags after `$first` (the change request, or the hazard itself).
+macro_rules! hazard_args {
+    ($first:expr) => {
+        &[
+            $first,
+            flag("description", "hazard.description", "The hazard."),
+            flag("cause", "hazard.cause", "Its cause."),
+            flag("effect", "hazard.effect", "Its effect."),
+            flag(
+                "existing-controls",
+                "hazard.existing_controls",
+                "Controls already in place.",
+            ),
+            flag("initial-likelihood", "hazard.initial_likelihood", "1–5."),
+            flag("initial-severity", "hazard.initial_severity", "1–5."),
+            flag(
+                "further-controls",
+                "hazard.further_controls",
+                "Controls the change adds.",
+            ),
+            flag("residual-likelihood", "hazard.residual_likelihood", "1–5."),
+            flag("residual-severity", "hazard.residual_severity", "1–5."),
+        ]
+    };
+}
+
 /// The commands.
 pub(super) const SPECS: &[Spec] = &[
     // Design authorities.
@@ -294,26 +320,7 @@ pub(super) const SPECS: &[Spec] = &[
         method: "CreateHazard",
         about: "Log a hazard against a change request (a clinical safety officer).",
         example: "concordat cr hazard add CR-2026-0001 --description 'alert fatigue' --initial-likelihood 4 --initial-severity 4 --residual-likelihood 2 --residual-severity 4",
-        args: &[
-            CR_PARENT,
-            flag("description", "hazard.description", "The hazard."),
-            flag("cause", "hazard.cause", "Its cause."),
-            flag("effect", "hazard.effect", "Its effect."),
-            flag(
-                "existing-controls",
-                "hazard.existing_controls",
-                "Controls already in place.",
-            ),
-            flag("initial-likelihood", "hazard.initial_likelihood", "1–5."),
-            flag("initial-severity", "hazard.initial_severity", "1–5."),
-            flag(
-                "further-controls",
-                "hazard.further_controls",
-                "Controls the change adds.",
-            ),
-            flag("residual-likelihood", "hazard.residual_likelihood", "1–5."),
-            flag("residual-severity", "hazard.residual_severity", "1–5."),
-        ],
+        args: hazard_args!(CR_PARENT),
         body: "hazard",
         view: View::Record,
     },
@@ -334,6 +341,19 @@ pub(super) const SPECS: &[Spec] = &[
                 ("DESCRIPTION", "description"),
             ],
         ),
+    },
+    Spec {
+        path: "cr hazard update",
+        method: "UpdateHazard",
+        about: "Revise a hazard while its change request can be edited: every field as it should now read (as `cr hazard add`, or -f a file of the hazard); the sign-off is cleared.",
+        example: "concordat cr hazard update icss/QUE/changeRequests/…/hazards/… --description 'alert fatigue' --initial-likelihood 4 --initial-severity 4 --residual-likelihood 1 --residual-severity 4",
+        args: hazard_args!(pos(
+            "HAZARD",
+            "hazard.name",
+            "The hazard's name (as `cr hazard list` prints it).",
+        )),
+        body: "hazard",
+        view: View::Record,
     },
     Spec {
         path: "cr hazard sign-off",

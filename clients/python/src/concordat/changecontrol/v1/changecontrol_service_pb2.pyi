@@ -1237,6 +1237,62 @@ class ListHazardsResponse(_message.Message):
 Global___ListHazardsResponse: _TypeAlias = ListHazardsResponse  # noqa: Y015
 
 @_typing.final
+class UpdateHazardRequest(_message.Message):
+    """Request of UpdateHazard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HAZARD_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key: a retry with the same one gets the first response. Empty, or at most 128
+    printable ASCII characters without spaces (`!` to `~`), e.g. a UUID.
+    """
+    @_builtins.property
+    def hazard(self) -> _resources_pb2.Hazard:
+        """The hazard as it should now read; its `name`, `icss/{ics}/changeRequests/{cr}/hazards/{id}`,
+        says which. Risks are computed.
+        """
+
+    def __init__(
+        self,
+        *,
+        hazard: _resources_pb2.Hazard | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hazard", b"hazard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hazard", b"hazard", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateHazardRequest: _TypeAlias = UpdateHazardRequest  # noqa: Y015
+
+@_typing.final
+class UpdateHazardResponse(_message.Message):
+    """Response of UpdateHazard."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HAZARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def hazard(self) -> _resources_pb2.Hazard:
+        """The hazard as revised, not signed off."""
+
+    def __init__(
+        self,
+        *,
+        hazard: _resources_pb2.Hazard | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["hazard", b"hazard"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hazard", b"hazard"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateHazardResponse: _TypeAlias = UpdateHazardResponse  # noqa: Y015
+
+@_typing.final
 class SignOffHazardRequest(_message.Message):
     """Request of SignOffHazard."""
 

@@ -167,6 +167,11 @@ class ChangeControlServiceStub:
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsRequest.SerializeToString,
                 response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsResponse.FromString,
                 _registered_method=True)
+        self.UpdateHazard = channel.unary_unary(
+                '/concordat.changecontrol.v1.ChangeControlService/UpdateHazard',
+                request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardRequest.SerializeToString,
+                response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardResponse.FromString,
+                _registered_method=True)
         self.SignOffHazard = channel.unary_unary(
                 '/concordat.changecontrol.v1.ChangeControlService/SignOffHazard',
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.SignOffHazardRequest.SerializeToString,
@@ -402,6 +407,16 @@ class ChangeControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateHazard(self, request, context):
+        """Revises a hazard while its change request can be edited (as CreateHazard: who may log
+        hazards on it): every field replaced and its risks computed again, its sign-off cleared (the
+        revision needs signing off afresh), the change request's residual risk recomputed from the
+        whole log. During voting the votes go stale.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SignOffHazard(self, request, context):
         """Signs a hazard off. clinical-safety-officer of an affected trust.
         """
@@ -591,6 +606,11 @@ def add_ChangeControlServiceServicer_to_server(servicer, server):
                     servicer.ListHazards,
                     request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsRequest.FromString,
                     response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsResponse.SerializeToString,
+            ),
+            'UpdateHazard': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateHazard,
+                    request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardRequest.FromString,
+                    response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardResponse.SerializeToString,
             ),
             'SignOffHazard': grpc.unary_unary_rpc_method_handler(
                     servicer.SignOffHazard,
@@ -1338,6 +1358,33 @@ class ChangeControlService:
             '/concordat.changecontrol.v1.ChangeControlService/ListHazards',
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsRequest.SerializeToString,
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListHazardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateHazard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concordat.changecontrol.v1.ChangeControlService/UpdateHazard',
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardRequest.SerializeToString,
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateHazardResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -98,6 +98,12 @@ class ChangeControlServiceStub:
     """Adds a hazard to the change request's hazard log."""
     ListHazards: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListHazardsRequest, _changecontrol_service_pb2.ListHazardsResponse]
     """Lists the hazard log."""
+    UpdateHazard: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.UpdateHazardRequest, _changecontrol_service_pb2.UpdateHazardResponse]
+    """Revises a hazard while its change request can be edited (as CreateHazard: who may log
+    hazards on it): every field replaced and its risks computed again, its sign-off cleared (the
+    revision needs signing off afresh), the change request's residual risk recomputed from the
+    whole log. During voting the votes go stale.
+    """
     SignOffHazard: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.SignOffHazardRequest, _changecontrol_service_pb2.SignOffHazardResponse]
     """Signs a hazard off. clinical-safety-officer of an affected trust."""
     CastVote: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CastVoteRequest, _changecontrol_service_pb2.CastVoteResponse]
@@ -187,6 +193,12 @@ class ChangeControlServiceAsyncStub(ChangeControlServiceStub):
     """Adds a hazard to the change request's hazard log."""
     ListHazards: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListHazardsRequest, _changecontrol_service_pb2.ListHazardsResponse]  # type: ignore[assignment]
     """Lists the hazard log."""
+    UpdateHazard: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.UpdateHazardRequest, _changecontrol_service_pb2.UpdateHazardResponse]  # type: ignore[assignment]
+    """Revises a hazard while its change request can be edited (as CreateHazard: who may log
+    hazards on it): every field replaced and its risks computed again, its sign-off cleared (the
+    revision needs signing off afresh), the change request's residual risk recomputed from the
+    whole log. During voting the votes go stale.
+    """
     SignOffHazard: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.SignOffHazardRequest, _changecontrol_service_pb2.SignOffHazardResponse]  # type: ignore[assignment]
     """Signs a hazard off. clinical-safety-officer of an affected trust."""
     CastVote: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CastVoteRequest, _changecontrol_service_pb2.CastVoteResponse]  # type: ignore[assignment]
@@ -429,6 +441,18 @@ class ChangeControlServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_changecontrol_service_pb2.ListHazardsResponse, _abc.Awaitable[_changecontrol_service_pb2.ListHazardsResponse]]:
         """Lists the hazard log."""
+
+    @_abc_1.abstractmethod
+    def UpdateHazard(
+        self,
+        request: _changecontrol_service_pb2.UpdateHazardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_changecontrol_service_pb2.UpdateHazardResponse, _abc.Awaitable[_changecontrol_service_pb2.UpdateHazardResponse]]:
+        """Revises a hazard while its change request can be edited (as CreateHazard: who may log
+        hazards on it): every field replaced and its risks computed again, its sign-off cleared (the
+        revision needs signing off afresh), the change request's residual risk recomputed from the
+        whole log. During voting the votes go stale.
+        """
 
     @_abc_1.abstractmethod
     def SignOffHazard(
