@@ -1448,6 +1448,50 @@ async fn releases_schedule_with_conflicts_then_deploy_and_close(backend: TestBac
         .release
         .unwrap();
     assert_eq!(got.change_requests, [a.name.as_str()]);
+    // The releases are found without knowing their ids: the latest window first, each with what
+    // is scheduled in it, paged.
+    let later = admin
+        .clone()
+        .create_release(pb::CreateReleaseRequest {
+            parent: "icss/QUE".into(),
+            release_id: "r2027-01".into(),
+            release: Some(pb::Release {
+                display_name: "2027.01".into(),
+                window_start_time: Some(stamp(now + chrono::Duration::days(40))),
+                window_end_time: Some(stamp(now + chrono::Duration::days(42))),
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .release
+        .unwrap();
+    let list = |page_size, page_token| pb::ListReleasesRequest {
+        parent: "icss/QUE".into(),
+        page_size,
+        page_token,
+    };
+    let first = w
+        .lead("RGN")
+        .list_releases(list(1, String::new()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.releases.len(), 1);
+    assert_eq!(first.releases[0].name, later.name);
+    assert!(first.releases[0].change_requests.is_empty());
+    let second = w
+        .lead("RGN")
+        .list_releases(list(1, first.next_page_token))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.releases[0].name, release.name);
+    assert_eq!(second.releases[0].change_requests, [a.name.as_str()]);
+    assert_eq!(second.releases[0].freezes.len(), 1);
+    assert!(second.next_page_token.is_empty());
 
     // Deployment: only affected trusts report; every affected trust deployed → IMPLEMENTED.
     let denied = w
@@ -1860,6 +1904,25 @@ async fn a_standard_change_from_an_approved_template_skips_voting(backend: TestB
             .rule
             .contains("formulary-price-update")
     );
+    let templates = w
+        .lead("RGT")
+        .list_standard_templates(pb::ListStandardTemplatesRequest {
+            parent: "icss/QUE".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .standard_templates;
+    assert_eq!(
+        templates
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>(),
+        [template.name.as_str()],
+        "the refused template is not there"
+    );
+    assert_eq!(templates[0].design_authority, template.design_authority);
     // Only a routine change within the charter's limits is approved without a vote: a
     // safety-critical one is refused as written, one costing the board's threshold on submission
     // (and stays a draft).

@@ -159,6 +159,10 @@ pub const PERMISSIONS: &[Permission] = &[
         allowed: Allowed::Roles(&[Role::DaChair]),
     },
     Permission {
+        method: "ListStandardTemplates",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
         method: "ApproveEmergencyChange",
         allowed: Allowed::Roles(&[Role::DaChair]),
     },
@@ -188,6 +192,10 @@ pub const PERMISSIONS: &[Permission] = &[
     },
     Permission {
         method: "GetRelease",
+        allowed: Allowed::Authenticated,
+    },
+    Permission {
+        method: "ListReleases",
         allowed: Allowed::Authenticated,
     },
     Permission {
@@ -390,6 +398,13 @@ impl ChangeControlService for Api {
         design_authorities::create_standard_template(self, req).await
     }
 
+    async fn list_standard_templates(
+        &self,
+        req: Request<pb::ListStandardTemplatesRequest>,
+    ) -> Reply<pb::ListStandardTemplatesResponse> {
+        design_authorities::list_standard_templates(self, req).await
+    }
+
     async fn approve_emergency_change(
         &self,
         req: Request<pb::ApproveEmergencyChangeRequest>,
@@ -437,6 +452,13 @@ impl ChangeControlService for Api {
         req: Request<pb::GetReleaseRequest>,
     ) -> Reply<pb::GetReleaseResponse> {
         releases::get_release(self, req).await
+    }
+
+    async fn list_releases(
+        &self,
+        req: Request<pb::ListReleasesRequest>,
+    ) -> Reply<pb::ListReleasesResponse> {
+        releases::list_releases(self, req).await
     }
 
     async fn list_my_actions(

@@ -89,3 +89,21 @@ pub(super) async fn create_standard_template(
         .await?;
     Ok(Response::new(reply))
 }
+
+pub(super) async fn list_standard_templates(
+    api: &Api,
+    req: Request<pb::ListStandardTemplatesRequest>,
+) -> Reply<pb::ListStandardTemplatesResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::ListStandardTemplatesRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let list = api.cases.list_standard_templates(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
+    Ok(Response::new(pb::ListStandardTemplatesResponse {
+        standard_templates: list.iter().map(Into::into).collect(),
+        next_page_token,
+    }))
+}

@@ -4,7 +4,7 @@ use concordat_platform::authz::RequestContext;
 use concordat_proto::changecontrol::v1 as pb;
 use tonic::{Request, Response};
 
-use super::convert::{release, release_pb};
+use super::convert::{page, release, release_pb};
 use super::{Api, Reply};
 
 pub(super) async fn create_release(
@@ -43,6 +43,29 @@ pub(super) async fn get_release(
     let names = members.iter().map(|c| c.name()).collect();
     Ok(Response::new(pb::GetReleaseResponse {
         release: Some(release_pb(release, names)),
+    }))
+}
+
+pub(super) async fn list_releases(
+    api: &Api,
+    req: Request<pb::ListReleasesRequest>,
+) -> Reply<pb::ListReleasesResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let pb::ListReleasesRequest {
+        parent,
+        page_size,
+        page_token,
+    } = req.into_inner();
+    let list = api.cases.list_releases(&ctx, &parent).await?;
+    let (list, next_page_token) = page(api, &ctx, &parent, page_size, &page_token, list)?;
+    Ok(Response::new(pb::ListReleasesResponse {
+        releases: list
+            .into_iter()
+            .map(|(release, members)| {
+                release_pb(release, members.iter().map(|c| c.name()).collect())
+            })
+            .collect(),
+        next_page_token,
     }))
 }
 

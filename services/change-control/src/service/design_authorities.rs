@@ -130,6 +130,17 @@ impl ChangeControl {
         Ok(store::design_authorities(self.db().conn(), &ics).await?)
     }
 
+    /// The standard templates of an ICS, by id.
+    pub async fn list_standard_templates(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+    ) -> Result<Vec<StandardTemplate>> {
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        Ok(store::templates(self.db().conn(), &ics).await?)
+    }
+
     /// Replaces a design authority's charter with a new version (an ICS admin or the chair).
     pub async fn update_charter<R: Reply>(
         &self,

@@ -66,17 +66,29 @@ impl ChangeControl {
         let release = store::release(self.db().conn(), &ics, &id)
             .await?
             .ok_or_else(|| ChangeError::NotFound(name.to_owned()))?;
-        let members = store::release_members(self.db().conn(), &ics, &id)
+        let members = store::release_members(self.db().conn(), &ics, &id).await?;
+        Ok((release, scheduled(members)))
+    }
+
+    /// The releases of an ICS, the latest window first, each with the change requests
+    /// scheduled in it.
+    pub async fn list_releases(
+        &self,
+        ctx: &RequestContext,
+        parent: &str,
+    ) -> Result<Vec<(Release, Vec<ChangeRequest>)>> {
+        let ics = parse_parent("parent", parent)?;
+        self.require_ics(ctx, &ics, parent).await?;
+        let c = self.db().conn();
+        let mut members = store::releases_members(c, &ics).await?;
+        Ok(store::releases(c, &ics)
             .await?
             .into_iter()
-            .filter(|c| {
-                matches!(
-                    c.state,
-                    State::Scheduled | State::Implemented | State::Closed
-                )
+            .map(|r| {
+                let crs = members.remove(&r.id).unwrap_or_default();
+                (r, scheduled(crs))
             })
-            .collect();
-        Ok((release, members))
+            .collect())
     }
 
     /// Checks that `ctx` may schedule change request `id` into release `r_id`, and that nothing
@@ -228,4 +240,16 @@ impl ChangeControl {
             })
             .await
     }
+}
+
+/// Of the change requests naming a release, those scheduled in it (or since deployed, closed).
+fn scheduled(crs: Vec<ChangeRequest>) -> Vec<ChangeRequest> {
+    crs.into_iter()
+        .filter(|c| {
+            matches!(
+                c.state,
+                State::Scheduled | State::Implemented | State::Closed
+            )
+        })
+        .collect()
 }

@@ -254,18 +254,37 @@ pub async fn template<C: ConnectionTrait>(
         template::Entity::find_by_id((ics.to_owned(), id.to_owned()))
             .one(c)
             .await?
-            .map(|m| StandardTemplate {
-                ics: m.ics,
-                id: m.id,
-                display_name: m.display_name,
-                description: m.description,
-                design_authority: m.design_authority,
-                creator: Person {
-                    issuer: m.creator_issuer,
-                    subject: m.creator,
-                    name: m.creator_name,
-                },
-                create_time: m.create_time,
-            }),
+            .map(template_of),
     )
+}
+
+/// The standard templates of an ICS, by id.
+pub async fn templates<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+) -> Result<Vec<StandardTemplate>, StoreError> {
+    Ok(template::Entity::find()
+        .filter(template::Column::Ics.eq(ics))
+        .order_by_asc(template::Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(template_of)
+        .collect())
+}
+
+fn template_of(m: template::Model) -> StandardTemplate {
+    StandardTemplate {
+        ics: m.ics,
+        id: m.id,
+        display_name: m.display_name,
+        description: m.description,
+        design_authority: m.design_authority,
+        creator: Person {
+            issuer: m.creator_issuer,
+            subject: m.creator,
+            name: m.creator_name,
+        },
+        create_time: m.create_time,
+    }
 }

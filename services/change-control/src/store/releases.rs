@@ -48,14 +48,29 @@ pub async fn release<C: ConnectionTrait>(
     ics: &str,
     id: &str,
 ) -> Result<Option<Release>, StoreError> {
-    let Some(m) = release::Entity::find_by_id((ics.to_owned(), id.to_owned()))
+    release::Entity::find_by_id((ics.to_owned(), id.to_owned()))
         .one(c)
         .await?
-    else {
-        return Ok(None);
-    };
+        .map(release_of)
+        .transpose()
+}
+
+/// The releases of an ICS, the latest window first.
+pub async fn releases<C: ConnectionTrait>(c: &C, ics: &str) -> Result<Vec<Release>, StoreError> {
+    release::Entity::find()
+        .filter(release::Column::Ics.eq(ics))
+        .order_by_desc(release::Column::WindowStart)
+        .order_by_asc(release::Column::Id)
+        .all(c)
+        .await?
+        .into_iter()
+        .map(release_of)
+        .collect()
+}
+
+fn release_of(m: release::Model) -> Result<Release, StoreError> {
     let freezes: Vec<FreezeDto> = parse("freezes", &m.freezes)?;
-    Ok(Some(Release {
+    Ok(Release {
         ics: m.ics,
         id: m.id,
         display_name: m.display_name,
@@ -71,7 +86,29 @@ pub async fn release<C: ConnectionTrait>(
             })
             .collect(),
         create_time: m.create_time,
-    }))
+    })
+}
+
+/// The change requests targeting any release of an ICS, by release.
+pub async fn releases_members<C: ConnectionTrait>(
+    c: &C,
+    ics: &str,
+) -> Result<BTreeMap<String, Vec<ChangeRequest>>, StoreError> {
+    let mut by_release: BTreeMap<String, Vec<ChangeRequest>> = BTreeMap::new();
+    for m in change_request::Entity::find()
+        .filter(change_request::Column::Ics.eq(ics))
+        .filter(change_request::Column::TargetRelease.ne(""))
+        .order_by_asc(change_request::Column::Number)
+        .all(c)
+        .await?
+    {
+        let cr = cr_of(m)?;
+        by_release
+            .entry(cr.target_release.clone())
+            .or_default()
+            .push(cr);
+    }
+    Ok(by_release)
 }
 
 /// The change requests targeting a release.

@@ -95,6 +95,23 @@ pub(super) const SPECS: &[Spec] = &[
         view: View::Record,
     },
     Spec {
+        path: "da templates",
+        method: "ListStandardTemplates",
+        about: "The standard-change templates of the ICS.",
+        example: "concordat da templates",
+        args: &[ICS],
+        body: "",
+        view: View::List(
+            "standard_templates",
+            &[
+                ("NAME", "name"),
+                ("DISPLAY NAME", "display_name"),
+                ("DESIGN AUTHORITY", "design_authority"),
+                ("CREATED", "create_time"),
+            ],
+        ),
+    },
+    Spec {
         path: "da template",
         method: "CreateStandardTemplate",
         about: "Create a standard-change template of a design authority.",
@@ -609,6 +626,24 @@ pub(super) const SPECS: &[Spec] = &[
         ],
         body: "release",
         view: View::Record,
+    },
+    Spec {
+        path: "release list",
+        method: "ListReleases",
+        about: "The releases of the ICS, the latest window first, with the change requests scheduled in each.",
+        example: "concordat release list",
+        args: &[ICS],
+        body: "",
+        view: View::List(
+            "releases",
+            &[
+                ("NAME", "name"),
+                ("DISPLAY NAME", "display_name"),
+                ("WINDOW START", "window_start_time"),
+                ("WINDOW END", "window_end_time"),
+                ("CHANGE REQUESTS", "change_requests"),
+            ],
+        ),
     },
     Spec {
         path: "release show",

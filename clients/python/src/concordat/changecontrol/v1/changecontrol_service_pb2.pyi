@@ -1754,6 +1754,69 @@ class CreateStandardTemplateResponse(_message.Message):
 Global___CreateStandardTemplateResponse: _TypeAlias = CreateStandardTemplateResponse  # noqa: Y015
 
 @_typing.final
+class ListStandardTemplatesRequest(_message.Message):
+    """Request of ListStandardTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`icss/{ics}`.
+    At most 512 characters, one line, no control characters.
+    """
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500; negative is refused)."""
+    page_token: _builtins.str
+    """The `next_page_token` of the previous page; empty for the first. Opaque and signed: a token
+    altered, made by hand or sent with another `parent` is refused.
+    At most 2,048 characters, one line.
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStandardTemplatesRequest: _TypeAlias = ListStandardTemplatesRequest  # noqa: Y015
+
+@_typing.final
+class ListStandardTemplatesResponse(_message.Message):
+    """Response of ListStandardTemplates."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STANDARD_TEMPLATES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """For the next page; empty at the end."""
+    @_builtins.property
+    def standard_templates(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.StandardTemplate]:
+        """The templates, by id."""
+
+    def __init__(
+        self,
+        *,
+        standard_templates: _abc.Iterable[_resources_pb2.StandardTemplate] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "standard_templates", b"standard_templates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListStandardTemplatesResponse: _TypeAlias = ListStandardTemplatesResponse  # noqa: Y015
+
+@_typing.final
 class ApproveEmergencyChangeRequest(_message.Message):
     """Request of ApproveEmergencyChange."""
 
@@ -2168,6 +2231,69 @@ class GetReleaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetReleaseResponse: _TypeAlias = GetReleaseResponse  # noqa: Y015
+
+@_typing.final
+class ListReleasesRequest(_message.Message):
+    """Request of ListReleases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """`icss/{ics}`.
+    At most 512 characters, one line, no control characters.
+    """
+    page_size: _builtins.int
+    """At most this many (default 50, at most 500; negative is refused)."""
+    page_token: _builtins.str
+    """The `next_page_token` of the previous page; empty for the first. Opaque and signed: a token
+    altered, made by hand or sent with another `parent` is refused.
+    At most 2,048 characters, one line.
+    """
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReleasesRequest: _TypeAlias = ListReleasesRequest  # noqa: Y015
+
+@_typing.final
+class ListReleasesResponse(_message.Message):
+    """Response of ListReleases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RELEASES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """For the next page; empty at the end."""
+    @_builtins.property
+    def releases(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Release]:
+        """The releases, the latest window first."""
+
+    def __init__(
+        self,
+        *,
+        releases: _abc.Iterable[_resources_pb2.Release] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "releases", b"releases"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListReleasesResponse: _TypeAlias = ListReleasesResponse  # noqa: Y015
 
 @_typing.final
 class Action(_message.Message):

@@ -62,6 +62,11 @@ class ChangeControlServiceStub:
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateRequest.SerializeToString,
                 response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateResponse.FromString,
                 _registered_method=True)
+        self.ListStandardTemplates = channel.unary_unary(
+                '/concordat.changecontrol.v1.ChangeControlService/ListStandardTemplates',
+                request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesRequest.SerializeToString,
+                response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesResponse.FromString,
+                _registered_method=True)
         self.CreateChangeRequest = channel.unary_unary(
                 '/concordat.changecontrol.v1.ChangeControlService/CreateChangeRequest',
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateChangeRequestRequest.SerializeToString,
@@ -202,6 +207,11 @@ class ChangeControlServiceStub:
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseRequest.SerializeToString,
                 response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseResponse.FromString,
                 _registered_method=True)
+        self.ListReleases = channel.unary_unary(
+                '/concordat.changecontrol.v1.ChangeControlService/ListReleases',
+                request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesRequest.SerializeToString,
+                response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesResponse.FromString,
+                _registered_method=True)
         self.ListMyActions = channel.unary_unary(
                 '/concordat.changecontrol.v1.ChangeControlService/ListMyActions',
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListMyActionsRequest.SerializeToString,
@@ -251,6 +261,13 @@ class ChangeControlServiceServicer:
 
     def CreateStandardTemplate(self, request, context):
         """Creates a pre-approved standard change template. The design authority's chair.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListStandardTemplates(self, request, context):
+        """Lists the ICS's standard templates, by id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -459,6 +476,13 @@ class ChangeControlServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReleases(self, request, context):
+        """Lists the ICS's releases, latest window first, each with the change requests scheduled in it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMyActions(self, request, context):
         """What awaits the caller: assessments due for their trust, votes, sign-offs, dispositions and
         chair moves, board decisions, deployments and retrospective reviews.
@@ -501,6 +525,11 @@ def add_ChangeControlServiceServicer_to_server(servicer, server):
                     servicer.CreateStandardTemplate,
                     request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateRequest.FromString,
                     response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateResponse.SerializeToString,
+            ),
+            'ListStandardTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStandardTemplates,
+                    request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesRequest.FromString,
+                    response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesResponse.SerializeToString,
             ),
             'CreateChangeRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateChangeRequest,
@@ -641,6 +670,11 @@ def add_ChangeControlServiceServicer_to_server(servicer, server):
                     servicer.GetRelease,
                     request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseRequest.FromString,
                     response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseResponse.SerializeToString,
+            ),
+            'ListReleases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReleases,
+                    request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesRequest.FromString,
+                    response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesResponse.SerializeToString,
             ),
             'ListMyActions': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMyActions,
@@ -791,6 +825,33 @@ class ChangeControlService:
             '/concordat.changecontrol.v1.ChangeControlService/CreateStandardTemplate',
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateRequest.SerializeToString,
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStandardTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concordat.changecontrol.v1.ChangeControlService/ListStandardTemplates',
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesRequest.SerializeToString,
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListStandardTemplatesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1547,6 +1608,33 @@ class ChangeControlService:
             '/concordat.changecontrol.v1.ChangeControlService/GetRelease',
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseRequest.SerializeToString,
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.GetReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReleases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concordat.changecontrol.v1.ChangeControlService/ListReleases',
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesRequest.SerializeToString,
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.ListReleasesResponse.FromString,
             options,
             channel_credentials,
             insecure,

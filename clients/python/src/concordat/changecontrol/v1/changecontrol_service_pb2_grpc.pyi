@@ -48,6 +48,8 @@ class ChangeControlServiceStub:
     """
     CreateStandardTemplate: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateStandardTemplateRequest, _changecontrol_service_pb2.CreateStandardTemplateResponse]
     """Creates a pre-approved standard change template. The design authority's chair."""
+    ListStandardTemplates: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListStandardTemplatesRequest, _changecontrol_service_pb2.ListStandardTemplatesResponse]
+    """Lists the ICS's standard templates, by id."""
     CreateChangeRequest: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateChangeRequestRequest, _changecontrol_service_pb2.CreateChangeRequestResponse]
     """Raises a change request in DRAFT for the caller's trust."""
     GetChangeRequest: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.GetChangeRequestRequest, _changecontrol_service_pb2.GetChangeRequestResponse]
@@ -116,6 +118,8 @@ class ChangeControlServiceStub:
     """Creates a release window with its freezes. ics-admin."""
     GetRelease: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.GetReleaseRequest, _changecontrol_service_pb2.GetReleaseResponse]
     """Reads a release."""
+    ListReleases: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListReleasesRequest, _changecontrol_service_pb2.ListReleasesResponse]
+    """Lists the ICS's releases, latest window first, each with the change requests scheduled in it."""
     ListMyActions: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListMyActionsRequest, _changecontrol_service_pb2.ListMyActionsResponse]
     """What awaits the caller: assessments due for their trust, votes, sign-offs, dispositions and
     chair moves, board decisions, deployments and retrospective reviews.
@@ -143,6 +147,8 @@ class ChangeControlServiceAsyncStub(ChangeControlServiceStub):
     """
     CreateStandardTemplate: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateStandardTemplateRequest, _changecontrol_service_pb2.CreateStandardTemplateResponse]  # type: ignore[assignment]
     """Creates a pre-approved standard change template. The design authority's chair."""
+    ListStandardTemplates: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListStandardTemplatesRequest, _changecontrol_service_pb2.ListStandardTemplatesResponse]  # type: ignore[assignment]
+    """Lists the ICS's standard templates, by id."""
     CreateChangeRequest: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateChangeRequestRequest, _changecontrol_service_pb2.CreateChangeRequestResponse]  # type: ignore[assignment]
     """Raises a change request in DRAFT for the caller's trust."""
     GetChangeRequest: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.GetChangeRequestRequest, _changecontrol_service_pb2.GetChangeRequestResponse]  # type: ignore[assignment]
@@ -211,6 +217,8 @@ class ChangeControlServiceAsyncStub(ChangeControlServiceStub):
     """Creates a release window with its freezes. ics-admin."""
     GetRelease: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.GetReleaseRequest, _changecontrol_service_pb2.GetReleaseResponse]  # type: ignore[assignment]
     """Reads a release."""
+    ListReleases: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListReleasesRequest, _changecontrol_service_pb2.ListReleasesResponse]  # type: ignore[assignment]
+    """Lists the ICS's releases, latest window first, each with the change requests scheduled in it."""
     ListMyActions: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListMyActionsRequest, _changecontrol_service_pb2.ListMyActionsResponse]  # type: ignore[assignment]
     """What awaits the caller: assessments due for their trust, votes, sign-offs, dispositions and
     chair moves, board decisions, deployments and retrospective reviews.
@@ -265,6 +273,14 @@ class ChangeControlServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_changecontrol_service_pb2.CreateStandardTemplateResponse, _abc.Awaitable[_changecontrol_service_pb2.CreateStandardTemplateResponse]]:
         """Creates a pre-approved standard change template. The design authority's chair."""
+
+    @_abc_1.abstractmethod
+    def ListStandardTemplates(
+        self,
+        request: _changecontrol_service_pb2.ListStandardTemplatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_changecontrol_service_pb2.ListStandardTemplatesResponse, _abc.Awaitable[_changecontrol_service_pb2.ListStandardTemplatesResponse]]:
+        """Lists the ICS's standard templates, by id."""
 
     @_abc_1.abstractmethod
     def CreateChangeRequest(
@@ -501,6 +517,14 @@ class ChangeControlServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_changecontrol_service_pb2.GetReleaseResponse, _abc.Awaitable[_changecontrol_service_pb2.GetReleaseResponse]]:
         """Reads a release."""
+
+    @_abc_1.abstractmethod
+    def ListReleases(
+        self,
+        request: _changecontrol_service_pb2.ListReleasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_changecontrol_service_pb2.ListReleasesResponse, _abc.Awaitable[_changecontrol_service_pb2.ListReleasesResponse]]:
+        """Lists the ICS's releases, latest window first, each with the change requests scheduled in it."""
 
     @_abc_1.abstractmethod
     def ListMyActions(
