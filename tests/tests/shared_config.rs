@@ -849,8 +849,35 @@ async fn change_control_answers_over_the_network(backend: TestBackend) {
     );
     assert!(matches!(
         remote.get("icss/QUE/changeRequests/nope", &caller).await,
-        Err(UpstreamError::Unknown(_))
+        Err(UpstreamError::Unknown { subject, .. }) if subject == "icss/QUE/changeRequests/nope"
     ));
+    // Through the API: publishing under a change request change control does not know is
+    // refused naming it in a PreconditionFailure.
+    let engineer = w.config("RGT", "trust-engineer", "engineer-RGT");
+    let unknown = propose(
+        &engineer,
+        "RGT",
+        "icss/QUE/changeRequests/nope",
+        0,
+        vec![change(
+            pb::Operation::Add,
+            item("alert-rule", "unknown-cr", json!({"enabled": true}), None),
+        )],
+    )
+    .await
+    .unwrap();
+    let unknown = publish(&engineer, &unknown.name, false).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::FailedPrecondition);
+    assert_eq!(reason(&unknown), "CHANGE_REQUEST_UNKNOWN");
+    assert_eq!(
+        unknown
+            .get_error_details()
+            .precondition_failure()
+            .unwrap()
+            .violations[0]
+            .subject,
+        "icss/QUE/changeRequests/nope"
+    );
     let outsider = Caller {
         authorization: format!("Bearer {}", w.token("RJ1", "trust-engineer", "x")),
         request_id: String::new(),
@@ -858,7 +885,7 @@ async fn change_control_answers_over_the_network(backend: TestBackend) {
     assert!(
         matches!(
             remote.get(&cr, &outsider).await,
-            Err(UpstreamError::Unknown(_))
+            Err(UpstreamError::Unknown { .. })
         ),
         "scoped to the caller"
     );

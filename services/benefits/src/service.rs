@@ -82,9 +82,14 @@ pub enum BenefitsError {
         /// What its state allows.
         allowed: &'static [&'static str],
     },
-    /// The rate card cannot value the benefit.
-    #[error("{0}")]
-    NotValued(String),
+    /// The rate card cannot value the benefit: the benefit, and why.
+    #[error("{message}")]
+    NotValued {
+        /// The benefit (or the ICS's totals).
+        subject: String,
+        /// Why.
+        message: String,
+    },
     /// Refused inside a write (already audited).
     #[error(transparent)]
     Refused(Refusal),
@@ -268,7 +273,7 @@ impl Benefits {
         for (i, name) in names.iter().enumerate() {
             match self.change_control.get(name, caller).await {
                 Ok(_) => {}
-                Err(UpstreamError::Refused(message)) => violations.push((
+                Err(UpstreamError::Refused { message, .. }) => violations.push((
                     format!("{field}[{i}]"),
                     format!("change control does not know it: {message}"),
                 )),

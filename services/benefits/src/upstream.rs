@@ -18,9 +18,15 @@ use tonic::Code;
 /// Why an upstream gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// It refused what was asked for the caller (no such resource, out of scope).
-    #[error("{0}")]
-    Refused(String),
+    /// It refused what was asked for the caller (no such resource, out of scope): the resource
+    /// asked for, and why.
+    #[error("{subject}: {message}")]
+    Refused {
+        /// The resource asked for.
+        subject: String,
+        /// Why it was refused.
+        message: String,
+    },
     /// It did not answer; worth retrying.
     #[error("{0}")]
     Unavailable(String),
@@ -29,7 +35,10 @@ pub enum UpstreamError {
 fn upstream_error(what: &str, status: &tonic::Status) -> UpstreamError {
     match status.code() {
         Code::NotFound | Code::PermissionDenied | Code::InvalidArgument | Code::Unauthenticated => {
-            UpstreamError::Refused(format!("{what}: {}", status.message()))
+            UpstreamError::Refused {
+                subject: what.to_owned(),
+                message: status.message().to_owned(),
+            }
         }
         _ => {
             UpstreamError::Unavailable(format!("{what}: {:?}: {}", status.code(), status.message()))

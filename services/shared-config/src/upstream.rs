@@ -23,9 +23,14 @@ pub struct Caller {
 /// Why change control gave no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// No such change request, or the caller may not read it.
-    #[error("{0}")]
-    Unknown(String),
+    /// No such change request, or the caller may not read it: what was asked for, and why.
+    #[error("{subject}: {message}")]
+    Unknown {
+        /// The change request (or ICS) asked about.
+        subject: String,
+        /// Why it was refused.
+        message: String,
+    },
     /// Change control did not answer; worth retrying.
     #[error("change control is unavailable: {0}")]
     Unavailable(String),
@@ -70,7 +75,10 @@ fn forwarded<M>(message: M, caller: &Caller, timeout: Duration) -> tonic::Reques
 fn upstream_error(what: &str, status: &tonic::Status) -> UpstreamError {
     match status.code() {
         Code::NotFound | Code::PermissionDenied | Code::InvalidArgument | Code::Unauthenticated => {
-            UpstreamError::Unknown(format!("{what}: {}", status.message()))
+            UpstreamError::Unknown {
+                subject: what.to_owned(),
+                message: status.message().to_owned(),
+            }
         }
         _ => UpstreamError::Unavailable(format!("{:?}: {}", status.code(), status.message())),
     }

@@ -67,19 +67,21 @@ impl From<BenefitsError> for ApiError {
                     format!("the measurement is {state}"),
                 )
             }
-            BenefitsError::NotValued(message) => ApiError::new(
+            BenefitsError::NotValued { subject, message } => ApiError::new(
                 Code::FailedPrecondition,
                 DOMAIN,
                 reason_of(R::NotValued),
-                message,
-            ),
+                message.clone(),
+            )
+            .with_precondition_violation(reason_of(R::NotValued), &subject, message),
             BenefitsError::Refused(refusal) => refusal.into(),
-            BenefitsError::Upstream(UpstreamError::Refused(message)) => ApiError::new(
+            BenefitsError::Upstream(UpstreamError::Refused { subject, message }) => ApiError::new(
                 Code::FailedPrecondition,
                 DOMAIN,
                 reason_of(R::UpstreamRefused),
-                format!("an upstream refused a read: {message}"),
-            ),
+                format!("an upstream refused a read: {subject}: {message}"),
+            )
+            .with_precondition_violation(reason_of(R::UpstreamRefused), &subject, message),
             BenefitsError::Upstream(UpstreamError::Unavailable(message)) => ApiError::new(
                 Code::Unavailable,
                 DOMAIN,

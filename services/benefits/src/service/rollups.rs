@@ -220,21 +220,29 @@ fn add(
     Ok(())
 }
 
-fn exact(e: ExactError) -> BenefitsError {
-    BenefitsError::NotValued(format!("the figures cannot be computed exactly: {e}"))
+/// Figures past exact arithmetic's range, for `subject` (a benefit, or the ICS's totals).
+fn exact(subject: &str) -> impl Fn(ExactError) -> BenefitsError + '_ {
+    move |e| BenefitsError::NotValued {
+        subject: subject.to_owned(),
+        message: format!("{subject}: the figures cannot be computed exactly: {e}"),
+    }
 }
 
 fn not_valued(benefit: &str, e: RollupError) -> BenefitsError {
-    match e {
-        RollupError::Valuation(ValuationError::NoFactor { from, to }) => {
-            BenefitsError::NotValued(format!(
-                "{benefit}: the rate card has no factor from {from:?} to {to:?} in force for a month of the period"
-            ))
-        }
-        RollupError::Valuation(ValuationError::NoValue(unit)) => BenefitsError::NotValued(format!(
+    let message = match e {
+        RollupError::Valuation(ValuationError::NoFactor { from, to }) => format!(
+            "{benefit}: the rate card has no factor from {from:?} to {to:?} in force for a month of the period"
+        ),
+        RollupError::Valuation(ValuationError::NoValue(unit)) => format!(
             "{benefit}: the rate card has no value of {unit:?} in force for a month of the period"
-        )),
-        RollupError::Valuation(ValuationError::Exact(e)) | RollupError::Exact(e) => exact(e),
+        ),
+        RollupError::Valuation(ValuationError::Exact(e)) | RollupError::Exact(e) => {
+            return exact(benefit)(e);
+        }
+    };
+    BenefitsError::NotValued {
+        subject: benefit.to_owned(),
+        message,
     }
 }
 
@@ -394,13 +402,13 @@ impl Benefits {
                 };
                 let mut by_cr = BTreeMap::new();
                 for (cr, share) in a.shares() {
-                    let part = total.times(*share).map_err(exact)?;
+                    let part = total.times(*share).map_err(exact(&name))?;
                     let sum = ics_by_cr.entry(cr.clone()).or_insert(Amount::ZERO);
-                    *sum = sum.plus(part).map_err(exact)?;
+                    *sum = sum.plus(part).map_err(exact(&name))?;
                     by_cr.insert(cr.clone(), part);
                 }
-                let rest = total.times(a.unattributed()).map_err(exact)?;
-                ics_unattributed = ics_unattributed.plus(rest).map_err(exact)?;
+                let rest = total.times(a.unattributed()).map_err(exact(&name))?;
+                ics_unattributed = ics_unattributed.plus(rest).map_err(exact(&name))?;
                 rows.push(ChrFigure {
                     trust: Some(trust.clone()),
                     figure: f.clone(),
@@ -414,9 +422,10 @@ impl Benefits {
                     .map(|(n, c)| format!("{n}@{}", c.version))
                     .unwrap_or_default();
                 if let (Some(v), true) = (f.value, card.is_some()) {
-                    add(&mut out.totals, p.category, v, &card_label).map_err(exact)?;
+                    add(&mut out.totals, p.category, v, &card_label).map_err(exact(&name))?;
                     if let Some(u) = ics_unattributed.value {
-                        add(&mut out.unattributed, p.category, u, &card_label).map_err(exact)?;
+                        add(&mut out.unattributed, p.category, u, &card_label)
+                            .map_err(exact(&name))?;
                     }
                     for (cr, part) in &ics_by_cr {
                         if let Some(v) = part.value {
@@ -426,7 +435,7 @@ impl Benefits {
                                 v,
                                 &card_label,
                             )
-                            .map_err(exact)?;
+                            .map_err(exact(&name))?;
                         }
                     }
                 }
@@ -480,7 +489,7 @@ impl Benefits {
                     .undiscounted
                     .entry(category)
                     .or_insert_with(|| (Money::pence(0), BTreeSet::new()));
-                e.0 = e.0.checked_add(v).map_err(exact)?;
+                e.0 = e.0.checked_add(v).map_err(exact(parent))?;
                 e.1.extend(cards);
             }
             out.years.push((fy, r.totals));
@@ -491,8 +500,10 @@ impl Benefits {
                 .get(&category)
                 .map(|(_, c)| c.clone())
                 .unwrap_or_default();
-            out.present_value
-                .insert(category, (present_value(&values).map_err(exact)?, cards));
+            out.present_value.insert(
+                category,
+                (present_value(&values).map_err(exact(parent))?, cards),
+            );
         }
         Ok(out)
     }
@@ -536,7 +547,7 @@ impl Benefits {
                 continue;
             }
             let v = series.entry(c.month).or_insert(Ratio::ZERO);
-            *v = v.checked_add(c.value).map_err(exact)?;
+            *v = v.checked_add(c.value).map_err(exact(benefit))?;
         }
         let mut layers = vec![LayerName::baseline(&n.ics).to_string()];
         if trust.is_empty() {

@@ -99,12 +99,13 @@ impl From<ConfigError> for ApiError {
                 }
                 e
             }
-            ConfigError::Upstream(UpstreamError::Unknown(message)) => ApiError::new(
+            ConfigError::Upstream(UpstreamError::Unknown { subject, message }) => ApiError::new(
                 Code::FailedPrecondition,
                 DOMAIN,
                 reason_of(R::ChangeRequestUnknown),
-                format!("the change request cannot be read: {message}"),
-            ),
+                format!("the change request cannot be read: {subject}: {message}"),
+            )
+            .with_precondition_violation(reason_of(R::ChangeRequestUnknown), &subject, message),
             ConfigError::Upstream(UpstreamError::Unavailable(message)) => ApiError::new(
                 Code::Unavailable,
                 DOMAIN,

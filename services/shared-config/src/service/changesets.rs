@@ -93,7 +93,7 @@ impl SharedConfig {
             if !logs.contains_key(cr) {
                 let log = match self.change_requests.hazards(cr, caller).await {
                     Ok(log) => log,
-                    Err(UpstreamError::Unknown(_)) => BTreeSet::new(),
+                    Err(UpstreamError::Unknown { .. }) => BTreeSet::new(),
                     Err(other) => return Err(other.into()),
                 };
                 logs.insert(cr, log);

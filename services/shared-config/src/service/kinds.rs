@@ -40,8 +40,8 @@ impl SharedConfig {
         if !domain.is_empty() && violations.is_empty() {
             let decided = match self.change_requests.decided_domains(parent, caller).await {
                 Ok(decided) => decided,
-                Err(UpstreamError::Unknown(message)) => {
-                    return Err(invalid("parent", message));
+                Err(unknown @ UpstreamError::Unknown { .. }) => {
+                    return Err(invalid("parent", unknown.to_string()));
                 }
                 Err(unavailable) => return Err(ConfigError::Upstream(unavailable)),
             };
