@@ -28,8 +28,13 @@ pub struct Caller {
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// It refused what was asked (no such resource, out of the caller's scope).
-    #[error("{0}")]
-    Refused(String),
+    #[error("{subject}: {message}")]
+    Refused {
+        /// The resource asked for.
+        subject: String,
+        /// What was being done, and why it was refused.
+        message: String,
+    },
     /// A watch cursor older than the events shared configuration keeps: the events up to the
     /// one given were pruned.
     #[error("the cursor is older than the retained events (pruned through {0})")]
@@ -210,11 +215,14 @@ fn forwarded<M>(message: M, caller: &Caller, timeout: Option<Duration>) -> tonic
 
 /// A status as an upstream failure: refused for what was asked, expired for a cursor, or
 /// unavailable.
-fn upstream_error(what: &str, status: &tonic::Status) -> UpstreamError {
+fn upstream_error((what, subject): (&str, &str), status: &tonic::Status) -> UpstreamError {
     match status.code() {
         Code::OutOfRange => UpstreamError::CursorExpired(pruned_through(status)),
         Code::NotFound | Code::PermissionDenied | Code::InvalidArgument | Code::Unauthenticated => {
-            UpstreamError::Refused(format!("{what}: {}", status.message()))
+            UpstreamError::Refused {
+                subject: subject.to_owned(),
+                message: format!("{what}: {}", status.message()),
+            }
         }
         _ => {
             UpstreamError::Unavailable(format!("{what}: {:?}: {}", status.code(), status.message()))
@@ -310,7 +318,7 @@ where
                 .clone()
                 .list_config_kinds(forwarded(request, caller, Some(self.timeout)))
                 .await
-                .map_err(|s| upstream_error("listing the kinds", &s))?
+                .map_err(|s| upstream_error(("listing the kinds", &format!("icss/{ics}")), &s))?
                 .into_inner();
             Ok((page.config_kinds, page.next_page_token))
         };
@@ -349,7 +357,12 @@ where
                 .clone()
                 .list_layer_items(forwarded(request, caller, Some(self.timeout)))
                 .await
-                .map_err(|s| upstream_error("reading a layer", &s))?
+                .map_err(|s| {
+                    upstream_error(
+                        ("reading a layer", &format!("icss/{ics}/layers/{layer}")),
+                        &s,
+                    )
+                })?
                 .into_inner();
             Ok((page.items, page.next_page_token))
         };
@@ -392,7 +405,7 @@ where
                 .clone()
                 .export_config(forwarded(request, caller, Some(self.timeout)))
                 .await
-                .map_err(|s| upstream_error("reading a snapshot", &s))?
+                .map_err(|s| upstream_error(("reading a snapshot", name), &s))?
                 .into_inner();
             let bundle: Value = serde_json::from_str(&page.bundle_json).map_err(|e| {
                 UpstreamError::Unavailable(format!("a snapshot bundle that is not JSON: {e}"))
@@ -439,7 +452,12 @@ where
                 .clone()
                 .list_revisions(forwarded(request, caller, Some(self.timeout)))
                 .await
-                .map_err(|s| upstream_error("listing revisions", &s))?
+                .map_err(|s| {
+                    upstream_error(
+                        ("listing revisions", &format!("icss/{ics}/layers/{layer}")),
+                        &s,
+                    )
+                })?
                 .into_inner();
             Ok((page.revisions, page.next_page_token))
         };
@@ -480,7 +498,7 @@ where
                 .clone()
                 .list_snapshots(forwarded(request, caller, Some(self.timeout)))
                 .await
-                .map_err(|s| upstream_error("listing snapshots", &s))?
+                .map_err(|s| upstream_error(("listing snapshots", &format!("icss/{ics}")), &s))?
                 .into_inner();
             Ok((page.snapshots, page.next_page_token))
         };
@@ -512,10 +530,17 @@ where
             .clone()
             .watch_config_events(forwarded(request, caller, None))
             .await
-            .map_err(|s| upstream_error("watching configuration events", &s))?
+            .map_err(|s| {
+                upstream_error(
+                    ("watching configuration events", &format!("icss/{ics}")),
+                    &s,
+                )
+            })?
             .into_inner();
-        Ok(Box::pin(stream.map(|event| {
-            let event = event.map_err(|s| upstream_error("watching configuration events", &s))?;
+        let parent = format!("icss/{ics}");
+        Ok(Box::pin(stream.map(move |event| {
+            let event = event
+                .map_err(|s| upstream_error(("watching configuration events", &parent), &s))?;
             let cursor = event.cursor;
             let parsed = match event.resource {
                 Some(Resource::EffectiveRevision(e)) => {

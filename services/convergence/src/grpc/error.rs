@@ -58,12 +58,19 @@ impl From<ConvergenceError> for ApiError {
                 }
                 e
             }
-            ConvergenceError::Upstream(UpstreamError::Refused(message)) => ApiError::new(
-                Code::FailedPrecondition,
-                DOMAIN,
-                reason_of(R::UpstreamRefused),
-                format!("shared configuration refused a read: {message}"),
-            ),
+            ConvergenceError::Upstream(UpstreamError::Refused { subject, message }) => {
+                ApiError::new(
+                    Code::FailedPrecondition,
+                    DOMAIN,
+                    reason_of(R::UpstreamRefused),
+                    format!("shared configuration refused a read of {subject}: {message}"),
+                )
+                .with_precondition_violation(
+                    reason_of(R::UpstreamRefused),
+                    &subject,
+                    message,
+                )
+            }
             ConvergenceError::Upstream(other) => ApiError::new(
                 Code::Unavailable,
                 DOMAIN,
