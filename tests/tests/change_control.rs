@@ -1551,6 +1551,131 @@ both_backends!(
     releases_schedule_with_conflicts_then_deploy_and_close
 );
 
+async fn an_ics_admin_replaces_a_design_authoritys_chair_and_members(backend: TestBackend) {
+    let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
+        return;
+    };
+    let admin = w.as_("QUE", "ics-admin", "ics-admin");
+    let read = || {
+        let (mut c, name) = (admin.clone(), w.da.clone());
+        async move {
+            c.get_design_authority(pb::GetDesignAuthorityRequest { name })
+                .await
+                .unwrap()
+                .into_inner()
+                .design_authority
+                .unwrap()
+        }
+    };
+    let before = read().await;
+    let cr = w
+        .lead("RGT")
+        .create_change_request(pb::CreateChangeRequestRequest {
+            parent: "icss/QUE".into(),
+            change_request: Some(routine(&w.da, &["RGT", "RGM"])),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .change_request
+        .unwrap();
+    w.lead("RGT")
+        .submit_change_request(pb::SubmitChangeRequestRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The chair leaves: the ICS admin names another, who chairs the change already submitted.
+    let update = |da: pb::DesignAuthority, mask: &[&str]| pb::UpdateDesignAuthorityRequest {
+        design_authority: Some(da),
+        update_mask: mask.iter().map(|m| m.to_string()).collect(),
+        request_id: String::new(),
+    };
+    let new_chair = pb::DesignAuthority {
+        chair: Some(w.s.person("chair-2")),
+        ..before.clone()
+    };
+    let denied = w
+        .chair()
+        .update_design_authority(update(new_chair.clone(), &["chair"]))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let after = admin
+        .clone()
+        .update_design_authority(update(new_chair.clone(), &["chair"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+    assert_eq!(after.chair.as_ref().unwrap().subject, "chair-2");
+    assert_ne!(after.etag, before.etag);
+    assert_eq!(after.charter, before.charter, "the charter is not touched");
+    let start = |c: &mut Client| {
+        let request = pb::StartImpactAssessmentRequest {
+            name: cr.name.clone(),
+            ..Default::default()
+        };
+        let mut c = c.clone();
+        async move { c.start_impact_assessment(request).await }
+    };
+    let old = start(&mut w.chair()).await.unwrap_err();
+    assert_eq!(reason(&old), "NOT_THE_CHAIR");
+    start(&mut w.as_("RGT", "da-chair", "chair-2"))
+        .await
+        .unwrap();
+    // RGM's voting member changes; the old etag is refused; so are fields not replaced here, and
+    // a member trust outside the ICS.
+    let stale = admin
+        .clone()
+        .update_design_authority(update(new_chair, &["chair"]))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::Aborted);
+    let mut members = after.clone();
+    for m in &mut members.members {
+        if m.trust == "RGM" {
+            m.voting_members = vec![w.s.person("voter-rgm-2")];
+        }
+    }
+    let replaced = admin
+        .clone()
+        .update_design_authority(update(members.clone(), &["members", "display_name"]))
+        .await
+        .unwrap()
+        .into_inner()
+        .design_authority
+        .unwrap();
+    let rgm = replaced.members.iter().find(|m| m.trust == "RGM").unwrap();
+    assert_eq!(rgm.voting_members[0].subject, "voter-rgm-2");
+    assert_eq!(replaced.display_name, before.display_name);
+    let charter = admin
+        .clone()
+        .update_design_authority(update(replaced.clone(), &["charter"]))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&charter), ["update_mask"]);
+    let mut outsider = replaced.clone();
+    outsider.members.push(pb::Membership {
+        trust: "RJ1".into(),
+        voting_members: vec![w.s.person("voter-rj1")],
+    });
+    let outside = admin
+        .clone()
+        .update_design_authority(update(outsider, &["members"]))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&outside), ["design_authority.members"]);
+    assert_eq!(read().await.etag, replaced.etag, "nothing half-written");
+}
+both_backends!(
+    an_ics_admin_replaces_a_design_authoritys_chair_and_members_on,
+    an_ics_admin_replaces_a_design_authoritys_chair_and_members
+);
+
 async fn a_revised_hazard_is_signed_off_afresh_and_the_risk_follows_the_log(backend: TestBackend) {
     let Some(w) = World::new(backend, 4, pb::Threshold::SimpleMajority).await else {
         return;

@@ -151,6 +151,10 @@ pub const PERMISSIONS: &[Permission] = &[
         allowed: Allowed::Authenticated,
     },
     Permission {
+        method: "UpdateDesignAuthority",
+        allowed: Allowed::Roles(&[Role::IcsAdmin]),
+    },
+    Permission {
         method: "UpdateCharter",
         allowed: Allowed::Roles(&[Role::IcsAdmin, Role::DaChair]),
     },
@@ -389,6 +393,13 @@ impl ChangeControlService for Api {
         req: Request<pb::UpdateCharterRequest>,
     ) -> Reply<pb::UpdateCharterResponse> {
         design_authorities::update_charter(self, req).await
+    }
+
+    async fn update_design_authority(
+        &self,
+        req: Request<pb::UpdateDesignAuthorityRequest>,
+    ) -> Reply<pb::UpdateDesignAuthorityResponse> {
+        design_authorities::update_design_authority(self, req).await
     }
 
     async fn create_standard_template(

@@ -25,7 +25,7 @@ use concordat_platform::write::{Refusal, Write, WriteError, Writer};
 use sea_orm::ConnectionTrait;
 
 pub use change_requests::{ChangeRequestEdit, NewChangeRequest};
-pub use design_authorities::{NewDesignAuthority, NewStandardTemplate};
+pub use design_authorities::{DesignAuthorityEdit, NewDesignAuthority, NewStandardTemplate};
 pub use lifecycle::{Command, Moving};
 pub use votes::VoteResult;
 

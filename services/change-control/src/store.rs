@@ -64,4 +64,6 @@ struct CharterDto {
     assessment_days: u32,
     voting_days: u32,
     emergency_review_days: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    effective_time: Option<DateTime<Utc>>,
 }

@@ -83,6 +83,9 @@ pub struct Charter {
     pub voting_days: u32,
     /// Retrospective review period after an emergency approval, days.
     pub emergency_review_days: u32,
+    /// When this version took effect (none: not yet written, or written before it was kept,
+    /// when the design authority's last update stands for it).
+    pub effective_time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A field of a charter that is wrong, as `(field, reason)`.
@@ -168,6 +171,7 @@ pub(crate) mod tests {
             board_risk_threshold: 3,
             board_cost_threshold_pence: 5_000_000,
             max_residual_risk: 3,
+            effective_time: None,
             assessment_days: 14,
             voting_days: 7,
             emergency_review_days: 10,

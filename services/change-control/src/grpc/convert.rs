@@ -22,8 +22,8 @@ use crate::domain::decision::Choice;
 use crate::domain::lifecycle::State;
 use crate::domain::release::{Freeze, Release};
 use crate::service::{
-    ChangeRequestEdit, DOMAIN, NewChangeRequest, NewDesignAuthority, NewStandardTemplate,
-    VoteResult,
+    ChangeRequestEdit, DOMAIN, DesignAuthorityEdit, NewChangeRequest, NewDesignAuthority,
+    NewStandardTemplate, VoteResult,
 };
 
 pub(super) use concordat_api::time::timestamp as ts;
@@ -173,6 +173,7 @@ pub(super) fn charter_from(field: &str, c: Option<pb::Charter>) -> Result<Charte
         assessment_days: days(assessment_days),
         voting_days: days(voting_days),
         emergency_review_days: days(emergency_review_days),
+        effective_time: None,
     })
 }
 
@@ -199,7 +200,7 @@ pub(super) fn charter_pb(c: &Charter, effective: DateTime<Utc>) -> pb::Charter {
         assessment_days: c.assessment_days as i32,
         voting_days: c.voting_days as i32,
         emergency_review_days: c.emergency_review_days as i32,
-        effective_time: Some(ts(effective)),
+        effective_time: Some(ts(c.effective_time.unwrap_or(effective))),
     }
 }
 
@@ -522,6 +523,20 @@ pub(super) fn new_design_authority(
         return Err(bad("design_authority", "is required"));
     };
     let charter = charter_from("design_authority.charter", charter)?;
+    Ok(NewDesignAuthority {
+        parent,
+        id: design_authority_id,
+        display_name,
+        domains,
+        members: members_of(members),
+        chair: chair.map(Person::from).unwrap_or_default(),
+        charter,
+        request_id,
+    })
+}
+
+/// Voting members by trust, a trust named twice merged.
+fn members_of(members: Vec<pb::Membership>) -> BTreeMap<String, BTreeSet<Person>> {
     let mut map: BTreeMap<String, BTreeSet<Person>> = BTreeMap::new();
     for pb::Membership {
         trust,
@@ -532,16 +547,27 @@ pub(super) fn new_design_authority(
             .or_default()
             .extend(voting_members.into_iter().map(Person::from));
     }
-    Ok(NewDesignAuthority {
-        parent,
-        id: design_authority_id,
-        display_name,
-        domains,
-        members: map,
-        chair: chair.map(Person::from).unwrap_or_default(),
-        charter,
-        request_id,
-    })
+    map
+}
+
+impl From<pb::UpdateDesignAuthorityRequest> for DesignAuthorityEdit {
+    fn from(r: pb::UpdateDesignAuthorityRequest) -> Self {
+        let pb::UpdateDesignAuthorityRequest {
+            design_authority,
+            update_mask,
+            request_id,
+        } = r;
+        let da = design_authority.unwrap_or_default();
+        DesignAuthorityEdit {
+            name: da.name,
+            etag: da.etag,
+            display_name: da.display_name,
+            members: members_of(da.members),
+            chair: da.chair.map(Person::from).unwrap_or_default(),
+            mask: update_mask,
+            request_id,
+        }
+    }
 }
 
 /// `CreateStandardTemplate` as the use case takes it.

@@ -52,6 +52,22 @@ pub(super) async fn list_design_authorities(
     }))
 }
 
+pub(super) async fn update_design_authority(
+    api: &Api,
+    req: Request<pb::UpdateDesignAuthorityRequest>,
+) -> Reply<pb::UpdateDesignAuthorityResponse> {
+    let ctx = RequestContext::of(&req)?;
+    let reply = api
+        .cases
+        .update_design_authority(&ctx, req.into_inner().into(), |da| {
+            pb::UpdateDesignAuthorityResponse {
+                design_authority: Some(da.into()),
+            }
+        })
+        .await?;
+    Ok(Response::new(reply))
+}
+
 pub(super) async fn update_charter(
     api: &Api,
     req: Request<pb::UpdateCharterRequest>,

@@ -33,6 +33,24 @@ pub struct NewDesignAuthority {
     pub request_id: String,
 }
 
+/// An edit of a design authority (from `UpdateDesignAuthority`): the masked fields replaced.
+pub struct DesignAuthorityEdit {
+    /// `icss/{ics}/designAuthorities/{id}`.
+    pub name: String,
+    /// The etag the caller read.
+    pub etag: String,
+    /// Display name.
+    pub display_name: String,
+    /// Voting members per trust.
+    pub members: BTreeMap<String, BTreeSet<Person>>,
+    /// The chair.
+    pub chair: Person,
+    /// The fields to replace: `display_name`, `members`, `chair`.
+    pub mask: Vec<String>,
+    /// Retry key.
+    pub request_id: String,
+}
+
 /// A new standard template (from `CreateStandardTemplate`).
 pub struct NewStandardTemplate {
     /// `icss/{ics}`.
@@ -82,6 +100,7 @@ impl ChangeControl {
         .map_err(ChangeError::Invalid)?;
         self.writer
             .write(ctx, &request_id, |w| async move {
+                charter.effective_time = Some(w.now());
                 let da = DesignAuthority {
                     ics,
                     id,
@@ -130,6 +149,82 @@ impl ChangeControl {
         Ok(store::design_authorities(self.db().conn(), &ics).await?)
     }
 
+    /// Replaces a design authority's display name, members or chair (an ICS admin; the
+    /// permission table says so). The charter and domains are not changed here.
+    pub async fn update_design_authority<R: Reply>(
+        &self,
+        ctx: &RequestContext,
+        edit: DesignAuthorityEdit,
+        reply: impl FnOnce(&DesignAuthority) -> R,
+    ) -> Result<R> {
+        let name = edit.name.clone();
+        let (ics, id) = parse_name("design_authority.name", &name, "designAuthorities")?;
+        self.require_ics(ctx, &ics, &name).await?;
+        if edit.etag.is_empty() {
+            return Err(invalid(
+                "design_authority.etag",
+                "an update needs the design authority's etag",
+            ));
+        }
+        if edit.mask.is_empty() {
+            return Err(invalid("update_mask", "name the fields to replace"));
+        }
+        if let Some(other) = edit
+            .mask
+            .iter()
+            .find(|f| !matches!(f.as_str(), "display_name" | "members" | "chair"))
+        {
+            return Err(invalid(
+                "update_mask",
+                format!(
+                    "`{other}` cannot be replaced here: display_name, members and chair can \
+                     (the charter through UpdateCharter)"
+                ),
+            ));
+        }
+        self.writer
+            .write(ctx, &edit.request_id.clone(), |w| async move {
+                let current = self.load_da(w.txn(), &ics, &id).await?;
+                if !concordat_api::etag_is_current(&edit.etag, current.version) {
+                    return Err(ChangeError::EtagMismatch(name.clone()));
+                }
+                let mut next = current.clone();
+                for field in &edit.mask {
+                    match field.as_str() {
+                        "display_name" => next.display_name = edit.display_name.clone(),
+                        "members" => next.members = edit.members.clone(),
+                        _ => next.chair = edit.chair.clone(),
+                    }
+                }
+                cr_domain::validate_design_authority(
+                    &next.id,
+                    &next.display_name,
+                    &next.members,
+                    &next.chair,
+                    &next.charter,
+                    self.known_trust(&ics),
+                    |issuer: &str| self.federation.issuer(issuer).is_some(),
+                )
+                .map_err(ChangeError::Invalid)?;
+                next.version += 1;
+                next.update_time = w.now();
+                store::update_design_authority(w.txn(), &next, current.version).await?;
+                w.audit(
+                    "designAuthority.update",
+                    &name,
+                    format!(
+                        "design authority {} updated ({}); chair {}, {} member trusts",
+                        next.display_name,
+                        edit.mask.join(", "),
+                        next.chair,
+                        next.members.len()
+                    ),
+                );
+                Ok(reply(&next))
+            })
+            .await
+    }
+
     /// The standard templates of an ICS, by id.
     pub async fn list_standard_templates(
         &self,
@@ -170,6 +265,7 @@ impl ChangeControl {
                     return Err(ChangeError::EtagMismatch(name.to_owned()));
                 }
                 charter.version = current.charter.version + 1;
+                charter.effective_time = Some(w.now());
                 let mut next = current.clone();
                 next.charter = charter;
                 next.version += 1;

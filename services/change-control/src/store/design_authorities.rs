@@ -44,6 +44,7 @@ pub(super) fn charter_json(c: &Charter) -> Result<String, StoreError> {
             assessment_days: c.assessment_days,
             voting_days: c.voting_days,
             emergency_review_days: c.emergency_review_days,
+            effective_time: c.effective_time,
         },
     )
 }
@@ -81,6 +82,7 @@ pub(super) fn charter_of(text: &str) -> Result<Charter, StoreError> {
         assessment_days: d.assessment_days,
         voting_days: d.voting_days,
         emergency_review_days: d.emergency_review_days,
+        effective_time: d.effective_time,
     })
 }
 
@@ -146,6 +148,50 @@ async fn insert_charter_version<C: ConnectionTrait>(
     .exec_without_returning(c)
     .await
     .map_err(|e| StoreError::unique(e, format!("charter version {}", charter.version)))?;
+    Ok(())
+}
+
+/// Replaces the display name, members and chair, if the design authority is still at
+/// `expected`.
+pub async fn update_design_authority<C: ConnectionTrait>(
+    c: &C,
+    da: &DesignAuthority,
+    expected: i64,
+) -> Result<(), StoreError> {
+    let updated = design_authority::Entity::update_many()
+        .col_expr(
+            design_authority::Column::DisplayName,
+            Expr::value(da.display_name.clone()),
+        )
+        .col_expr(
+            design_authority::Column::Members,
+            Expr::value(json("members", &da.members)?),
+        )
+        .col_expr(
+            design_authority::Column::Chair,
+            Expr::value(da.chair.subject.clone()),
+        )
+        .col_expr(
+            design_authority::Column::ChairIssuer,
+            Expr::value(da.chair.issuer.clone()),
+        )
+        .col_expr(
+            design_authority::Column::ChairName,
+            Expr::value(da.chair.name.clone()),
+        )
+        .col_expr(design_authority::Column::Version, Expr::value(da.version))
+        .col_expr(
+            design_authority::Column::UpdateTime,
+            Expr::value(da.update_time),
+        )
+        .filter(design_authority::Column::Ics.eq(&da.ics))
+        .filter(design_authority::Column::Id.eq(&da.id))
+        .filter(design_authority::Column::Version.eq(expected))
+        .exec(c)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::Conflict(da.name()));
+    }
     Ok(())
 }
 

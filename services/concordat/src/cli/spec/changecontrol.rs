@@ -95,6 +95,33 @@ pub(super) const SPECS: &[Spec] = &[
         view: View::Record,
     },
     Spec {
+        path: "da update",
+        method: "UpdateDesignAuthority",
+        about: "Replace a design authority's display name, members or chair (an ICS admin; from a file, --mask names the fields).",
+        example: "concordat da update medicines -f members.yaml --mask members --etag 1",
+        args: &[
+            pos(
+                "DA",
+                "design_authority.name",
+                "The design authority: its id or name.",
+            )
+            .tpl("icss/{ics}/designAuthorities/{}"),
+            flag(
+                "mask",
+                "update_mask",
+                "The fields to replace (display_name, members, chair); repeat or comma-separate.",
+            ),
+            flag(
+                "display-name",
+                "design_authority.display_name",
+                "Display name.",
+            ),
+            flag("etag", "design_authority.etag", "The etag last read."),
+        ],
+        body: "design_authority",
+        view: View::Record,
+    },
+    Spec {
         path: "da templates",
         method: "ListStandardTemplates",
         about: "The standard-change templates of the ICS.",

@@ -1622,6 +1622,68 @@ class WatchChangeRequestsResponse(_message.Message):
 Global___WatchChangeRequestsResponse: _TypeAlias = WatchChangeRequestsResponse  # noqa: Y015
 
 @_typing.final
+class UpdateDesignAuthorityRequest(_message.Message):
+    """Request of UpdateDesignAuthority."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESIGN_AUTHORITY_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key: a retry with the same one gets the first response. Empty, or at most 128
+    printable ASCII characters without spaces (`!` to `~`), e.g. a UUID.
+    """
+    @_builtins.property
+    def design_authority(self) -> _resources_pb2.DesignAuthority:
+        """The design authority with its `name` and `etag`; the fields in `update_mask` are replaced."""
+
+    @_builtins.property
+    def update_mask(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Field names to replace: `display_name`, `members`, `chair`. Required.
+        At most 1,000 entries; each at most 512 characters, one line, no control characters.
+        """
+
+    def __init__(
+        self,
+        *,
+        design_authority: _resources_pb2.DesignAuthority | None = ...,
+        update_mask: _abc.Iterable[_builtins.str] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["design_authority", b"design_authority"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["design_authority", b"design_authority", "request_id", b"request_id", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateDesignAuthorityRequest: _TypeAlias = UpdateDesignAuthorityRequest  # noqa: Y015
+
+@_typing.final
+class UpdateDesignAuthorityResponse(_message.Message):
+    """Response of UpdateDesignAuthority."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESIGN_AUTHORITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def design_authority(self) -> _resources_pb2.DesignAuthority:
+        """The design authority as it now stands."""
+
+    def __init__(
+        self,
+        *,
+        design_authority: _resources_pb2.DesignAuthority | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["design_authority", b"design_authority"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["design_authority", b"design_authority"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateDesignAuthorityResponse: _TypeAlias = UpdateDesignAuthorityResponse  # noqa: Y015
+
+@_typing.final
 class UpdateCharterRequest(_message.Message):
     """Request of UpdateCharter."""
 

@@ -57,6 +57,11 @@ class ChangeControlServiceStub:
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterRequest.SerializeToString,
                 response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterResponse.FromString,
                 _registered_method=True)
+        self.UpdateDesignAuthority = channel.unary_unary(
+                '/concordat.changecontrol.v1.ChangeControlService/UpdateDesignAuthority',
+                request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityRequest.SerializeToString,
+                response_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityResponse.FromString,
+                _registered_method=True)
         self.CreateStandardTemplate = channel.unary_unary(
                 '/concordat.changecontrol.v1.ChangeControlService/CreateStandardTemplate',
                 request_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.CreateStandardTemplateRequest.SerializeToString,
@@ -254,6 +259,16 @@ class ChangeControlServiceServicer:
     def UpdateCharter(self, request, context):
         """Replaces a design authority's charter with a new version (etag required). ics-admin or the
         chair. Change requests whose voting opened earlier are still decided under their version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDesignAuthority(self, request, context):
+        """Replaces a design authority's display name, member trusts with their voting members, or
+        chair: the fields in `update_mask` (etag required). ics-admin. Votes already cast stay; the
+        members and chair now in force act from here on (a new chair closes a vote the old one
+        opened; a trust's new voting member votes for it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -520,6 +535,11 @@ def add_ChangeControlServiceServicer_to_server(servicer, server):
                     servicer.UpdateCharter,
                     request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterRequest.FromString,
                     response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterResponse.SerializeToString,
+            ),
+            'UpdateDesignAuthority': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDesignAuthority,
+                    request_deserializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityRequest.FromString,
+                    response_serializer=concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityResponse.SerializeToString,
             ),
             'CreateStandardTemplate': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateStandardTemplate,
@@ -798,6 +818,33 @@ class ChangeControlService:
             '/concordat.changecontrol.v1.ChangeControlService/UpdateCharter',
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterRequest.SerializeToString,
             concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateCharterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDesignAuthority(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/concordat.changecontrol.v1.ChangeControlService/UpdateDesignAuthority',
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityRequest.SerializeToString,
+            concordat_dot_changecontrol_dot_v1_dot_changecontrol__service__pb2.UpdateDesignAuthorityResponse.FromString,
             options,
             channel_credentials,
             insecure,

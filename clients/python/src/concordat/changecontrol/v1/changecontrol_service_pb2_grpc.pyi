@@ -46,6 +46,12 @@ class ChangeControlServiceStub:
     """Replaces a design authority's charter with a new version (etag required). ics-admin or the
     chair. Change requests whose voting opened earlier are still decided under their version.
     """
+    UpdateDesignAuthority: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.UpdateDesignAuthorityRequest, _changecontrol_service_pb2.UpdateDesignAuthorityResponse]
+    """Replaces a design authority's display name, member trusts with their voting members, or
+    chair: the fields in `update_mask` (etag required). ics-admin. Votes already cast stay; the
+    members and chair now in force act from here on (a new chair closes a vote the old one
+    opened; a trust's new voting member votes for it).
+    """
     CreateStandardTemplate: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateStandardTemplateRequest, _changecontrol_service_pb2.CreateStandardTemplateResponse]
     """Creates a pre-approved standard change template. The design authority's chair."""
     ListStandardTemplates: _grpc.UnaryUnaryMultiCallable[_changecontrol_service_pb2.ListStandardTemplatesRequest, _changecontrol_service_pb2.ListStandardTemplatesResponse]
@@ -144,6 +150,12 @@ class ChangeControlServiceAsyncStub(ChangeControlServiceStub):
     UpdateCharter: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.UpdateCharterRequest, _changecontrol_service_pb2.UpdateCharterResponse]  # type: ignore[assignment]
     """Replaces a design authority's charter with a new version (etag required). ics-admin or the
     chair. Change requests whose voting opened earlier are still decided under their version.
+    """
+    UpdateDesignAuthority: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.UpdateDesignAuthorityRequest, _changecontrol_service_pb2.UpdateDesignAuthorityResponse]  # type: ignore[assignment]
+    """Replaces a design authority's display name, member trusts with their voting members, or
+    chair: the fields in `update_mask` (etag required). ics-admin. Votes already cast stay; the
+    members and chair now in force act from here on (a new chair closes a vote the old one
+    opened; a trust's new voting member votes for it).
     """
     CreateStandardTemplate: _aio.UnaryUnaryMultiCallable[_changecontrol_service_pb2.CreateStandardTemplateRequest, _changecontrol_service_pb2.CreateStandardTemplateResponse]  # type: ignore[assignment]
     """Creates a pre-approved standard change template. The design authority's chair."""
@@ -264,6 +276,18 @@ class ChangeControlServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_changecontrol_service_pb2.UpdateCharterResponse, _abc.Awaitable[_changecontrol_service_pb2.UpdateCharterResponse]]:
         """Replaces a design authority's charter with a new version (etag required). ics-admin or the
         chair. Change requests whose voting opened earlier are still decided under their version.
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateDesignAuthority(
+        self,
+        request: _changecontrol_service_pb2.UpdateDesignAuthorityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_changecontrol_service_pb2.UpdateDesignAuthorityResponse, _abc.Awaitable[_changecontrol_service_pb2.UpdateDesignAuthorityResponse]]:
+        """Replaces a design authority's display name, member trusts with their voting members, or
+        chair: the fields in `update_mask` (etag required). ics-admin. Votes already cast stay; the
+        members and chair now in force act from here on (a new chair closes a vote the old one
+        opened; a trust's new voting member votes for it).
         """
 
     @_abc_1.abstractmethod
