@@ -151,6 +151,31 @@ async fn insert_charter_version<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Applies `update` with the design authority's new version and update time, if it is still at
+/// `expected` (otherwise a conflict: someone changed it since it was read).
+async fn at_version<C: ConnectionTrait>(
+    c: &C,
+    da: &DesignAuthority,
+    expected: i64,
+    update: sea_orm::UpdateMany<design_authority::Entity>,
+) -> Result<(), StoreError> {
+    let updated = update
+        .col_expr(design_authority::Column::Version, Expr::value(da.version))
+        .col_expr(
+            design_authority::Column::UpdateTime,
+            Expr::value(da.update_time),
+        )
+        .filter(design_authority::Column::Ics.eq(&da.ics))
+        .filter(design_authority::Column::Id.eq(&da.id))
+        .filter(design_authority::Column::Version.eq(expected))
+        .exec(c)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(StoreError::Conflict(da.name()));
+    }
+    Ok(())
+}
+
 /// Replaces the display name, members and chair, if the design authority is still at
 /// `expected`.
 pub async fn update_design_authority<C: ConnectionTrait>(
@@ -158,7 +183,7 @@ pub async fn update_design_authority<C: ConnectionTrait>(
     da: &DesignAuthority,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let updated = design_authority::Entity::update_many()
+    let update = design_authority::Entity::update_many()
         .col_expr(
             design_authority::Column::DisplayName,
             Expr::value(da.display_name.clone()),
@@ -178,21 +203,8 @@ pub async fn update_design_authority<C: ConnectionTrait>(
         .col_expr(
             design_authority::Column::ChairName,
             Expr::value(da.chair.name.clone()),
-        )
-        .col_expr(design_authority::Column::Version, Expr::value(da.version))
-        .col_expr(
-            design_authority::Column::UpdateTime,
-            Expr::value(da.update_time),
-        )
-        .filter(design_authority::Column::Ics.eq(&da.ics))
-        .filter(design_authority::Column::Id.eq(&da.id))
-        .filter(design_authority::Column::Version.eq(expected))
-        .exec(c)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(StoreError::Conflict(da.name()));
-    }
-    Ok(())
+        );
+    at_version(c, da, expected, update).await
 }
 
 /// Replaces the charter with a new version, if the design authority is still at `expected`.
@@ -201,7 +213,7 @@ pub async fn update_charter<C: ConnectionTrait>(
     da: &DesignAuthority,
     expected: i64,
 ) -> Result<(), StoreError> {
-    let updated = design_authority::Entity::update_many()
+    let update = design_authority::Entity::update_many()
         .col_expr(
             design_authority::Column::Charter,
             Expr::value(charter_json(&da.charter)?),
@@ -209,20 +221,8 @@ pub async fn update_charter<C: ConnectionTrait>(
         .col_expr(
             design_authority::Column::CharterVersion,
             Expr::value(da.charter.version as i32),
-        )
-        .col_expr(design_authority::Column::Version, Expr::value(da.version))
-        .col_expr(
-            design_authority::Column::UpdateTime,
-            Expr::value(da.update_time),
-        )
-        .filter(design_authority::Column::Ics.eq(&da.ics))
-        .filter(design_authority::Column::Id.eq(&da.id))
-        .filter(design_authority::Column::Version.eq(expected))
-        .exec(c)
-        .await?;
-    if updated.rows_affected == 0 {
-        return Err(StoreError::Conflict(da.name()));
-    }
+        );
+    at_version(c, da, expected, update).await?;
     insert_charter_version(c, &da.ics, &da.id, &da.charter, da.update_time).await
 }
 
