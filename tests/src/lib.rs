@@ -128,6 +128,12 @@ pub struct TestServer {
 impl TestServer {
     /// Starts a server; `None` when PostgreSQL is unavailable outside CI.
     pub async fn start(options: Options) -> Option<Self> {
+        // The server's warnings and errors go to the test's output, which is shown when the
+        // test fails: an INTERNAL answer can then be read with its cause.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+            .try_init();
         let (db, database_url) = match &options.replica_of {
             Some(url) => (None, url.clone()),
             None => {
