@@ -7,4 +7,5 @@ pub mod decision;
 pub mod lifecycle;
 pub mod release;
 pub mod risk;
+pub mod safety;
 pub mod standing;
